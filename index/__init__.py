@@ -1,0 +1,49 @@
+"""Index layer: load, clean, chunk, embed and store news articles (FAISS + BM25)."""
+
+from index.chunking import ChunkingParams, chunk_article, split_sentences
+from index.cleaning import clean_text
+from index.dense import FAISS_KINDS, FaissStore
+from index.embedding import BUNDLED_MODEL, Embedder, SentenceTransformerEmbedder
+from index.errors import (
+    ArticleLoadError,
+    CorruptIndexError,
+    EmbedderMismatchError,
+    IndexNotFoundError,
+    IndexStoreError,
+)
+from index.ingest import IngestOptions, IngestReport, delete_articles, ingest
+from index.loaders import FieldMap, LoadFailure, load_paths
+from index.records import Article, Chunk, Hit
+from index.sparse import Bm25Store
+from index.store import IndexStore, open_index
+
+__all__ = [
+    "BUNDLED_MODEL",
+    "FAISS_KINDS",
+    "Article",
+    "ArticleLoadError",
+    "Bm25Store",
+    "Chunk",
+    "ChunkingParams",
+    "CorruptIndexError",
+    "Embedder",
+    "EmbedderMismatchError",
+    "FaissStore",
+    "FieldMap",
+    "Hit",
+    "IndexNotFoundError",
+    "IndexStore",
+    "IndexStoreError",
+    "IngestOptions",
+    "IngestReport",
+    "LoadFailure",
+    "SentenceTransformerEmbedder",
+    "Article",
+    "chunk_article",
+    "clean_text",
+    "delete_articles",
+    "ingest",
+    "load_paths",
+    "open_index",
+    "split_sentences",
+]

@@ -1,0 +1,119 @@
+"""Generations on disk: write to a temp dir, fsync, rename, then switch CURRENT atomically.
+
+Layout of an index directory:
+
+    CURRENT          one line naming the live generation, e.g. "gen-000007"
+    gen-000006/      the previous generation, kept until the next success
+    gen-000007/      the live generation (manifest.json + data files)
+    .lock            held while an ingest writes
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+_GEN = re.compile(r"^gen-(\d{6,})$")
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or directory so a rename after it is durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def generation_dirs(index_dir: Path) -> list[Path]:
+    """Complete generation directories, newest first."""
+    if not index_dir.is_dir():
+        return []
+    found = [p for p in index_dir.iterdir() if p.is_dir() and _GEN.match(p.name)]
+    return sorted(found, key=lambda p: int(_GEN.match(p.name).group(1)), reverse=True)  # type: ignore[union-attr]
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The generation CURRENT names, or None when there is none yet."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return index_dir / name if _GEN.match(name) else None
+
+
+def generation_number(path: Path) -> int:
+    """The integer of a generation directory name."""
+    match = _GEN.match(path.name)
+    if not match:
+        raise ValueError(f"not a generation directory: {path}")
+    return int(match.group(1))
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive lock so two ingests never write the same index at once."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def publish(index_dir: Path, write: Callable[[Path, int], None]) -> Path:
+    """Write a new generation with `write(tmp_dir, number)` and make it live atomically."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    existing = generation_dirs(index_dir)
+    number = (generation_number(existing[0]) + 1) if existing else 1
+    tmp = index_dir / f".tmp-gen-{number:06d}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    write(tmp, number)
+    for child in tmp.rglob("*"):
+        if child.is_file():
+            fsync_path(child)
+    fsync_path(tmp)
+    final = index_dir / f"gen-{number:06d}"
+    os.rename(tmp, final)
+    fsync_path(index_dir)
+    previous = current_generation(index_dir)
+    _switch_current(index_dir, final.name)
+    _collect_garbage(index_dir, keep={final.name, previous.name if previous else ""})
+    return final
+
+
+def _switch_current(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f".{CURRENT}.tmp"
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+    fsync_path(index_dir)
+
+
+def _collect_garbage(index_dir: Path, keep: set[str]) -> None:
+    # Older generations and temp dirs of killed runs; the previous generation stays.
+    for child in index_dir.iterdir():
+        stale_tmp = child.name.startswith(".tmp-gen-")
+        stale_gen = _GEN.match(child.name) and child.name not in keep
+        if child.is_dir() and (stale_tmp or stale_gen):
+            shutil.rmtree(child, ignore_errors=True)

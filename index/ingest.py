@@ -1,0 +1,220 @@
+"""Ingest: upsert articles by id and content hash into a new generation, atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.chunking import ChunkingParams, chunk_article, embed_input, short_title
+from index.embedding import Embedder
+from index.errors import EmbedderMismatchError, IndexNotFoundError
+from index.generations import publish, writer_lock
+from index.loaders import FieldMap, LoadFailure, load_paths
+from index.records import Article, Chunk
+from index.store import ArticleEntry, IndexStore, open_index
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest or delete did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[LoadFailure] = field(default_factory=list)
+    skipped: list[LoadFailure] = field(default_factory=list)
+    chunks_embedded: int = 0
+    tokens_embedded: int = 0
+    total_chunks: int = 0
+    generation: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """Whether a new generation was (or would be) written."""
+        return bool(self.added or self.updated or self.removed)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form for `--json` and the HTTP API."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """Knobs of an ingest that change what is written."""
+
+    params: ChunkingParams = ChunkingParams()
+    faiss_kind: str = "flat"
+    prune: bool = False
+    rebuild: bool = False
+    fields: FieldMap = FieldMap()
+    progress: bool = False
+
+
+def content_hash(article: Article) -> str:
+    """sha256 over everything of an article that ends up in the index."""
+    payload = asdict(article)
+    payload.pop("path")
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def ingest(
+    paths: Iterable[Path],
+    index_dir: Path,
+    embedder: Embedder,
+    options: IngestOptions | None = None,
+) -> IngestReport:
+    """Load `paths` and upsert their articles; unchanged articles are not re-embedded."""
+    options = options or IngestOptions()
+    started = time.perf_counter()
+    loaded = load_paths(list(paths), options.fields)
+    report = IngestReport(failed=loaded.failures, skipped=loaded.skipped)
+    with writer_lock(index_dir):
+        previous = _previous(index_dir, embedder, options)
+        reusable = _reusable(previous, embedder, options)
+        incoming = {a.id: a for a in loaded.articles}
+        failed_paths = {f.path.split(":")[0] for f in loaded.failures}
+        keep: dict[str, Article] = {}
+        for doc_id, article in incoming.items():
+            if doc_id in reusable and reusable[doc_id] == content_hash(article):
+                report.unchanged.append(doc_id)
+            elif previous and doc_id in previous.articles:
+                report.updated.append(doc_id)
+            else:
+                report.added.append(doc_id)
+            keep[doc_id] = article
+        for doc_id, old in (previous.articles if previous else {}).items():
+            if doc_id in incoming:
+                continue
+            if options.prune and old.path not in failed_paths:
+                report.removed.append(doc_id)
+            else:
+                keep[doc_id] = old
+                if doc_id not in reusable:
+                    report.updated.append(doc_id)  # re-chunked for new parameters
+        if report.changed or previous is None:
+            _write(index_dir, embedder, options, previous, keep, set(reusable), report)
+        elif previous is not None:
+            report.generation = previous.path.name if previous.path else None
+            report.total_chunks = len(previous.chunks)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def delete_articles(
+    doc_ids: Iterable[str],
+    index_dir: Path,
+    embedder: Embedder,
+    options: IngestOptions | None = None,
+) -> IngestReport:
+    """Remove articles by id in a new generation; unknown ids raise KeyError."""
+    options = options or IngestOptions()
+    started = time.perf_counter()
+    report = IngestReport()
+    with writer_lock(index_dir):
+        previous = open_index(index_dir, embedder)
+        unknown = [d for d in doc_ids if d not in previous.articles]
+        if unknown:
+            raise KeyError(f"no article with id {', '.join(map(repr, unknown))} in the index")
+        drop = set(doc_ids)
+        report.removed = sorted(drop)
+        keep = {k: v for k, v in previous.articles.items() if k not in drop}
+        options = IngestOptions(
+            params=ChunkingParams(**previous.manifest.chunking),
+            faiss_kind=previous.manifest.faiss_kind,
+        )
+        _write(index_dir, embedder, options, previous, keep, set(keep), report)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _previous(index_dir: Path, embedder: Embedder, options: IngestOptions) -> IndexStore | None:
+    try:
+        return open_index(index_dir, embedder)
+    except IndexNotFoundError:
+        return None
+    except EmbedderMismatchError:
+        if options.rebuild:
+            return None
+        raise
+
+
+def _reusable(
+    previous: IndexStore | None, embedder: Embedder, options: IngestOptions
+) -> dict[str, str]:
+    """doc_id -> hash of articles whose stored chunks and vectors can be kept as they are."""
+    if previous is None or options.rebuild:
+        return {}
+    if previous.manifest.chunking != asdict(options.params):
+        log.info("chunking parameters changed; re-chunking every article")
+        return {}
+    return {doc_id: entry.hash for doc_id, entry in previous.manifest.articles.items()}
+
+
+def _write(
+    index_dir: Path,
+    embedder: Embedder,
+    options: IngestOptions,
+    previous: IndexStore | None,
+    keep: dict[str, Article],
+    reusable: set[str],
+    report: IngestReport,
+) -> None:
+    fresh = {d for d in keep if d not in reusable or d in report.updated or d in report.added}
+    old_rows: dict[str, list[int]] = {}
+    if previous is not None:
+        for row, chunk in enumerate(previous.chunks):
+            old_rows.setdefault(chunk.doc_id, []).append(row)
+    count = embedder.count_tokens
+    chunks: list[Chunk] = []
+    rows: list[int | None] = []  # row in previous.vectors, or None for a fresh chunk
+    for doc_id in sorted(keep):
+        if doc_id in fresh:
+            new = chunk_article(keep[doc_id], options.params, count)
+            chunks.extend(new)
+            rows.extend([None] * len(new))
+        else:
+            assert previous is not None
+            chunks.extend(previous.chunks[r] for r in old_rows.get(doc_id, []))
+            rows.extend(old_rows.get(doc_id, []))
+    todo = [i for i, r in enumerate(rows) if r is None]
+    texts = [embed_input(_title(chunks[i], options, count), chunks[i].text) for i in todo]
+    fresh_vectors = embedder.embed_passages(texts, progress=options.progress)  # (len(todo), dim)
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)  # (n_chunks, dim)
+    if todo:
+        vectors[todo] = fresh_vectors
+    reused = [i for i, r in enumerate(rows) if r is not None]
+    if reused and previous is not None:
+        vectors[reused] = previous.vectors[[rows[i] for i in reused]]
+    per_doc: dict[str, int] = {}
+    for chunk in chunks:
+        per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+    entries = {d: ArticleEntry(content_hash(a), per_doc.get(d, 0), a.path) for d, a in keep.items()}
+    store = IndexStore.build(
+        articles=dict(sorted(keep.items())),
+        entries=dict(sorted(entries.items())),
+        chunks=chunks,
+        vectors=vectors,
+        embedder=embedder,
+        chunking=asdict(options.params),
+        faiss_kind=options.faiss_kind,
+    )
+    final = publish(index_dir, store.write)
+    report.generation = final.name
+    report.chunks_embedded = len(todo)
+    report.tokens_embedded = sum(chunks[i].n_tokens for i in todo)
+    report.total_chunks = len(chunks)
+
+
+def _title(chunk: Chunk, options: IngestOptions, count: object) -> str:
+    return short_title(chunk.title, options.params.max_title_tokens, count)  # type: ignore[arg-type]

@@ -1,0 +1,259 @@
+"""Loaders: files (.txt, .md, .html, .json, .jsonl) to cleaned Articles, with per-file errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from index.cleaning import clean_text
+from index.errors import ArticleLoadError
+from index.records import Article
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(\n|\Z)", re.DOTALL)
+_ID_SAFE = re.compile(r"[^\w.\-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """Record field names for .json/.jsonl articles; the first present name wins."""
+
+    id: tuple[str, ...] = ("id", "_id", "doc_id", "uuid")
+    title: tuple[str, ...] = ("title", "headline")
+    body: tuple[str, ...] = ("body", "text", "content", "article")
+    source: tuple[str, ...] = ("source", "outlet", "publisher", "site")
+    url: tuple[str, ...] = ("url", "link")
+    published_at: tuple[str, ...] = ("published_at", "published", "date", "published_date")
+    author: tuple[str, ...] = ("author", "authors", "byline")
+    category: tuple[str, ...] = ("category", "section", "topic")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """A file (or one record of it) that could not be loaded, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(slots=True)
+class LoadResult:
+    """Articles read from some paths, plus what failed and what was skipped."""
+
+    articles: list[Article] = field(default_factory=list)
+    failures: list[LoadFailure] = field(default_factory=list)
+    skipped: list[LoadFailure] = field(default_factory=list)
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files under `paths` (recursively, sorted), hidden files excluded."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path).parts
+                if child.is_file() and not any(p.startswith(".") for p in rel):
+                    yield child
+        else:
+            yield path
+
+
+def load_paths(paths: Iterable[Path], fields: FieldMap | None = None) -> LoadResult:
+    """Load every supported file under `paths`; failures are collected, never raised."""
+    fields = fields or FieldMap()
+    result = LoadResult()
+    seen: dict[str, str] = {}
+    for path in iter_files(paths):
+        if path.suffix.lower() not in SUPPORTED:
+            log.warning("skipping unsupported file", extra={"path": str(path)})
+            result.skipped.append(LoadFailure(str(path), f"unsupported extension {path.suffix!r}"))
+            continue
+        try:
+            articles = list(load_file(path, fields, result.failures))
+        except ArticleLoadError as exc:
+            result.failures.append(LoadFailure(str(path), str(exc)))
+            continue
+        for article in articles:
+            if article.id in seen:
+                result.failures.append(
+                    LoadFailure(
+                        str(path),
+                        f"duplicate article id {article.id!r} (also in {seen[article.id]})",
+                    )
+                )
+                continue
+            seen[article.id] = str(path)
+            result.articles.append(article)
+    return result
+
+
+def load_file(path: Path, fields: FieldMap, failures: list[LoadFailure]) -> list[Article]:
+    """Articles in one file; raises ArticleLoadError when the whole file is unusable."""
+    raw = _read_text(path)
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        return _load_records(path, raw, fields, failures)
+    if suffix in (".html", ".htm"):
+        return [_load_html(path, raw)]
+    meta: dict[str, object] = {}
+    body = raw
+    if suffix in (".md", ".markdown"):
+        meta, body = _split_front_matter(path, raw)
+    elif suffix == ".txt":
+        meta, body = _split_front_matter(path, raw) if raw.startswith("---") else ({}, raw)
+    return [_make_article(path, meta, body, default_id=path.stem, title_from_body=True)]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArticleLoadError(f"unreadable: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise ArticleLoadError("empty file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ArticleLoadError(f"not UTF-8 text (bad byte at offset {exc.start})") from exc
+
+
+def _split_front_matter(path: Path, raw: str) -> tuple[dict[str, object], str]:
+    match = _FRONT_MATTER.match(raw)
+    if not match:
+        return {}, raw
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise ArticleLoadError(f"malformed YAML front matter: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ArticleLoadError("front matter is not a mapping of fields")
+    return meta, raw[match.end() :]
+
+
+def _load_records(
+    path: Path, raw: str, fields: FieldMap, failures: list[LoadFailure]
+) -> list[Article]:
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ArticleLoadError(f"malformed JSON: {exc}") from exc
+        records = data if isinstance(data, list) else [data]
+        numbered = [(i, r) for i, r in enumerate(records, 1)]
+    else:
+        numbered = []
+        for i, line in enumerate(raw.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((i, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                failures.append(LoadFailure(f"{path}:{i}", f"malformed JSON line: {exc.msg}"))
+    articles = []
+    for i, record in numbered:
+        try:
+            articles.append(_record_article(path, i, record, fields))
+        except ArticleLoadError as exc:
+            failures.append(LoadFailure(f"{path}:{i}", str(exc)))
+    if not articles and not failures:
+        raise ArticleLoadError("no article records")
+    return articles
+
+
+def _pick(record: dict[str, object], names: tuple[str, ...]) -> object:
+    for name in names:
+        value = record.get(name)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _record_article(path: Path, i: int, record: object, fields: FieldMap) -> Article:
+    if not isinstance(record, dict):
+        raise ArticleLoadError("record is not a JSON object")
+    body = _pick(record, fields.body)
+    if not isinstance(body, str):
+        raise ArticleLoadError(f"record has no text field (looked for {', '.join(fields.body)})")
+    meta = {name: _pick(record, getattr(fields, name)) for name in FieldMap.__slots__}
+    return _make_article(path, meta, body, default_id=f"{path.stem}-{i}", title_from_body=False)
+
+
+def _load_html(path: Path, raw: str) -> Article:
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False)
+    if doc is None or not getattr(doc, "text", None):
+        raise ArticleLoadError("no article text found in HTML")
+    meta = {
+        "title": doc.title,
+        "source": doc.sitename,
+        "url": doc.url,
+        "published_at": doc.date,
+        "author": doc.author,
+        "category": ", ".join(doc.categories) if doc.categories else None,
+    }
+    return _make_article(path, meta, doc.text, default_id=path.stem, title_from_body=False)
+
+
+def _make_article(
+    path: Path, meta: dict[str, object], body: str, *, default_id: str, title_from_body: bool
+) -> Article:
+    title = _text(meta.get("title"))
+    if not title and title_from_body:
+        title = _title_from_first_line(body)
+    text = clean_text(body, title=title or "")
+    if not text:
+        raise ArticleLoadError("no article text left after cleaning")
+    raw_id = _text(meta.get("id")) or default_id
+    return Article(
+        id=_ID_SAFE.sub("-", raw_id).strip("-") or default_id,
+        title=title or _title_from_first_line(text) or default_id,
+        text=text,
+        source=_text(meta.get("source")),
+        url=_text(meta.get("url")),
+        published_at=normalise_date(meta.get("published_at")),
+        author=_text(meta.get("author")),
+        category=_text(meta.get("category")),
+        path=str(path),
+    )
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _title_from_first_line(body: str) -> str | None:
+    # A first line that reads like a headline: short and not ending as a sentence.
+    for line in body.splitlines():
+        line = line.strip()
+        if line:
+            words = line.split()
+            return line if len(words) <= 20 and not line.endswith((".", "!", "?")) else None
+    return None
+
+
+def normalise_date(value: object) -> str | None:
+    """ISO date (YYYY-MM-DD) from a date, datetime or ISO string; None when unparseable."""
+    if value is None or value == "":
+        return None
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())[:10]
+    text = str(value).strip()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        log.warning("unparseable published_at ignored", extra={"value": text})
+        return None
