@@ -38,7 +38,6 @@ __all__ = [
     "IngestReport",
     "LoadFailure",
     "SentenceTransformerEmbedder",
-    "Article",
     "chunk_article",
     "clean_text",
     "delete_articles",

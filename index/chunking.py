@@ -14,8 +14,53 @@ CountTokens = Callable[[list[str]], list[int]]
 # sentence start, or at a line break. Abbreviations and decimals are handled below.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])|\n+")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st inc ltd co corp plc llc no vs etc jan feb mar apr jun jul aug "
-    "sep sept oct nov dec gov sen rep gen col lt u.s u.k e.g i.e a.m p.m fig approx dept est".split()
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "plc",
+        "llc",
+        "no",
+        "vs",
+        "etc",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "gov",
+        "sen",
+        "rep",
+        "gen",
+        "col",
+        "lt",
+        "u.s",
+        "u.k",
+        "e.g",
+        "i.e",
+        "a.m",
+        "p.m",
+        "fig",
+        "approx",
+        "dept",
+        "est",
+    }
 )
 
 
@@ -29,7 +74,7 @@ class ChunkingParams:
     max_title_tokens: int = 32  # title words embedded with every chunk
 
     def __post_init__(self) -> None:
-        if not 16 <= self.max_tokens:
+        if not self.max_tokens >= 16:
             raise ValueError(f"max_tokens must be >= 16, got {self.max_tokens}")
         if not 0 < self.target_tokens <= self.max_tokens:
             raise ValueError("target_tokens must be in (0, max_tokens]")

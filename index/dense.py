@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -22,6 +23,7 @@ def build_faiss(vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 32) ->
             f"unknown FAISS index kind {kind!r}; choose one of {', '.join(FAISS_KINDS)}"
         )
     n, dim = vectors.shape
+    index: Any  # faiss's SWIG stubs do not model its class tree
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
@@ -82,7 +84,7 @@ class FaissStore:
             params = _search_params(self.index, faiss.IDSelectorBatch(allowed))
         k = min(k, len(self.chunks))
         scores, ids = self.index.search(vector.reshape(1, -1), k, params=params)  # (1, k)
-        hits = []
+        hits: list[Hit] = []
         for score, idx in zip(scores[0], ids[0], strict=True):
             if idx < 0:
                 continue
@@ -90,9 +92,10 @@ class FaissStore:
         return hits
 
 
-def _search_params(index: faiss.Index, selector: faiss.IDSelector) -> faiss.SearchParameters:
+def _search_params(index: Any, selector: Any) -> Any:
+    api: Any = faiss
     if isinstance(index, faiss.IndexHNSW):
-        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+        return api.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
     if isinstance(index, faiss.IndexIVF):
-        return faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
-    return faiss.SearchParameters(sel=selector)
+        return api.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+    return api.SearchParameters(sel=selector)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class SentenceTransformerEmbedder:
         *,
         batch_size: int = 64,
         device: str = "cpu",
-        backend: str = "torch",
+        backend: Literal["torch", "onnx", "openvino"] = "torch",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -84,7 +84,7 @@ class SentenceTransformerEmbedder:
         if dim is None:
             raise ValueError(f"model {self.name!r} does not report an embedding dimension")
         self.dim = int(dim)
-        self.max_tokens = int(self._model.max_seq_length)
+        self.max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer = self._model.tokenizer
 
     def count_tokens(self, texts: list[str]) -> list[int]:

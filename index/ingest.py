@@ -53,11 +53,11 @@ class IngestReport:
 class IngestOptions:
     """Knobs of an ingest that change what is written."""
 
-    params: ChunkingParams = ChunkingParams()
+    params: ChunkingParams = field(default_factory=ChunkingParams)
     faiss_kind: str = "flat"
     prune: bool = False
     rebuild: bool = False
-    fields: FieldMap = FieldMap()
+    fields: FieldMap = field(default_factory=FieldMap)
     progress: bool = False
 
 
@@ -195,7 +195,7 @@ def _write(
         vectors[todo] = fresh_vectors
     reused = [i for i, r in enumerate(rows) if r is not None]
     if reused and previous is not None:
-        vectors[reused] = previous.vectors[[rows[i] for i in reused]]
+        vectors[reused] = previous.vectors[[int(rows[i] or 0) for i in reused]]
     per_doc: dict[str, int] = {}
     for chunk in chunks:
         per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1

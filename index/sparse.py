@@ -86,7 +86,7 @@ class Bm25Store:
         k = min(k, len(self.chunks))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        hits = []
+        hits: list[Hit] = []
         for idx in top:
             score = float(scores[idx])
             if score <= 0:

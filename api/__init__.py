@@ -1,0 +1,3 @@
+"""HTTP service: FastAPI app, streaming, OpenAI-compatible endpoint, web page."""
+
+__all__: list[str] = []

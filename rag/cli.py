@@ -1,0 +1,200 @@
+"""The `rag` command line: ingest, delete, stats, config, plus commands other packages register."""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from index import (
+    FAISS_KINDS,
+    ChunkingParams,
+    IndexStoreError,
+    IngestOptions,
+    IngestReport,
+    delete_articles,
+    ingest,
+)
+from rag.components import load_embedder, load_store
+from rag.settings import Settings
+
+app = typer.Typer(
+    help="Cited question answering over news articles.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+IndexDir = Annotated[
+    Path | None, typer.Option("--index-dir", help="Index directory (default: RAG_INDEX_DIR).")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def settings_from(index_dir: Path | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, with CLI flags taking precedence."""
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if index_dir is not None:
+        values["index_dir"] = index_dir
+    return Settings(**values)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error without a traceback and return the Exit to raise."""
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@app.command("ingest")
+def ingest_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    index_dir: IndexDir = None,
+    prune: Annotated[bool, typer.Option(help="Remove articles no longer under PATHS.")] = False,
+    rebuild: Annotated[bool, typer.Option(help="Re-embed everything from scratch.")] = False,
+    faiss_kind: Annotated[
+        str | None,
+        typer.Option("--faiss", help=f"FAISS index kind: {', '.join(FAISS_KINDS)}."),
+    ] = None,
+    target_tokens: Annotated[int, typer.Option(help="Aim for chunks of this many tokens.")] = 160,
+    overlap_tokens: Annotated[int, typer.Option(help="Token overlap between chunks.")] = 32,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add or update articles (unchanged ones are not re-embedded)."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise fail(f"no such file or folder: {', '.join(missing)}")
+    settings = settings_from(index_dir, faiss_kind=faiss_kind)
+    if settings.faiss_kind not in FAISS_KINDS:
+        raise fail(f"--faiss must be one of {', '.join(FAISS_KINDS)}")
+    try:
+        embedder = load_embedder(settings)
+        params = ChunkingParams(
+            max_tokens=embedder.max_tokens,
+            target_tokens=target_tokens,
+            overlap_tokens=overlap_tokens,
+        )
+        options = IngestOptions(
+            params=params,
+            faiss_kind=settings.faiss_kind,
+            prune=prune,
+            rebuild=rebuild,
+            progress=not as_json,
+        )
+        report = ingest(paths, settings.index_dir, embedder, options)
+    except (IndexStoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    _print_report(report, as_json)
+    if report.failed and not report.changed and not report.unchanged:
+        raise typer.Exit(1)
+
+
+@app.command("delete")
+def delete_command(
+    doc_ids: Annotated[list[str], typer.Argument(help="Article ids to remove.")],
+    index_dir: IndexDir = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove articles from the index by id."""
+    settings = settings_from(index_dir)
+    try:
+        report = delete_articles(doc_ids, settings.index_dir, load_embedder(settings))
+    except KeyError as exc:
+        raise fail(str(exc.args[0])) from None
+    except IndexStoreError as exc:
+        raise fail(str(exc)) from None
+    _print_report(report, as_json)
+
+
+@app.command("stats")
+def stats_command(index_dir: IndexDir = None, as_json: JsonFlag = False) -> None:
+    """Show what the index holds."""
+    settings = settings_from(index_dir)
+    try:
+        store = load_store(settings, load_embedder(settings))
+    except IndexStoreError as exc:
+        raise fail(str(exc)) from None
+    manifest = store.manifest
+    stats = {
+        "index_dir": str(settings.index_dir),
+        "generation": store.path.name if store.path else None,
+        "created_at": manifest.created_at,
+        "articles": len(store.articles),
+        "chunks": len(store.chunks),
+        "embedder": manifest.embedder,
+        "dim": manifest.dim,
+        "faiss_kind": manifest.faiss_kind,
+        "chunking": manifest.chunking,
+        "size_bytes": store.size_bytes(),
+    }
+    if as_json:
+        print(json.dumps(stats, indent=2))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in stats.items():
+        table.add_row(key, _human_bytes(value) if key == "size_bytes" else str(value))
+    console.print(table)
+
+
+@app.command("config")
+def config_command(as_json: JsonFlag = False) -> None:
+    """Show the effective settings (environment RAG_*), secrets masked."""
+    values = Settings().masked()
+    if as_json:
+        print(json.dumps(values, indent=2, default=str))
+        return
+    table = Table("setting", "env", "value", box=None)
+    for key, value in values.items():
+        table.add_row(key, f"RAG_{key.upper()}", "" if value is None else str(value))
+    console.print(table)
+
+
+def _print_report(report: IngestReport, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    for failure in report.failed:
+        err.print(f"[yellow]failed:[/yellow] {failure.path}: {failure.reason}")
+    for skip in report.skipped:
+        err.print(f"[dim]skipped:[/dim] {skip.path}: {skip.reason}")
+    console.print(
+        f"articles: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
+        f"{len(report.failed)} failed | chunks embedded: {report.chunks_embedded} "
+        f"(index holds {report.total_chunks}) | {report.seconds:.1f}s | {report.generation}"
+    )
+
+
+def _human_bytes(value: object) -> str:
+    size = float(value)  # type: ignore[arg-type]
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return str(value)
+
+
+def _register_plugins() -> None:
+    # Packages above rag (evals, api) add commands through entry points, keeping the
+    # import direction one-way (rag never imports them).
+    for entry in entry_points(group="rag.commands"):
+        try:
+            register = entry.load()
+        except ImportError as exc:
+            logging.getLogger(__name__).debug("plugin %s unavailable: %s", entry.name, exc)
+            continue
+        register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _register_plugins()
+    app()

@@ -1,0 +1,68 @@
+"""Settings: one pydantic-settings class, env prefix RAG_, built in entry points and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; environment variables are RAG_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", populate_by_name=True)
+
+    index_dir: Path = Field(Path(".rag/index"), description="Where the index lives.")
+    corpus_dir: Path = Field(Path("corpus"), description="What `make run` ingests.")
+    embed_model: str = Field(
+        "all-MiniLM-L6-v2", description="Embedding model name or local path (default: bundled)."
+    )
+    embed_backend: str = Field(
+        "torch", description="sentence-transformers backend: torch, onnx or openvino."
+    )
+    faiss_kind: str = Field("flat", description="FAISS index: flat (exact), hnsw, ivf-sq8, ivf-pq.")
+    k: int = Field(8, ge=1, le=100, description="Passages retrieved per question.")
+
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint; unset means extractive mode."
+    )
+    llm_model: str | None = Field(None, description="Model name at the endpoint.")
+    llm_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("RAG_LLM_API_KEY", "OPENAI_API_KEY", "llm_api_key"),
+        description="API key for the endpoint (RAG_LLM_API_KEY or OPENAI_API_KEY).",
+    )
+    llm_timeout_s: float = Field(20.0, gt=0, description="Timeout of one LLM request.")
+    llm_max_retries: int = Field(2, ge=0, le=10, description="Retries on 429/5xx/timeouts.")
+    llm_deadline_s: float = Field(45.0, gt=0, description="Overall deadline of one answer.")
+    llm_max_context_tokens: int = Field(3000, ge=256, description="Token budget for passages.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+
+    host: str = Field("127.0.0.1", description="HTTP bind address.")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
+    api_key: SecretStr | None = Field(
+        None, description="When set, the HTTP API requires `Authorization: Bearer <key>`."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (off when empty)."
+    )
+    rate_limit_per_minute: int = Field(120, ge=0, description="Requests per client a minute.")
+    max_body_bytes: int = Field(10_000_000, ge=1024, description="Largest request body.")
+    max_question_chars: int = Field(2000, ge=16, description="Longest question accepted.")
+    max_conversation_messages: int = Field(50, ge=1, description="Longest conversation accepted.")
+
+    @property
+    def llm_configured(self) -> bool:
+        """Whether an LLM endpoint is set (otherwise answers are extractive)."""
+        return bool(self.llm_base_url)
+
+    def masked(self) -> dict[str, object]:
+        """Effective values for display, secrets masked."""
+        values: dict[str, object] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else None
+            values[name] = str(value) if isinstance(value, Path) else value
+        return values

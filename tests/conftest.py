@@ -1,0 +1,49 @@
+"""Shared fixtures: the real MiniLM embedder and an index of the shipped corpus, built once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from index import IndexStore, SentenceTransformerEmbedder, ingest, open_index  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The bundled all-MiniLM-L6-v2, loaded once per test session."""
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def corpus_index_dir(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Path:
+    """An index of the shipped corpus; tests must not modify it (copy it first)."""
+    index_dir = tmp_path_factory.mktemp("corpus-index") / "index"
+    ingest([CORPUS], index_dir, embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def corpus_store(corpus_index_dir: Path, embedder: SentenceTransformerEmbedder) -> IndexStore:
+    """The loaded shipped-corpus index (read-only)."""
+    return open_index(corpus_index_dir, embedder)
+
+
+@pytest.fixture
+def writable_index_dir(corpus_index_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    """A private copy of the shipped-corpus index that a test may change."""
+    target = tmp_path / "index"
+    shutil.copytree(corpus_index_dir, target)
+    yield target
