@@ -1,0 +1,209 @@
+// Building the DOM for answers and sources. Data only ever reaches the page as text nodes
+// (textContent / createTextNode): never innerHTML, so answers and articles cannot inject markup.
+
+const MARKER = /\[(\d{1,3})\]/g;
+
+const REFUSALS = {
+  no_relevant_passages: "Nothing in the indexed articles is relevant to this question.",
+  not_supported: "The passages found do not support an answer to this question.",
+  llm_refused: "The language model declined to answer from these sources.",
+};
+
+/** Create an element with properties/attributes and children (strings become text nodes). */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "className") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else if (name.startsWith("on") && typeof value === "function") {
+      node.addEventListener(name.slice(2).toLowerCase(), value);
+    } else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** "Source, 2021-06-15" (whichever parts are known). */
+export function provenance(item) {
+  const parts = [];
+  if (item.source) parts.push(item.source);
+  if (item.published_at) parts.push(String(item.published_at).slice(0, 10));
+  return parts.join(", ") || "source and date unknown";
+}
+
+/** Human wording of an Answer's refusal_reason. */
+export function refusalText(reason) {
+  return REFUSALS[reason] || "The indexed articles do not answer this question.";
+}
+
+function markerButton(n, citation, onMarker) {
+  const label = `Source ${n}: ${citation.title || citation.doc_id}`;
+  return el("button", {
+    type: "button",
+    className: citation.supported === false ? "marker marker-weak" : "marker",
+    "data-marker": n,
+    "aria-label": label,
+    title: label,
+    text: `[${n}]`,
+    onclick: (event) => onMarker(citation, event.currentTarget),
+  });
+}
+
+/** Text with each known [n] turned into a marker button; unknown markers stay plain text. */
+export function textWithMarkers(text, byMarker, onMarker) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(MARKER)) {
+    const citation = byMarker.get(Number(match[1]));
+    if (!citation) continue;
+    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    nodes.push(markerButton(Number(match[1]), citation, onMarker));
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+function sentenceNode(sentence, byMarker, onMarker) {
+  const nodes = textWithMarkers(sentence.text, byMarker, onMarker);
+  const shown = new Set([...sentence.text.matchAll(MARKER)].map((m) => Number(m[1])));
+  for (const n of sentence.markers || []) {
+    const citation = byMarker.get(n);
+    if (citation && !shown.has(n)) nodes.push(" ", markerButton(n, citation, onMarker));
+  }
+  if (sentence.supported !== false) return el("span", { className: "sentence" }, nodes);
+  return el(
+    "span",
+    { className: "sentence unsupported" },
+    el("span", { className: "flag", text: "Not supported by its sources:" }),
+    " ",
+    ...nodes,
+  );
+}
+
+/** The answer body: sentences (unsupported ones flagged) with clickable markers. */
+export function answerBody(answer, onMarker) {
+  const byMarker = new Map((answer.citations || []).map((c) => [c.marker, c]));
+  const body = el("div", { className: "answer-text" });
+  const sentences = answer.sentences || [];
+  if (answer.answerable !== false && sentences.length > 0) {
+    sentences.forEach((sentence, i) => {
+      if (i > 0) body.append(" ");
+      body.append(sentenceNode(sentence, byMarker, onMarker));
+    });
+  } else {
+    body.append(...textWithMarkers(answer.answer || "", byMarker, onMarker));
+  }
+  return body;
+}
+
+function badge(text, kind) {
+  return el("span", { className: `badge badge-${kind}`, text });
+}
+
+/** Badges for mode, degraded and conflict. */
+export function answerBadges(answer) {
+  const badges = [];
+  badges.push(badge(answer.mode === "llm" ? "LLM" : "Extractive", answer.mode || "extractive"));
+  if (answer.degraded) badges.push(badge("Degraded", "degraded"));
+  if (answer.conflict) badges.push(badge("Sources disagree", "conflict"));
+  if (answer.answerable === false) badges.push(badge("No answer", "refusal"));
+  return badges;
+}
+
+/** Notices shown above the answer: refusal, degraded fallback, rewritten follow-up. */
+export function answerNotices(answer) {
+  const notices = [];
+  if (answer.answerable === false) {
+    notices.push(
+      el(
+        "p",
+        { className: "notice notice-refusal", "data-reason": answer.refusal_reason || "" },
+        el("strong", { text: "No answer in the sources. " }),
+        refusalText(answer.refusal_reason),
+      ),
+    );
+  }
+  if (answer.degraded) {
+    notices.push(
+      el("p", {
+        className: "notice notice-degraded",
+        text:
+          "The language model failed, so this is an extractive answer: the best matching " +
+          "sentences from the articles, quoted as they are.",
+      }),
+    );
+  } else if (answer.mode === "extractive" && answer.answerable !== false) {
+    notices.push(
+      el("p", {
+        className: "notice notice-extractive",
+        text: "Extractive answer: sentences quoted from the articles, not written by a model.",
+      }),
+    );
+  }
+  if (answer.conflict) {
+    notices.push(
+      el("p", {
+        className: "notice notice-conflict",
+        text: "The sources disagree on this; compare the cited passages.",
+      }),
+    );
+  }
+  if (answer.standalone_question && answer.standalone_question !== answer.question) {
+    notices.push(
+      el("p", { className: "notice notice-rewrite" }, "Understood as: ", el("q", {
+        text: answer.standalone_question,
+      })),
+    );
+  }
+  return notices;
+}
+
+/** "retrieve 12 ms · total 40 ms". */
+export function timingsText(timings) {
+  if (!timings) return "";
+  return Object.entries(timings)
+    .filter(([, ms]) => typeof ms === "number")
+    .map(([name, ms]) => `${name} ${Math.round(ms)} ms`)
+    .join(" · ");
+}
+
+/** One entry of the sources panel: a button that opens the passage. */
+export function sourceItem(citation, onOpen) {
+  const weak = citation.supported === false;
+  return el(
+    "li",
+    { className: weak ? "source weak" : "source" },
+    el(
+      "button",
+      {
+        type: "button",
+        className: "source-button",
+        "data-marker": citation.marker,
+        onclick: (event) => onOpen(citation, event.currentTarget),
+      },
+      el("span", { className: "source-marker", text: `[${citation.marker}]` }),
+      el(
+        "span",
+        { className: "source-main" },
+        el("span", { className: "source-title", text: citation.title || citation.doc_id }),
+        el("span", { className: "source-meta", text: provenance(citation) }),
+        weak ? el("span", { className: "flag", text: "does not support its sentence" }) : null,
+        el("span", { className: "source-snippet", text: snippet(citation.text, 180) }),
+      ),
+    ),
+  );
+}
+
+/** The first `limit` characters of text, cut at a word. */
+export function snippet(text, limit) {
+  const clean = String(text || "").replace(/\s+/g, " ").trim();
+  if (clean.length <= limit) return clean;
+  const cut = clean.slice(0, limit);
+  const space = cut.lastIndexOf(" ");
+  return `${cut.slice(0, space > limit / 2 ? space : limit)}…`;
+}

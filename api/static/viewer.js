@@ -1,0 +1,145 @@
+// The article viewer: shows a cited passage highlighted inside its article.
+
+import { ApiError, apiJson } from "./api.js";
+import { el, provenance } from "./render.js";
+
+/** Where the cited passage lies in the article text: [start, end), or null when not found. */
+export function locatePassage(text, citation) {
+  const { start, end } = citation;
+  if (Number.isInteger(start) && Number.isInteger(end) && start >= 0 && end <= text.length) {
+    if (end > start && text.slice(start, end) === citation.text) return [start, end];
+  }
+  if (citation.text) {
+    const at = text.indexOf(citation.text);
+    if (at !== -1) return [at, at + citation.text.length];
+  }
+  if (Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end) {
+    if (end <= text.length) return [start, end];
+  }
+  return null;
+}
+
+function safeHttpUrl(value) {
+  try {
+    const url = new URL(String(value));
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Build the viewer over its elements; returns {openCitation, openDocument, close, forget}. */
+export function createViewer(dom) {
+  const cache = new Map();
+  let trigger = null;
+  let shownDoc = null;
+  let request = 0;
+
+  async function loadDocument(id) {
+    if (!cache.has(id)) {
+      const promise = apiJson(`/v1/documents/${encodeURIComponent(id)}`);
+      cache.set(id, promise);
+      promise.catch(() => cache.delete(id));
+    }
+    return cache.get(id);
+  }
+
+  function showMeta(doc) {
+    dom.title.textContent = doc.title || doc.id || "Article";
+    dom.meta.replaceChildren(provenance(doc));
+    const href = safeHttpUrl(doc.url);
+    if (href) {
+      dom.meta.append(" · ", el("a", {
+        href,
+        rel: "noopener noreferrer nofollow",
+        target: "_blank",
+        referrerpolicy: "no-referrer",
+        text: "original article",
+      }));
+    }
+  }
+
+  function note(text) {
+    dom.note.textContent = text || "";
+    dom.note.hidden = !text;
+  }
+
+  function open(from) {
+    trigger = from || null;
+    dom.panel.hidden = false;
+    document.body.classList.add("viewer-open");
+  }
+
+  function showText(text, span) {
+    if (!span) {
+      dom.text.replaceChildren(text);
+      dom.text.scrollTop = 0;
+      return;
+    }
+    const [start, end] = span;
+    const mark = el("mark", { className: "cited", id: "cited-passage", text: text.slice(start, end) });
+    dom.text.replaceChildren(text.slice(0, start), mark, text.slice(end));
+    mark.scrollIntoView({ block: "center", behavior: "instant" });
+  }
+
+  async function openCitation(citation, from) {
+    const mine = ++request;
+    open(from);
+    shownDoc = citation.doc_id;
+    showMeta({ title: citation.title, source: citation.source, published_at: citation.published_at });
+    note("Loading the article…");
+    dom.text.replaceChildren(el("mark", { className: "cited", text: citation.text }));
+    dom.title.focus();
+    try {
+      const doc = await loadDocument(citation.doc_id);
+      if (mine !== request) return;
+      showMeta(doc);
+      const span = locatePassage(doc.text || "", citation);
+      note(span ? `Passage [${citation.marker}] is highlighted.` : "The cited passage was not found in the current article text; it is shown alone.");
+      if (span) showText(doc.text, span);
+    } catch (error) {
+      if (mine !== request) return;
+      const gone = error instanceof ApiError && error.status === 404;
+      note(gone ? "This article is no longer in the index; only the cited passage is shown." : `Could not load the article: ${error.message}`);
+    }
+  }
+
+  async function openDocument(id, from) {
+    const mine = ++request;
+    open(from);
+    shownDoc = id;
+    showMeta({ title: id });
+    note("Loading the article…");
+    dom.text.replaceChildren();
+    dom.title.focus();
+    try {
+      const doc = await loadDocument(id);
+      if (mine !== request) return;
+      showMeta(doc);
+      note("");
+      showText(doc.text || "", null);
+    } catch (error) {
+      if (mine === request) note(`Could not load the article: ${error.message}`);
+    }
+  }
+
+  function close() {
+    request += 1;
+    dom.panel.hidden = true;
+    document.body.classList.remove("viewer-open");
+    shownDoc = null;
+    if (trigger && trigger.isConnected) trigger.focus();
+    trigger = null;
+  }
+
+  function forget(id) {
+    cache.delete(id);
+    if (shownDoc === id) close();
+  }
+
+  dom.close.addEventListener("click", close);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !dom.panel.hidden) close();
+  });
+  return { openCitation, openDocument, close, forget, forgetAll: () => cache.clear() };
+}
