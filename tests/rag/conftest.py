@@ -1,0 +1,40 @@
+"""Fixtures for the answer layer: the scripted LLM server (a test double) and clients of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from rag.llm import OpenAIChatModel
+from tests.rag.llm_double import LLMDouble
+
+ModelFactory = Callable[..., OpenAIChatModel]
+
+
+@pytest.fixture
+def llm_double() -> Iterator[LLMDouble]:
+    """A started scripted OpenAI-compatible server on loopback (TEST DOUBLE, not an LLM)."""
+    with LLMDouble() as double:
+        yield double
+
+
+@pytest.fixture
+def make_model(llm_double: LLMDouble) -> ModelFactory:
+    """Build an OpenAIChatModel pointed at the double, with short timeouts for fast tests."""
+
+    def build(**overrides: object) -> OpenAIChatModel:
+        options: dict[str, object] = {
+            "base_url": llm_double.base_url,
+            "model": "double",
+            "api_key": None,
+            "timeout_s": 0.5,
+            "max_retries": 2,
+            "deadline_s": 5.0,
+            "backoff_s": 0.01,
+            "max_retry_after_s": 1.0,
+        }
+        options.update(overrides)
+        return OpenAIChatModel(**options)  # type: ignore[arg-type]
+
+    return build
