@@ -1,0 +1,78 @@
+"""create_app(settings) -> FastAPI: routers, middleware, error envelope, and a lifespan that
+loads the embedder, the index and the LLM client once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+from api import ask, completions, documents, health, search
+from api.engine import Engine
+from api.errors import install_error_handlers
+from api.health import LLMProbe
+from api.limits import RateLimitMiddleware, TokenBuckets
+from api.metrics import MeteredChatModel, Metrics, MetricsMiddleware
+from api.web import router as web_router
+from index import Embedder
+from rag.components import load_embedder
+from rag.llm import chat_model_from_settings
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    "Cited question answering over news articles: hybrid retrieval, answers whose every "
+    "sentence carries [n] markers to checked passages, honest refusals. Errors on /v1 use "
+    'the OpenAI envelope {"error": {"message", "type", "code"}}.'
+)
+
+
+def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
+    """The HTTP service; heavy objects load in the lifespan (pass `embedder` to share one)."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded: Embedder = (
+            embedder if embedder is not None else await run_in_threadpool(load_embedder, settings)
+        )
+        model = chat_model_from_settings(settings)
+        metered = MeteredChatModel(model, metrics) if model is not None else None
+        engine = Engine(settings, loaded, metered, metrics)
+        await run_in_threadpool(engine.load)
+        app.state.engine = engine
+        log.info("service ready", extra={"llm": model.name if model else "extractive"})
+        yield
+
+    app = FastAPI(
+        title="newsrag",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.probe = LLMProbe(settings.llm_base_url)
+    install_error_handlers(app)
+    for module in (ask, search, documents, completions, health):
+        app.include_router(module.router)
+    app.include_router(web_router)
+    if settings.rate_limit_per_minute > 0:
+        app.add_middleware(
+            RateLimitMiddleware, buckets=TokenBuckets(settings.rate_limit_per_minute)
+        )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

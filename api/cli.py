@@ -1,0 +1,39 @@
+"""`rag serve`: run the HTTP service with uvicorn (registered via the rag.commands entry point)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `serve` command to the `rag` CLI."""
+
+    @app.command("serve")
+    def serve(
+        host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+        port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+        index_dir: Annotated[
+            Path | None,
+            typer.Option("--index-dir", help="Index directory (default: RAG_INDEX_DIR)."),
+        ] = None,
+        log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    ) -> None:
+        """Serve the JSON, streaming and OpenAI-compatible API and the web page."""
+        import uvicorn
+
+        from api.app import create_app
+        from rag.cli import settings_from
+
+        settings = settings_from(index_dir, host=host, port=port)
+        typer.echo(
+            f"serving on http://{settings.host}:{settings.port}  (index: {settings.index_dir})"
+        )
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+        )

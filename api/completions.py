@@ -1,0 +1,184 @@
+"""OpenAI-compatible GET /v1/models and POST /v1/chat/completions, citations kept.
+
+The last user message is the question and earlier user/assistant messages are the history
+that drives follow-up rewriting. The answer text keeps its [n] markers; `citations` (and
+`rag`, the rest of the Answer contract) sit beside `choices`, and in the last stream chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+from fastapi import APIRouter
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Authorized, EngineDep, SettingsDep
+from api.engine import Query
+from api.errors import ApiError, error_body
+from api.mapping import answer_out, check_question, filters_of
+from api.openai_schemas import (
+    MODEL_ID,
+    AnswerMeta,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ModelCard,
+    ModelList,
+)
+from api.schemas import ErrorResponse
+from api.streaming import SEP, bridge
+from rag.answering import AnswerEvent
+from rag.errors import RagError
+from rag.records import Answer
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["openai"],
+    dependencies=[Authorized],
+    responses={401: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
+_STARTED = int(time.time())
+CUT_NOTE = "\n\n(The model's answer was cut off; answer from the sources:)\n"
+
+
+@router.get("/models", response_model=ModelList)
+async def list_models() -> ModelList:
+    """The one model this endpoint serves: cited answers over the index."""
+    return ModelList(data=[ModelCard(id=MODEL_ID, created=_STARTED)])
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
+async def chat_completions(
+    body: ChatCompletionRequest, engine: EngineDep, settings: SettingsDep
+) -> ChatCompletion | EventSourceResponse:
+    """A cited answer to the last user message, as a completion or a stream of chunks."""
+    query = query_of_chat(body, settings)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    if body.stream:
+        chunks = completion_chunks(engine.stream(query), completion_id, body.model)
+        return EventSourceResponse(chunks, sep=SEP, ping=15)
+    engine.require()
+    answer = await run_in_threadpool(engine.ask, query)
+    return ChatCompletion(
+        id=completion_id,
+        created=int(time.time()),
+        model=body.model,
+        choices=[Choice(message=AssistantMessage(content=answer.answer))],
+        citations=answer_out(answer).citations,
+        rag=meta_of(answer),
+    )
+
+
+def query_of_chat(body: ChatCompletionRequest, settings: Settings) -> Query:
+    """An engine Query from a conversation; 422 when it does not end with a user question."""
+    if len(body.messages) > settings.max_conversation_messages:
+        raise ApiError(
+            422,
+            f"conversation has {len(body.messages)} messages; "
+            f"the limit is {settings.max_conversation_messages}",
+            code="conversation_too_long",
+        )
+    *earlier, last = body.messages
+    if last.role != "user":
+        raise ApiError(422, "the last message must come from the user", code="no_question")
+    history = [
+        {"role": m.role, "content": m.text()}
+        for m in earlier
+        if m.role in ("user", "assistant") and m.text().strip()
+    ]
+    budget = settings.max_question_chars * settings.max_conversation_messages
+    if sum(len(m["content"]) for m in history) > budget:
+        raise ApiError(
+            422, f"conversation is longer than {budget} characters", code="conversation_too_long"
+        )
+    return Query(
+        question=check_question(last.text(), settings, field="last user message"),
+        k=body.k or settings.k,
+        filters=filters_of(body),
+        history=tuple(history),
+        no_llm=body.no_llm,
+    )
+
+
+def meta_of(answer: Answer, *, with_text: bool = False) -> AnswerMeta:
+    """The Answer fields an OpenAI response has no place for."""
+    return AnswerMeta(
+        answerable=answer.answerable,
+        refusal_reason=answer.refusal_reason,
+        mode=answer.mode,
+        degraded=answer.degraded,
+        standalone_question=answer.standalone_question,
+        answer=answer.answer if with_text else None,
+    )
+
+
+def tail_text(streamed: str, answer: Answer) -> str:
+    """What to send after the streamed deltas so the client's text ends as the answer's."""
+    if answer.answer.startswith(streamed):
+        return answer.answer[len(streamed) :]
+    if answer.degraded:
+        return CUT_NOTE + answer.answer
+    return ""  # verification trimmed the text; `rag.answer` in the last chunk holds it
+
+
+def chunk_json(chunk: ChatCompletionChunk) -> dict[str, object]:
+    """A chunk as OpenAI sends it: absent rather than null extension fields and delta keys."""
+    data = chunk.model_dump(mode="json")
+    for key in ("citations", "rag"):
+        if data[key] is None:
+            del data[key]
+    for choice in data["choices"]:
+        choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
+    return data
+
+
+async def completion_chunks(
+    events: Iterator[AnswerEvent], completion_id: str, model: str
+) -> AsyncIterator[ServerSentEvent]:
+    """chat.completion.chunk events: role, content deltas, then finish with citations; [DONE]."""
+    created = int(time.time())
+
+    def chunk(delta: Delta, answer: Answer | None = None) -> ServerSentEvent:
+        payload = ChatCompletionChunk(
+            id=completion_id,
+            created=created,
+            model=model,
+            choices=[ChunkChoice(delta=delta, finish_reason="stop" if answer else None)],
+            citations=answer_out(answer).citations if answer else None,
+            rag=meta_of(answer, with_text=True) if answer else None,
+        )
+        return ServerSentEvent(data=json.dumps(chunk_json(payload), ensure_ascii=False), sep=SEP)
+
+    yield chunk(Delta(role="assistant", content=""))
+    streamed = ""
+    try:
+        async for event in bridge(events):
+            if event.kind == "token" and event.text:
+                streamed += event.text
+                yield chunk(Delta(content=event.text))
+            elif event.answer is not None:
+                tail = tail_text(streamed, event.answer)
+                if tail:
+                    yield chunk(Delta(content=tail))
+                yield chunk(Delta(), event.answer)
+    except (RagError, ValueError, RuntimeError) as exc:
+        log.error("chat completion stream failed", exc_info=exc)
+        error = error_body(500, "the answer could not be completed", "internal_error")
+        yield ServerSentEvent(data=json.dumps(error), sep=SEP)
+    yield ServerSentEvent(data="[DONE]", sep=SEP)

@@ -1,0 +1,222 @@
+"""The engine behind the API: the live index generation, swapped atomically after each ingest.
+
+Readers take `engine.live` once per request and use that Generation to the end, so an answer
+never mixes two generations; writers (upload, delete) are serialised, build the new
+generation on disk, load it, and only then swap it in under a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from api.errors import ApiError
+from api.metrics import Metrics
+from index import (
+    ChunkingParams,
+    Embedder,
+    Hit,
+    IndexNotFoundError,
+    IndexStore,
+    IngestOptions,
+    IngestReport,
+    delete_articles,
+    ingest,
+    open_index,
+)
+from rag.answering import AnswerEvent, answer_question, stream_answer
+from rag.llm import ChatModel
+from rag.records import Answer
+from rag.retrieval import HybridRetriever, SearchFilters
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class SerialEmbedder:
+    """An Embedder that runs one call at a time: HF fast tokenizers are not thread-safe.
+
+    Passages are embedded a batch per lock hold so queries interleave with a long ingest.
+    """
+
+    def __init__(self, inner: Embedder, batch: int = 32) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.max_tokens = inner.max_tokens
+        self.batch = batch
+        self._lock = threading.Lock()
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word pieces per text (serialised)."""
+        with self._lock:
+            return self.inner.count_tokens(texts)
+
+    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """(n, dim) float32, embedded a batch per lock hold."""
+        parts = [np.zeros((0, self.dim), dtype=np.float32)]
+        for start in range(0, len(texts), self.batch):
+            with self._lock:
+                parts.append(self.inner.embed_passages(texts[start : start + self.batch]))
+        return np.concatenate(parts)  # (n, dim)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """(dim,) float32 (serialised)."""
+        with self._lock:
+            return self.inner.embed_query(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One loaded index generation and the retriever over it; replaced whole, never mutated."""
+
+    store: IndexStore
+    retriever: HybridRetriever
+
+    @property
+    def name(self) -> str | None:
+        """The generation directory name, e.g. gen-000003."""
+        return self.store.path.name if self.store.path else None
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What an ask carries into the answer layer."""
+
+    question: str
+    k: int
+    filters: SearchFilters | None = None
+    history: tuple[dict[str, str], ...] = ()
+    no_llm: bool = False
+
+
+class Engine:
+    """Holds the embedder, the model and the live generation; all methods are blocking."""
+
+    def __init__(
+        self, settings: Settings, embedder: Embedder, model: ChatModel | None, metrics: Metrics
+    ) -> None:
+        self.settings = settings
+        self.embedder = SerialEmbedder(embedder)
+        self.model = model
+        self.metrics = metrics
+        self._live: Generation | None = None
+        self._swap = threading.Lock()
+        self._writer = threading.Lock()  # uploads and deletes, one at a time
+
+    @property
+    def live(self) -> Generation | None:
+        """The generation questions are answered from now (None before any index exists)."""
+        return self._live
+
+    def require(self) -> Generation:
+        """The live generation, or a 503 when there is no index yet."""
+        live = self._live
+        if live is None:
+            raise ApiError(
+                503,
+                "no index loaded; upload documents or run `rag ingest`",
+                code="index_not_loaded",
+            )
+        return live
+
+    def load(self) -> None:
+        """Load the current generation from disk, if there is one, and make it live."""
+        try:
+            store = open_index(self.settings.index_dir, self.embedder)
+        except IndexNotFoundError:
+            log.warning("no index yet", extra={"index_dir": str(self.settings.index_dir)})
+            return
+        self._make_live(store)
+
+    def search(self, query: str, k: int, filters: SearchFilters | None) -> list[Hit]:
+        """Ranked passages from the live generation."""
+        return self.require().retriever.search(query, k, filters=filters)
+
+    def ask(self, query: Query) -> Answer:
+        """A cited answer (degraded to extractive when the LLM fails)."""
+        answer = answer_question(
+            query.question,
+            retriever=self.require().retriever,
+            embedder=self.embedder,
+            model=None if query.no_llm else self.model,
+            k=query.k,
+            filters=query.filters,
+            history=list(query.history) or None,
+            max_context_tokens=self.settings.llm_max_context_tokens,
+        )
+        self.metrics.observe_answer(answer)
+        return answer
+
+    def stream(self, query: Query) -> Iterator[AnswerEvent]:
+        """Token events as the model writes, then one final answer event (lazy; 503 up front)."""
+        events = stream_answer(
+            query.question,
+            retriever=self.require().retriever,
+            embedder=self.embedder,
+            model=None if query.no_llm else self.model,
+            k=query.k,
+            filters=query.filters,
+            history=list(query.history) or None,
+            max_context_tokens=self.settings.llm_max_context_tokens,
+        )
+        return self._observed(events)
+
+    def _observed(self, events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
+        try:
+            for event in events:
+                if event.answer is not None:
+                    self.metrics.observe_answer(event.answer)
+                yield event
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+    def ingest(self, paths: list[Path]) -> IngestReport:
+        """Upsert articles from files into a new generation and make it live."""
+        with self._writer:
+            report = ingest(paths, self.settings.index_dir, self.embedder, self._ingest_options())
+            if report.changed or self._live is None:
+                self._reload()
+            return report
+
+    def delete(self, doc_id: str) -> IngestReport:
+        """Remove one article (KeyError when unknown) and make the new generation live."""
+        with self._writer:
+            live = self.require()
+            if doc_id not in live.store.articles:
+                raise KeyError(doc_id)
+            report = delete_articles([doc_id], self.settings.index_dir, self.embedder)
+            self._reload()
+            return report
+
+    def _ingest_options(self) -> IngestOptions:
+        # Keep the live index's chunking so an upload never re-chunks the whole corpus.
+        live = self._live
+        if live is not None:
+            manifest = live.store.manifest
+            return IngestOptions(
+                params=ChunkingParams(**manifest.chunking), faiss_kind=manifest.faiss_kind
+            )
+        params = ChunkingParams(max_tokens=self.embedder.max_tokens)
+        return IngestOptions(params=params, faiss_kind=self.settings.faiss_kind)
+
+    def _reload(self) -> None:
+        try:
+            store = open_index(self.settings.index_dir, self.embedder)
+        except IndexNotFoundError:
+            return
+        self._make_live(store)
+
+    def _make_live(self, store: IndexStore) -> None:
+        generation = Generation(store, HybridRetriever(store))
+        with self._swap:
+            self._live = generation
+        self.metrics.observe_index(store)
+        log.info("index live", extra={"generation": generation.name, "chunks": len(store.chunks)})
