@@ -62,7 +62,7 @@ def _file(path: Path, media_type: str, cache: str) -> FileResponse:
     return FileResponse(path, media_type=media_type, headers=headers)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 def index_page() -> FileResponse:
     """The chat page."""
     return _file(STATIC_DIR / "index.html", "text/html; charset=utf-8", "no-cache")

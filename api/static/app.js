@@ -94,16 +94,17 @@ function finishTurn(reply, answer) {
   reply.classList.toggle("degraded", Boolean(answer.degraded));
   reply.dataset.mode = answer.mode || "";
   const who = el("p", { className: "who" }, "Answer ", ...answerBadges(answer));
-  const sources = el("button", {
+  const count = (answer.citations || []).length;
+  const sources = count === 0 ? null : el("button", {
     type: "button",
     className: "linklike show-sources",
-    text: `${(answer.citations || []).length} sources`,
+    text: count === 1 ? "1 source" : `${count} sources`,
     onclick: () => {
       showSources(answer);
       $("sources-heading").scrollIntoView({ block: "start", behavior: "smooth" });
     },
   });
-  const footer = el("p", { className: "timings" }, timingsText(answer.timings_ms), " · ", sources);
+  const footer = el("p", { className: "timings" }, timingsText(answer.timings_ms), sources && " · ", sources);
   reply.replaceChildren(who, ...answerNotices(answer), answerBody(answer, openCitation), footer);
   reply.setAttribute("aria-busy", "false");
   showSources(answer);

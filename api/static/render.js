@@ -1,5 +1,5 @@
 // Building the DOM for answers and sources. Data only ever reaches the page as text nodes
-// (textContent / createTextNode): never innerHTML, so answers and articles cannot inject markup.
+// (textContent / createTextNode), never parsed as HTML, so answers and articles cannot inject markup.
 
 const MARKER = /\[(\d{1,3})\]/g;
 

@@ -79,7 +79,9 @@ export function createViewer(dom) {
     const [start, end] = span;
     const mark = el("mark", { className: "cited", id: "cited-passage", text: text.slice(start, end) });
     dom.text.replaceChildren(text.slice(0, start), mark, text.slice(end));
-    mark.scrollIntoView({ block: "center", behavior: "instant" });
+    // Scroll the article box only (not the page) so the passage sits a third of the way down.
+    dom.text.scrollTop = Math.max(0, mark.offsetTop - dom.text.clientHeight / 3);
+    dom.panel.scrollIntoView({ block: "nearest" });
   }
 
   async function openCitation(citation, from) {
