@@ -1,0 +1,225 @@
+"""Hybrid retrieval: dense + BM25 fused, filtered, overlapping and duplicate passages collapsed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal, Protocol
+
+import numpy as np
+
+from index import Chunk, Hit, IndexStore
+
+Mode = Literal["hybrid", "dense", "bm25"]
+Fusion = Literal["rrf", "score", "dbsf"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+FUSIONS: tuple[str, ...] = ("rrf", "score", "dbsf")
+_WORD = re.compile(r"\w+")
+
+
+class Retriever(Protocol):
+    """Anything that turns a query into ranked passages."""
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        """Top-k passages for `query`, best first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Optional restrictions: source (case-insensitive) and an inclusive published date range."""
+
+    source: str | None = None
+    since: str | None = None  # YYYY-MM-DD
+    until: str | None = None  # YYYY-MM-DD
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"since {self.since} is after until {self.until}")
+
+    @property
+    def active(self) -> bool:
+        """Whether any restriction is set."""
+        return bool(self.source or self.since or self.until)
+
+    def matches(self, chunk: Chunk) -> bool:
+        """Whether a chunk passes; chunks of unknown date fail any date restriction."""
+        if self.source and (chunk.source or "").casefold() != self.source.strip().casefold():
+            return False
+        if self.since or self.until:
+            day = (chunk.published_at or "")[:10]
+            if len(day) != 10:
+                return False
+            if (self.since and day < self.since) or (self.until and day > self.until):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    row: int
+    dense: float  # cosine to the query, always known
+    bm25: float  # 0 when the chunk shares no term with the query
+    dense_rank: int | None  # 1-based rank in the dense pool, None when outside it
+    bm25_rank: int | None
+
+
+class HybridRetriever:
+    """Dense + BM25 over one IndexStore, fused (RRF by default); also dense-only or BM25-only."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        *,
+        mode: Mode = "hybrid",
+        fusion: Fusion = "rrf",
+        rrf_k: int = 60,
+        weights: tuple[float, float] = (1.0, 1.0),
+        pool_factor: int = 4,
+        min_pool: int = 20,
+        duplicate_cosine: float = 0.95,
+        duplicate_jaccard: float = 0.7,
+        collapse: bool = True,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
+        if rrf_k < 1 or pool_factor < 1 or min_pool < 1 or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("rrf_k, pool_factor, min_pool must be >= 1 and weights >= 0")
+        self.store = store
+        self.mode = mode
+        self.fusion = fusion
+        self.rrf_k = rrf_k
+        self.weights = weights
+        self.pool_factor = pool_factor
+        self.min_pool = min_pool
+        self.duplicate_cosine = duplicate_cosine
+        self.duplicate_jaccard = duplicate_jaccard
+        self.collapse = collapse
+        self._rows = {chunk.id: i for i, chunk in enumerate(store.chunks)}
+
+    def search(self, query: str, k: int, *, filters: SearchFilters | None = None) -> list[Hit]:
+        """Top-k passages, best first; `Hit.scores` holds dense, bm25 and fused scores."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if not query.strip() or not self.store.chunks:
+            return []
+        where = filters.matches if filters is not None and filters.active else None
+        vector = self.store.dense.embedder.embed_query(query)  # (dim,)
+        candidates = self._candidates(
+            query, vector, max(self.pool_factor * k, self.min_pool), where
+        )
+        fused = self._fuse(candidates)
+        order = sorted(fused, key=lambda c: (-fused[c], c.row))
+        hits: list[Hit] = []
+        for cand in order:
+            chunk = self.store.chunks[cand.row]
+            if self.collapse and any(self._redundant(cand.row, h.chunk) for h in hits):
+                continue
+            scores = {"dense": cand.dense, "bm25": cand.bm25, "fused": fused[cand]}
+            hits.append(Hit(chunk, fused[cand], len(hits) + 1, scores))
+            if len(hits) == k:
+                break
+        return hits
+
+    def _candidates(
+        self,
+        query: str,
+        vector: np.ndarray,
+        pool: int,
+        where: Callable[[Chunk], bool] | None,
+    ) -> list[_Candidate]:
+        dense = (
+            [] if self.mode == "bm25" else self.store.dense.search_vector(vector, pool, where=where)
+        )
+        sparse = [] if self.mode == "dense" else self.store.sparse.search(query, pool, where=where)
+        dense_rank = {h.chunk.id: h.rank for h in dense}
+        bm25 = {h.chunk.id: (h.rank, h.score) for h in sparse}
+        ids = list(dict.fromkeys([*dense_rank, *bm25]))
+        rows = np.array([self._rows[i] for i in ids], dtype=np.int64)
+        cosines = self.store.vectors[rows] @ vector if len(rows) else np.zeros(0)  # (n_cand,)
+        return [
+            _Candidate(
+                row=int(row),
+                dense=float(cos),
+                bm25=bm25[cid][1] if cid in bm25 else 0.0,
+                dense_rank=dense_rank.get(cid),
+                bm25_rank=bm25[cid][0] if cid in bm25 else None,
+            )
+            for cid, row, cos in zip(ids, rows, cosines, strict=True)
+        ]
+
+    def _fuse(self, candidates: list[_Candidate]) -> dict[_Candidate, float]:
+        if self.mode == "dense":
+            return {c: c.dense for c in candidates}
+        if self.mode == "bm25":
+            return {c: c.bm25 for c in candidates}
+        w_dense, w_bm25 = self.weights
+        if self.fusion == "rrf":
+            return {
+                c: w_dense * rrf(c.dense_rank, self.rrf_k) + w_bm25 * rrf(c.bm25_rank, self.rrf_k)
+                for c in candidates
+            }
+        normalise = min_max if self.fusion == "score" else z_score
+        dense = normalise([c.dense for c in candidates])
+        bm25 = normalise([c.bm25 for c in candidates])
+        return {
+            c: (w_dense * d + w_bm25 * b) / (w_dense + w_bm25)
+            for c, d, b in zip(candidates, dense, bm25, strict=True)
+        }
+
+    def _redundant(self, row: int, kept: Chunk) -> bool:
+        chunk = self.store.chunks[row]
+        if chunk.doc_id == kept.doc_id and chunk.start < kept.end and kept.start < chunk.end:
+            return True  # overlapping windows of one article
+        cosine = float(self.store.vectors[row] @ self.store.vectors[self._rows[kept.id]])
+        if cosine > self.duplicate_cosine:
+            return True  # a syndicated copy embeds almost identically
+        return jaccard(shingles(chunk.text), shingles(kept.text)) >= self.duplicate_jaccard
+
+
+def rrf(rank: int | None, k: int = 60) -> float:
+    """Reciprocal rank fusion term 1/(k + rank) (Cormack et al., SIGIR 2009); 0 when unranked."""
+    return 0.0 if rank is None else 1.0 / (k + rank)
+
+
+def min_max(values: Sequence[float]) -> list[float]:
+    """Scale to [0, 1]; all zeros when the values are equal."""
+    lo, hi = min(values, default=0.0), max(values, default=0.0)
+    return [0.0 if hi == lo else (v - lo) / (hi - lo) for v in values]
+
+
+def z_score(values: Sequence[float]) -> list[float]:
+    """Distribution-based normalisation: (v - mean + 3 sd) / 6 sd, as Qdrant's DBSF."""
+    if not values:
+        return []
+    arr = np.asarray(values, dtype=np.float64)
+    sd = float(arr.std())
+    if sd == 0:
+        return [0.0] * len(values)
+    return [float(x) for x in (arr - arr.mean() + 3 * sd) / (6 * sd)]
+
+
+def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
+    """Word n-grams of a passage, casefolded."""
+    words = _WORD.findall(text.casefold())
+    if len(words) < n:
+        return frozenset([tuple(words)]) if words else frozenset()
+    return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+    """|a ∩ b| / |a ∪ b| (0 for two empty sets)."""
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
