@@ -1,0 +1,221 @@
+"""`rag eval`: run a gold set through the pipeline, write reports, and gate on thresholds.
+
+Registered on the `rag` app through the `rag.commands` entry point; imports stay light here
+because every `rag` command loads this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from evals.gate import Snapshot
+    from evals.report import Report
+    from evals.runner import QuestionRun
+    from rag.llm import ChatModel
+    from rag.settings import Settings
+
+PACKAGE = Path(__file__).resolve().parent
+SHIPPED_GOLD = PACKAGE / "gold" / "news.jsonl"
+SHIPPED_CORPUS = PACKAGE.parent / "corpus"
+THRESHOLDS = PACKAGE / "thresholds.toml"
+MODES = ("extractive", "llm")
+
+
+def default_baseline(mode: str) -> Path:
+    """The committed baseline of a mode (extractive gates CI; llm is kept apart)."""
+    return PACKAGE / ("baseline.json" if mode == "extractive" else f"baseline-{mode}.json")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `eval` command to the `rag` app."""
+    app.command("eval")(eval_command)
+
+
+def eval_command(
+    gold: Annotated[Path, typer.Option(help="Gold JSONL file (DESIGN.md format).")] = SHIPPED_GOLD,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Articles the gold set is about (default: shipped corpus/).")
+    ] = None,
+    mode: Annotated[str, typer.Option(help="extractive, or llm (the configured endpoint).")] = (
+        "extractive"
+    ),
+    k: Annotated[int | None, typer.Option("--k", help="Passages retrieved per question.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print report.json to stdout.")] = False,
+    out: Annotated[Path, typer.Option(help="Where report.json and report.md go.")] = Path(
+        ".rag/eval"
+    ),
+    baseline: Annotated[
+        Path | None, typer.Option(help="Baseline to compare with (default: committed one).")
+    ] = None,
+    update_baseline: Annotated[
+        bool, typer.Option("--update-baseline", help="Write this run as the new baseline.")
+    ] = False,
+    index_dir: Annotated[
+        Path, typer.Option("--index-dir", help="Index built from the corpus for the eval.")
+    ] = Path(".rag/eval-index"),
+    thresholds: Annotated[Path, typer.Option(help="Gate thresholds (TOML).")] = THRESHOLDS,
+) -> None:
+    """Score the answer pipeline on a gold set; exit 1 when the gate fails."""
+    from evals.errors import EvalError
+    from index import IndexStoreError
+    from rag.cli import err, fail, settings_from
+
+    if mode not in MODES:
+        raise fail(f"--mode must be one of {', '.join(MODES)}", 2)
+    settings = settings_from(k=k)
+    options = EvalOptions(
+        gold=gold,
+        corpus=corpus or _default_corpus(settings),
+        mode=mode,
+        index_dir=index_dir,
+        thresholds=thresholds,
+        baseline=baseline or default_baseline(mode),
+        update_baseline=update_baseline,
+        out=out,
+    )
+    model = _model_for(mode, settings)
+    try:
+        report, prior = run_eval(options, settings, model, quiet=as_json)
+    except (EvalError, IndexStoreError) as exc:
+        raise fail(str(exc), 2) from None
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_summary(report, prior, out)
+    if update_baseline:
+        err.print(f"baseline written: {options.baseline}")
+    if report.gate is not None and not report.gate.passed:
+        raise typer.Exit(1)
+
+
+@dataclass(frozen=True, slots=True)
+class EvalOptions:
+    """What one `rag eval` run reads and writes."""
+
+    gold: Path
+    corpus: Path
+    mode: str
+    index_dir: Path
+    thresholds: Path
+    baseline: Path
+    update_baseline: bool
+    out: Path
+
+
+def run_eval(
+    options: EvalOptions, settings: Settings, model: ChatModel | None, *, quiet: bool = False
+) -> tuple[Report, Snapshot | None]:
+    """Index the corpus, answer and score every gold question, gate, write the reports."""
+    from evals.gate import evaluate_gate, load_baseline, load_rules, write_baseline
+    from evals.gold import file_digest, load_gold, missing_evidence
+    from evals.report import Report, RunInfo, write_report
+    from evals.runner import chunk_texts, pipeline_answerer, prepare_index, run_questions
+    from rag.cli import err
+    from rag.components import load_embedder
+
+    questions = load_gold(options.gold)
+    rules = load_rules(options.thresholds)
+    prior = load_baseline(options.baseline)
+    embedder = load_embedder(settings)
+    store = prepare_index(
+        options.corpus, options.index_dir, embedder, faiss_kind=settings.faiss_kind
+    )
+    notes = [
+        f"{qid}: evidence not in the corpus: {quote!r}"
+        for qid, quote in missing_evidence(questions, store.articles.values())
+    ]
+    for note in notes:
+        err.print(f"[yellow]warning:[/yellow] {note}")
+    ask = pipeline_answerer(
+        store, embedder, model, k=settings.k, max_context_tokens=settings.llm_max_context_tokens
+    )
+    with (
+        err.status(f"answering {len(questions)} questions", spinner="dots")
+        if not quiet
+        else _quiet()
+    ):
+        runs = run_questions(questions, ask, chunk_texts(store))
+    info = RunInfo(
+        gold_path=str(options.gold),
+        gold_sha256=file_digest(options.gold),
+        corpus=str(options.corpus),
+        mode=options.mode,
+        k=settings.k,
+        model=model.name if model is not None else None,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    report = Report(
+        info, tuple(runs), ks=(1, 3, 5, settings.k), judge=_judge(runs), notes=tuple(notes)
+    )
+    report = replace(report, gate=evaluate_gate(report.snapshot(), rules, prior))
+    write_report(report, options.out, prior)
+    if options.update_baseline:
+        write_baseline(options.baseline, report.snapshot())
+    return report, prior
+
+
+def _default_corpus(settings: Settings) -> Path:
+    return SHIPPED_CORPUS if SHIPPED_CORPUS.is_dir() else settings.corpus_dir
+
+
+def _quiet() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def _judge(runs: Sequence[QuestionRun]) -> dict[str, float | None] | None:
+    from evals.judge import JudgeSettings, judge_from_settings, judge_runs
+
+    judge = judge_from_settings(JudgeSettings())
+    return judge_runs(runs, judge) if judge is not None else None
+
+
+def _model_for(mode: str, settings: Settings) -> ChatModel | None:
+    if mode == "extractive":
+        return None
+    from rag.llm import chat_model_from_settings
+
+    model = chat_model_from_settings(settings)
+    if model is None:
+        print("no LLM endpoint configured (set RAG_LLM_BASE_URL); LLM eval skipped")
+        raise typer.Exit(0)
+    return model
+
+
+def _print_summary(report: Report, prior: Snapshot | None, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from evals.report import metric_table
+
+    console = Console()
+    rows = metric_table(report, prior)
+    table = Table(*rows[0], title=f"rag eval · {report.info.mode} · k={report.info.k}")
+    for row in rows[1:]:
+        table.add_row(*row)
+    console.print(table)
+    gate = report.gate
+    if report.judge is not None:
+        console.print(
+            "judge (never gates): " + ", ".join(f"{k}={v}" for k, v in report.judge.items())
+        )
+    if gate is not None:
+        for failure in gate.failures:
+            console.print(f"[red]FAIL[/red] {failure}")
+        for flip in gate.flips:
+            console.print(
+                f"[red]FLIP[/red] {flip.id}: pass → fail ({', '.join(flip.failed_checks)})"
+            )
+        for note in gate.notes:
+            console.print(f"[dim]note: {note}[/dim]")
+        verdict = "[green]gate passed[/green]" if gate.passed else "[red]gate FAILED[/red]"
+        console.print(verdict)
+    console.print(f"reports: {out / 'report.json'}, {out / 'report.md'}")

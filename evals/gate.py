@@ -1,0 +1,217 @@
+"""The CI gate: thresholds, drops against the committed baseline, and pass-to-fail flips."""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from evals.errors import GateConfigError
+
+BASELINE_VERSION = 1
+_EPS = 1e-9  # metric shares are ratios of small counts; compare with a little slack
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Limits of one metric: an absolute floor or ceiling and a tolerated drop vs the baseline."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    tolerance: float | None = None
+
+    @property
+    def lower_is_better(self) -> bool:
+        """Metrics with only a ceiling (false_refusal_rate) get worse as they rise."""
+        return self.max is not None and self.min is None
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionState:
+    """One question as the gate sees it: its text, its checks, and the answer given."""
+
+    question: str
+    checks: dict[str, bool]
+    answer: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """Whether every check holds."""
+        return all(self.checks.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the gate compares: overall metrics and per-question checks of one run."""
+
+    gold_sha256: str
+    mode: str
+    k: int
+    metrics: dict[str, float | None]
+    questions: dict[str, QuestionState]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form (the baseline file)."""
+        return {
+            "version": BASELINE_VERSION,
+            "gold_sha256": self.gold_sha256,
+            "mode": self.mode,
+            "k": self.k,
+            "metrics": self.metrics,
+            "questions": {
+                qid: {"question": q.question, "checks": q.checks, "answer": q.answer}
+                for qid, q in self.questions.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Snapshot:
+        """Parse the JSON form; raises KeyError/TypeError/ValueError when malformed."""
+        if data.get("version") != BASELINE_VERSION:
+            raise ValueError(f"unsupported baseline version {data.get('version')!r}")
+        questions = data["questions"]
+        metrics = data["metrics"]
+        if not isinstance(questions, dict) or not isinstance(metrics, dict):
+            raise TypeError("metrics and questions must be objects")
+        return cls(
+            gold_sha256=str(data["gold_sha256"]),
+            mode=str(data["mode"]),
+            k=int(str(data["k"])),
+            metrics={str(k): None if v is None else float(v) for k, v in metrics.items()},
+            questions={str(qid): _state(row) for qid, row in questions.items()},
+        )
+
+
+def _state(row: dict[str, object]) -> QuestionState:
+    checks = row["checks"]
+    if not isinstance(checks, dict):
+        raise TypeError("checks must be an object")
+    return QuestionState(
+        str(row["question"]),
+        {str(c): bool(v) for c, v in checks.items()},
+        str(row.get("answer", "")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Flip:
+    """A question that passed in the baseline and fails now, with the checks that fail."""
+
+    id: str
+    failed_checks: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """Why the gate fails (empty means it passes), plus notes that do not fail it."""
+
+    failures: tuple[str, ...]
+    flips: tuple[Flip, ...]
+    fixed: tuple[str, ...] = ()  # failed in the baseline, pass now
+    notes: tuple[str, ...] = ()
+    compared: bool = False  # metrics were compared with a baseline
+
+    @property
+    def passed(self) -> bool:
+        """Whether nothing fails the gate."""
+        return not self.failures and not self.flips
+
+
+def load_rules(path: Path) -> list[Rule]:
+    """Rules from thresholds.toml; raises GateConfigError when unusable."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GateConfigError(f"{path}: cannot read thresholds: {exc}") from exc
+    rules = []
+    for metric, limits in data.get("metrics", {}).items():
+        unknown = set(limits) - {"min", "max", "tolerance"}
+        if unknown or not limits:
+            raise GateConfigError(f"{path}: metric {metric!r} needs min/max/tolerance only")
+        if not all(isinstance(v, int | float) and v >= 0 for v in limits.values()):
+            raise GateConfigError(f"{path}: limits of {metric!r} must be non-negative numbers")
+        rules.append(Rule(metric, limits.get("min"), limits.get("max"), limits.get("tolerance")))
+    return rules
+
+
+def load_baseline(path: Path) -> Snapshot | None:
+    """The committed baseline, or None when the file does not exist."""
+    if not path.exists():
+        return None
+    try:
+        return Snapshot.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GateConfigError(f"{path}: not a usable baseline: {exc}") from exc
+
+
+def write_baseline(path: Path, snapshot: Snapshot) -> None:
+    """Write the baseline file (only ever on an explicit --update-baseline)."""
+    path.write_text(json.dumps(snapshot.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
+
+
+def evaluate_gate(current: Snapshot, rules: list[Rule], baseline: Snapshot | None) -> GateResult:
+    """Thresholds always; metric drops and flips only against a comparable baseline."""
+    failures = list(_threshold_failures(current, rules))
+    notes: list[str] = []
+    if baseline is None:
+        return GateResult(tuple(failures), (), notes=("no baseline: thresholds only",))
+    if (baseline.mode, baseline.k) != (current.mode, current.k):
+        note = f"baseline is for mode={baseline.mode} k={baseline.k}; not compared"
+        return GateResult(tuple(failures), (), notes=(note,))
+    compared = baseline.gold_sha256 == current.gold_sha256
+    if compared:
+        failures.extend(_drop_failures(current, rules, baseline))
+    else:
+        notes.append("gold set differs from the baseline's: metric drops not checked")
+    flips, fixed, new = _flips(current, baseline)
+    if new:
+        notes.append(f"not in the baseline: {', '.join(new)}")
+    return GateResult(tuple(failures), flips, fixed, tuple(notes), compared)
+
+
+def _threshold_failures(current: Snapshot, rules: list[Rule]) -> list[str]:
+    out = []
+    for rule in rules:
+        value = current.metrics.get(rule.metric)
+        if value is None or (rule.min is None and rule.max is None):
+            continue
+        if rule.min is not None and value < rule.min - _EPS:
+            out.append(f"{rule.metric} = {value:.3f} is below its threshold {rule.min:.3f}")
+        if rule.max is not None and value > rule.max + _EPS:
+            out.append(f"{rule.metric} = {value:.3f} is above its threshold {rule.max:.3f}")
+    return out
+
+
+def _drop_failures(current: Snapshot, rules: list[Rule], baseline: Snapshot) -> list[str]:
+    out = []
+    for rule in rules:
+        now, then = current.metrics.get(rule.metric), baseline.metrics.get(rule.metric)
+        if rule.tolerance is None or now is None or then is None or math.isnan(now):
+            continue
+        worse = now - then if rule.lower_is_better else then - now
+        if worse > rule.tolerance + _EPS:
+            out.append(
+                f"{rule.metric} fell from {then:.3f} (baseline) to {now:.3f}, "
+                f"more than its tolerance {rule.tolerance:.3f}"
+            )
+    return out
+
+
+def _flips(
+    current: Snapshot, baseline: Snapshot
+) -> tuple[tuple[Flip, ...], tuple[str, ...], list[str]]:
+    flips, fixed, new = [], [], []
+    for qid, state in current.questions.items():
+        before = baseline.questions.get(qid)
+        if before is None or before.question != state.question:
+            new.append(qid)
+            continue
+        was, now = before.passed, state.passed
+        if was and not now:
+            flips.append(Flip(qid, tuple(c for c, ok in state.checks.items() if not ok)))
+        elif now and not was:
+            fixed.append(qid)
+    return tuple(flips), tuple(fixed), new

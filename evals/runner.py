@@ -1,0 +1,100 @@
+"""Run a gold set through the real answer pipeline and score every answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from evals.gold import GoldQuestion
+from evals.metrics import QuestionScore, score_question
+from index import ChunkingParams, Embedder, IndexStore, IngestOptions, ingest, open_index
+from rag.llm import ChatModel
+from rag.records import Answer
+from rag.retrieval import HybridRetriever
+
+log = logging.getLogger(__name__)
+
+AnswerFn = Callable[[str], Answer]
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionRun:
+    """One gold question, the answer the pipeline gave, and its score."""
+
+    gold: GoldQuestion
+    answer: Answer
+    score: QuestionScore
+
+
+def prepare_index(
+    corpus_dir: Path, index_dir: Path, embedder: Embedder, *, faiss_kind: str = "flat"
+) -> IndexStore:
+    """Make `index_dir` mirror `corpus_dir` (unchanged articles are not re-embedded) and open it."""
+    options = IngestOptions(
+        params=ChunkingParams(max_tokens=embedder.max_tokens),
+        faiss_kind=faiss_kind,
+        prune=True,
+    )
+    report = ingest([corpus_dir], index_dir, embedder, options)
+    for failure in report.failed:
+        log.warning(
+            "corpus file not indexed", extra={"path": failure.path, "reason": failure.reason}
+        )
+    return open_index(index_dir, embedder)
+
+
+def pipeline_answerer(
+    store: IndexStore,
+    embedder: Embedder,
+    model: ChatModel | None,
+    *,
+    k: int,
+    max_context_tokens: int,
+) -> AnswerFn:
+    """The production answer path (hybrid retrieval, LLM or extractive) as a one-argument call."""
+    # Imported when a run starts: the answer layer is the heaviest part of `rag`.
+    from rag.answering import answer_question
+
+    retriever = HybridRetriever(store)
+
+    def ask(question: str) -> Answer:
+        return answer_question(
+            question,
+            retriever=retriever,
+            embedder=embedder,
+            model=model,
+            k=k,
+            max_context_tokens=max_context_tokens,
+        )
+
+    return ask
+
+
+def run_questions(
+    questions: Sequence[GoldQuestion],
+    ask: AnswerFn,
+    chunk_texts: dict[str, str],
+    *,
+    progress: Callable[[QuestionRun], None] | None = None,
+) -> list[QuestionRun]:
+    """Answer and score every question; passages are looked up by chunk id in `chunk_texts`."""
+    runs: list[QuestionRun] = []
+    for question in questions:
+        answer = ask(question.question)
+        unknown = [c for c in answer.passages if c not in chunk_texts]
+        if unknown:
+            log.warning("answer names unknown passages", extra={"id": question.id, "ids": unknown})
+        passages = [chunk_texts.get(c, "") for c in answer.passages]
+        cited = [chunk_texts.get(c.chunk_id, c.text) for c in answer.citations]
+        run = QuestionRun(question, answer, score_question(question, answer, passages, cited))
+        runs.append(run)
+        if progress is not None:
+            progress(run)
+    return runs
+
+
+def chunk_texts(store: IndexStore) -> dict[str, str]:
+    """Chunk id -> passage text of every chunk in the store."""
+    return {chunk.id: chunk.text for chunk in store.chunks}
