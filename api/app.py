@@ -15,7 +15,7 @@ from api import ask, completions, documents, health, search
 from api.engine import Engine
 from api.errors import install_error_handlers
 from api.health import LLMProbe
-from api.limits import RateLimitMiddleware, TokenBuckets
+from api.limits import BodyLimitMiddleware, RateLimitMiddleware, TokenBuckets
 from api.metrics import MeteredChatModel, Metrics, MetricsMiddleware
 from api.web import router as web_router
 from index import Embedder
@@ -54,7 +54,6 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -67,6 +66,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         app.add_middleware(
             RateLimitMiddleware, buckets=TokenBuckets(settings.rate_limit_per_minute)
         )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
