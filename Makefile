@@ -29,7 +29,7 @@ browser-deps:
 	fi
 
 index: $(STAMP)
-	$(BIN)/rag ingest corpus/
+	$(BIN)/rag ingest "$${RAG_CORPUS_DIR:-corpus}"
 
 run: index
 	$(BIN)/rag serve --host 127.0.0.1 --port 8000
