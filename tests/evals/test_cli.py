@@ -1,0 +1,136 @@
+"""`rag eval` through typer's CliRunner: reports, baseline update, gate exit codes, LLM mode."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import evals.runner
+import rag.components
+from evals.cli import register
+from index import IndexStore
+from rag.records import Answer
+from tests.evals.doubles import retrieval_only_answerer
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLD = [
+    {
+        "id": "fine",
+        "question": "How large was the fine imposed on Alibaba in April?",
+        "answers": ["$2.8 billion"],
+        "evidence": ["fined a record $2.8 billion in April"],
+        "answerable": True,
+        "type": "single",
+    },
+    {
+        "id": "bread",
+        "question": "How do I bake sourdough bread?",
+        "answers": [],
+        "evidence": [],
+        "answerable": False,
+        "type": "unanswerable",
+    },
+]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Test host app."""
+
+    register(app)
+    return app
+
+
+@pytest.fixture
+def workdir(
+    tmp_path: Path,
+    corpus_index_dir: Path,
+    embedder: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """Gold file, a copy of the corpus index, and the shared embedder for the command."""
+    (tmp_path / "gold.jsonl").write_text("\n".join(json.dumps(r) for r in GOLD) + "\n", "utf-8")
+    shutil.copytree(corpus_index_dir, tmp_path / "index")
+    monkeypatch.setattr(rag.components, "load_embedder", lambda settings: embedder)
+    for name in ("RAG_LLM_BASE_URL", "RAG_EVAL_JUDGE_BASE_URL", "RAG_K"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def _use_answerer(monkeypatch: pytest.MonkeyPatch, refuse: Callable[[str], bool]) -> None:
+    def fake(store: IndexStore, *args: object, **kwargs: object) -> Callable[[str], Answer]:
+        return retrieval_only_answerer(store, refuse=refuse)
+
+    monkeypatch.setattr(evals.runner, "pipeline_answerer", fake)
+
+
+def _eval(workdir: Path, *extra: str) -> tuple[int, str]:
+    args = [
+        "eval",
+        "--gold",
+        str(workdir / "gold.jsonl"),
+        "--index-dir",
+        str(workdir / "index"),
+        "--out",
+        str(workdir / "out"),
+        "--baseline",
+        str(workdir / "baseline.json"),
+        *extra,
+    ]
+    result = CliRunner().invoke(_app(), args)
+    return result.exit_code, result.output
+
+
+def test_eval_writes_reports_updates_baseline_and_gates_flips(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_answerer(monkeypatch, refuse=lambda q: "bread" in q)
+    code, output = _eval(workdir, "--update-baseline", "--k", "5")
+    assert code == 0, output
+    report = json.loads((workdir / "out" / "report.json").read_text("utf-8"))
+    assert report["info"]["k"] == 5 and report["gate"]["passed"] is True
+    assert report["metrics"]["overall"]["refusal_accuracy"] == 1.0
+    assert (workdir / "out" / "report.md").read_text("utf-8").startswith("# Eval report")
+    baseline = json.loads((workdir / "baseline.json").read_text("utf-8"))
+    assert baseline["questions"]["bread"]["checks"] == {"refusal": True}
+
+    _use_answerer(monkeypatch, refuse=lambda q: False)  # a regression: stops refusing
+    code, output = _eval(workdir, "--k", "5")
+    assert code == 1
+    assert "FLIP bread: pass → fail (refusal)" in " ".join(output.split())
+    assert "refusal_accuracy = 0.000 is below its threshold 0.800" in output
+    unchanged = json.loads((workdir / "baseline.json").read_text("utf-8"))
+    assert unchanged == baseline  # never updated without --update-baseline
+
+
+def test_json_flag_prints_the_report(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _use_answerer(monkeypatch, refuse=lambda q: "bread" in q)
+    code, output = _eval(workdir, "--json")
+    assert code == 0, output
+    data = json.loads(output)
+    assert [q["id"] for q in data["questions"]] == ["fine", "bread"]
+    assert data["gate"]["notes"] == ["no baseline: thresholds only"]
+
+
+def test_llm_mode_without_endpoint_says_so_and_exits_cleanly(workdir: Path) -> None:
+    code, output = _eval(workdir, "--mode", "llm")
+    assert code == 0
+    assert "no LLM endpoint configured" in output
+    assert not (workdir / "out").exists()
+
+
+def test_bad_gold_file_and_bad_mode_exit_with_usage_errors(workdir: Path) -> None:
+    (workdir / "gold.jsonl").write_text('{"id": "x"}\n', "utf-8")
+    code, output = _eval(workdir)
+    assert code == 2 and "missing fields" in output
+    code, output = _eval(workdir, "--mode", "chat")
+    assert code == 2 and "--mode must be one of extractive, llm" in output

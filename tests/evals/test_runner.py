@@ -1,0 +1,96 @@
+"""The runner and reports over the shipped corpus index: double answerer, then the real one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from evals.gate import evaluate_gate, load_rules
+from evals.gold import GoldQuestion, load_gold
+from evals.report import Report, RunInfo, render_markdown, write_report
+from evals.runner import chunk_texts, run_questions
+from index import IndexStore
+from tests.evals.doubles import retrieval_only_answerer
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = [
+    GoldQuestion(
+        "fine",
+        "How large was the fine imposed on Alibaba in April?",
+        ("$2.8 billion",),
+        ("fined a record $2.8 billion in April",),
+        True,
+        "single",
+    ),
+    GoldQuestion(
+        "phil",
+        "Where will Alibaba Cloud launch its first data center?",
+        ("Philippines",),
+        ("launch its first data center in the Philippines",),
+        True,
+        "single",
+    ),
+    GoldQuestion("bread", "How do I bake sourdough bread?", (), (), False, "unanswerable"),
+]
+INFO = RunInfo("tiny.jsonl", "0" * 64, "corpus", "extractive", 5, None, "2026-01-01T00:00:00")
+
+
+def _report(store: IndexStore, refuse: bool = False) -> Report:
+    ask = retrieval_only_answerer(store, refuse=lambda q: refuse and "bread" in q)
+    return Report(INFO, tuple(run_questions(TINY, ask, chunk_texts(store))), ks=(1, 3, 5))
+
+
+def test_runner_scores_passages_looked_up_in_the_store(corpus_store: IndexStore) -> None:
+    report = _report(corpus_store)
+    fine, phil, bread = report.runs
+    assert fine.score.hit(5) and phil.score.hit(5)
+    assert fine.answer.passages[0] in chunk_texts(corpus_store)
+    assert report.overall["hit@5"] == 1.0
+    assert report.overall["refusal_accuracy"] == 0.0  # the double never refuses
+    assert not bread.score.passed
+    assert report.by_type["unanswerable"]["false_refusal_rate"] is None
+
+
+def test_reports_are_written_and_show_changes_against_the_baseline(
+    corpus_store: IndexStore, tmp_path: Path
+) -> None:
+    rules = load_rules(ROOT / "evals" / "thresholds.toml")
+    before = _report(corpus_store, refuse=True)
+    baseline = before.snapshot()
+    after = _report(corpus_store, refuse=False)
+    after = replace(after, gate=evaluate_gate(after.snapshot(), rules, baseline))
+    assert after.gate is not None and [f.id for f in after.gate.flips] == ["bread"]
+    json_path, md_path = write_report(after, tmp_path, baseline)
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert data["gate"]["flips"] == [{"id": "bread", "failed_checks": ["refusal"]}]
+    assert [q["id"] for q in data["questions"]] == ["fine", "phil", "bread"]
+    assert data["metrics"]["overall"]["refusal_accuracy"] == 0.0
+    markdown = md_path.read_text(encoding="utf-8")
+    assert "## Gate: FAILED" in markdown
+    assert "- FLIP pass → fail: bread (refusal)" in markdown
+    assert "### bread FAIL (unanswerable)" in markdown
+    assert "- vs baseline: FLIPPED pass → fail; checks: refusal ✓→✗" in markdown
+    assert render_markdown(after, None).count("new (not in the baseline)") == 3
+
+
+def test_real_pipeline_end_to_end_on_a_tiny_gold_file(
+    corpus_store: IndexStore, embedder: object
+) -> None:
+    pytest.importorskip("rag.answering")
+    from evals.runner import pipeline_answerer
+
+    ask = pipeline_answerer(corpus_store, embedder, None, k=8, max_context_tokens=3000)  # type: ignore[arg-type]
+    runs = run_questions(TINY, ask, chunk_texts(corpus_store))
+    assert [r.answer.mode for r in runs] == ["extractive"] * 3
+    assert all(set(r.answer.passages) <= set(chunk_texts(corpus_store)) for r in runs)
+    assert runs[0].score.hit(5) and runs[1].score.hit(5)
+    report = Report(INFO, tuple(runs), ks=(1, 3, 5, 8))
+    assert all(v is None or v >= 0 for v in report.overall.values())
+
+
+def test_shipped_gold_set_loads_for_the_runner() -> None:
+    questions = load_gold(ROOT / "evals" / "gold" / "news.jsonl")
+    assert {q.type for q in questions} == {"single", "multi", "conflict", "unanswerable"}
