@@ -1,0 +1,341 @@
+"""The chat REPL (`rag chat`) and the rewriting of follow-up questions into standalone ones.
+
+run_chat takes its ask/read/write callables, so the loop runs the same under a terminal
+(prompt_toolkit, see terminal_io) and under tests (plain functions).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from rag.errors import LLMError, RagError
+from rag.prompts import build_rewrite_messages, sanitize_model_text
+from rag.records import Answer
+
+if TYPE_CHECKING:
+    from rag.llm import ChatModel
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]
+PROMPT = ">>> "
+CONTINUATION = "... "
+BLOCK = '"""'
+MAX_HISTORY_MESSAGES = 20
+HELP = f"""\
+Ask a question about the indexed news and press Enter; answers cite passages as [n].
+Follow-ups ("and how many researchers?") are read in the context of the conversation.
+  /help      this help
+  /sources   the passages behind the last answer
+  /reset     forget the conversation
+  /exit      leave (Ctrl-D works too)
+Several lines: start and end a block with {BLOCK}, or press Alt-Enter (Esc, Enter) for a newline.
+Ctrl-C cancels an answer in progress, or clears the line at the prompt.
+"""
+
+# --- follow-up rewriting ----------------------------------------------------------------------
+
+_CONNECTOR = re.compile(
+    r"^\s*(?:and\s+what\s+about|what\s+about|how\s+about|and\s+also|and|also|but|"
+    r"what\s+of|same\s+for)\b[\s,]*",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z][\w&'’.-]*[\w]|[A-Za-z]|\d[\w.,%$]*")
+_QUESTION_WORDS = frozenset(
+    re.findall(
+        r"\S+",
+        "how much many what when where who whom whose which why is are was were will would can "
+        "could do does did has have had should shall may might tell show give list explain "
+        "describe summarize summarise compare name and also but i",
+    )
+)
+_PRONOUNS = frozenset(["it", "its", "they", "them", "their", "he", "him", "his", "she", "her"])
+_POSSESSIVE = frozenset(["its", "their", "his"])
+
+
+def named_entities(text: str) -> list[str]:
+    """Capitalised names and acronyms in text, in order (a question word opening it is skipped)."""
+    entities: list[str] = []
+    current: list[str] = []
+    for index, match in enumerate(_WORD.finditer(text)):
+        word = match.group().rstrip(".")
+        is_name = word[:1].isupper() and not (index == 0 and word.lower() in _QUESTION_WORDS)
+        is_name = is_name and word.lower() not in _PRONOUNS and word != "I"
+        if is_name:
+            current.append(word)
+            continue
+        if current:
+            entities.append(" ".join(current))
+            current = []
+    if current:
+        entities.append(" ".join(current))
+    return entities
+
+
+def is_followup(question: str) -> bool:
+    """Whether a question leans on earlier turns: a connector, a leading pronoun, or no name."""
+    if _CONNECTOR.match(question) or not named_entities(question):
+        return True
+    words = [w.lower() for w in _WORD.findall(question)]
+    rest = [w for w in words if w not in _QUESTION_WORDS]
+    return bool(rest) and words.index(rest[0]) <= 3 and rest[0] in _PRONOUNS
+
+
+def _subject_clause(question: str) -> str:
+    """A question without its opening question words and final mark: the subject it is about."""
+    words = question.strip().rstrip("?.! ").split()
+    while words and words[0].lower().strip(",") in _QUESTION_WORDS:
+        words.pop(0)
+    return " ".join(words)
+
+
+def _replace_pronouns(question: str, entity: str) -> str:
+    def swap(match: re.Match[str]) -> str:
+        return f"{entity}'s" if match.group().lower() in _POSSESSIVE else entity
+
+    return re.sub(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", swap, question, flags=re.I)
+
+
+def rewrite_deterministic(question: str, history: list[Message]) -> str:
+    """Standalone question without an LLM: carry the names and subject of earlier user turns."""
+    turns = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
+    if not turns or not is_followup(question):
+        return question
+    anchor = next((t for t in reversed(turns) if named_entities(t)), turns[-1])
+    anchor_entities = named_entities(anchor)
+    core = _CONNECTOR.sub("", question).strip().rstrip("?.! ")
+    if not core:
+        return anchor
+    if anchor_entities and _PRONOUNS & {w.lower() for w in _WORD.findall(core)}:
+        core = _replace_pronouns(core, anchor_entities[0])
+    own = named_entities(core)
+    starts_with_question = core.split()[0].lower() in _QUESTION_WORDS
+    if own and not starts_with_question and anchor_entities:
+        # "what about Tencent?": the earlier question, asked about the new name.
+        return anchor.replace(anchor_entities[0], own[0], 1)
+    if own and not _CONNECTOR.match(question):
+        return core[0].upper() + core[1:] + "?"
+    return f"{core[0].upper()}{core[1:]} ({_subject_clause(anchor)})?"
+
+
+def rewrite_followup(question: str, history: list[Message], model: ChatModel | None) -> str:
+    """A standalone version of question: by the LLM when given, else deterministically."""
+    if not any(m.get("role") == "user" for m in history):
+        return question
+    if model is None:
+        return rewrite_deterministic(question, history)
+    try:
+        reply = model.complete(build_rewrite_messages(question, history))
+    except LLMError as exc:
+        log.warning("LLM rewrite failed; rewriting deterministically", extra={"error": str(exc)})
+        return rewrite_deterministic(question, history)
+    lines = sanitize_model_text(reply).strip().strip("\"'“”").splitlines()
+    rewritten = lines[0].strip() if lines else ""
+    if not rewritten or len(rewritten) > max(4 * len(question), 300):
+        return rewrite_deterministic(question, history)
+    return rewritten
+
+
+# --- the REPL ---------------------------------------------------------------------------------
+
+
+class ChatEvent(Protocol):
+    """What ask yields: rag.answering.AnswerEvent (token deltas, then one final answer)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def answer(self) -> Answer | None: ...
+
+
+Ask = Callable[[str, list[Message]], Iterator[ChatEvent]]
+Read = Callable[[str], str]
+Write = Callable[[str], None]
+
+
+@dataclass
+class _ChatState:
+    history: list[Message] = field(default_factory=list)
+    last: Answer | None = None
+
+
+def run_chat(ask: Ask, read: Read, write: Write) -> None:
+    """The REPL: read a question or /command, stream its answer, until /exit or Ctrl-D."""
+    state = _ChatState()
+    while True:
+        try:
+            line = read(PROMPT)
+        except KeyboardInterrupt:
+            continue  # Ctrl-C at the prompt clears the line
+        except EOFError:
+            write("\n")
+            return
+        text = _read_block(line, read) if line.strip().startswith(BLOCK) else line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            if not _run_command(text, state, write):
+                return
+            continue
+        answer = _ask_once(ask, text, state.history, write)
+        if answer is not None:
+            state.last = answer
+            state.history += [
+                {"role": "user", "content": text},
+                {"role": "assistant", "content": answer.answer},
+            ]
+            del state.history[:-MAX_HISTORY_MESSAGES]
+
+
+def _read_block(first: str, read: Read) -> str:
+    """Lines between an opening and a closing triple quote (Ctrl-C drops the block)."""
+    rest = first.strip()[len(BLOCK) :]
+    if rest.rstrip().endswith(BLOCK):  # """all on one line"""
+        return rest.rstrip()[: -len(BLOCK)].strip()
+    lines = [rest]
+    while True:
+        try:
+            line = read(CONTINUATION)
+        except KeyboardInterrupt:
+            return ""
+        except EOFError:
+            break
+        if line.rstrip().endswith(BLOCK):
+            lines.append(line.rstrip()[: -len(BLOCK)])
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def _run_command(command: str, state: _ChatState, write: Write) -> bool:
+    """Run a /command; False means leave the loop."""
+    name = command.split()[0].lower()
+    if name in ("/exit", "/quit", "/bye"):
+        return False
+    if name in ("/help", "/?"):
+        write(HELP)
+    elif name == "/reset":
+        state.history.clear()
+        state.last = None
+        write("Conversation cleared.\n")
+    elif name == "/sources":
+        write(_format_sources(state.last, full=True))
+    else:
+        write(f"Unknown command {name}; /help lists them.\n")
+    return True
+
+
+def _ask_once(ask: Ask, question: str, history: list[Message], write: Write) -> Answer | None:
+    """Stream one answer; None when it was cancelled (Ctrl-C) or failed."""
+    streamed: list[str] = []
+    answer: Answer | None = None
+    events = ask(question, list(history))
+    try:
+        for event in events:
+            if event.kind == "token":
+                write(event.text)
+                streamed.append(event.text)
+            elif event.kind == "answer":
+                answer = event.answer
+    except KeyboardInterrupt:
+        write("\n[cancelled]\n")
+        return None
+    except RagError as exc:
+        write(f"\nerror: {exc}\n")
+        return None
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+    if answer is None:
+        write("\nerror: no answer came back\n")
+        return None
+    write(_format_answer(answer, "".join(streamed), question))
+    return answer
+
+
+def _format_answer(answer: Answer, streamed: str, question: str) -> str:
+    """What follows the streamed tokens: the verified answer if it differs, notes, sources."""
+    out: list[str] = []
+    if not streamed.strip():
+        out.append(answer.answer)
+    elif " ".join(streamed.split()) != " ".join(answer.answer.split()):
+        out.append(f"\n\nVerified answer: {answer.answer}")
+    notes = []
+    if answer.standalone_question and answer.standalone_question != question:
+        notes.append(f"read as: {answer.standalone_question}")
+    if answer.degraded:
+        notes.append("the LLM failed; this is the extractive answer")
+    if not answer.answerable:
+        notes.append(f"no answer: {answer.refusal_reason}")
+    if answer.dropped_markers:
+        notes.append(f"{answer.dropped_markers} unknown citation marker(s) removed")
+    text = "".join(out) + "\n"
+    text += "".join(f"({note})\n" for note in notes)
+    return text + _format_sources(answer, full=False) + "\n"
+
+
+def _format_sources(answer: Answer | None, *, full: bool) -> str:
+    """The numbered source list of an answer (with passages when full)."""
+    if answer is None:
+        return "No answer yet.\n"
+    if not answer.citations:
+        return "No sources.\n" if full else ""
+    lines = []
+    for c in answer.citations:
+        date = (c.published_at or "undated")[:10]
+        flag = "" if c.supported else " (not supported)"
+        lines.append(f"[{c.marker}] {c.title} · {c.source or 'unknown source'}, {date}{flag}")
+        if full:
+            lines.append("    " + " ".join(c.text.split()))
+    return "\n".join(lines) + "\n"
+
+
+# --- terminal I/O -----------------------------------------------------------------------------
+
+
+def terminal_io(history_path: Path) -> tuple[Read, Write]:
+    """read/write for a terminal (prompt_toolkit, persistent history) or for piped stdin."""
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    if not sys.stdin.isatty():
+        return _piped_read(write), write
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.key_binding import KeyBindings
+
+    history_path.parent.mkdir(parents=True, exist_ok=True)
+    bindings = KeyBindings()
+
+    @bindings.add("escape", "enter")
+    def _newline(event: object) -> None:
+        event.current_buffer.insert_text("\n")  # type: ignore[attr-defined]
+
+    session: PromptSession[str] = PromptSession(
+        history=FileHistory(str(history_path)), key_bindings=bindings
+    )
+    return session.prompt, write
+
+
+def _piped_read(write: Write) -> Read:
+    """read for piped stdin: echo prompt and line so the transcript reads like a session."""
+
+    def read(prompt: str) -> str:
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        write(f"{prompt}{line.rstrip()}\n")
+        return line.rstrip("\n")
+
+    return read
