@@ -88,6 +88,10 @@ class LLMDouble:
         with self._lock:
             return len(self.requests)
 
+    def wait(self, seconds: float) -> None:
+        """Sleep in a responder (a slow model) until seconds pass or the double shuts down."""
+        self._stopping.wait(seconds)
+
     def script(self, *steps: Step) -> None:
         """Replace the script (the last step repeats)."""
         with self._lock:
