@@ -197,8 +197,12 @@ def _print_summary(report: Report, prior: Snapshot | None, out: Path) -> None:
     from evals.report import metric_table
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 110))  # logs and CI: do not cut the table
     rows = metric_table(report, prior)
-    table = Table(*rows[0], title=f"rag eval · {report.info.mode} · k={report.info.k}")
+    table = Table(title=f"rag eval · {report.info.mode} · k={report.info.k}")
+    for i, name in enumerate(rows[0]):
+        table.add_column(name, no_wrap=i == 0, justify="left" if i == 0 else "right")
     for row in rows[1:]:
         table.add_row(*row)
     console.print(table)
