@@ -88,7 +88,9 @@ export function initDocuments(dom, viewer) {
     const meta = [provenance(doc)];
     if (doc.author) meta.push(`by ${doc.author}`);
     if (doc.category) meta.push(doc.category);
-    if (Number.isInteger(doc.n_chunks)) meta.push(`${doc.n_chunks} passages`);
+    if (Number.isInteger(doc.n_chunks)) {
+      meta.push(doc.n_chunks === 1 ? "1 passage" : `${doc.n_chunks} passages`);
+    }
     const remove = el("button", {
       type: "button",
       className: "danger",

@@ -19,10 +19,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Locator, Page, Request
 
+from api.app import create_app
 from index import Embedder
 from rag.settings import Settings
+from tests.rag.llm_double import LLMDouble, reply, status
 
 pytestmark = pytest.mark.browser
 
@@ -65,24 +68,17 @@ def hostile_markdown() -> str:
 
 
 @contextmanager
-def serve(index_dir: Path, embedder: Embedder) -> Iterator[str]:
-    """create_app (extractive, no LLM) under a real uvicorn on a free loopback port."""
-    import uvicorn
-
-    from api.app import create_app
-
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        index_dir=index_dir,
-        llm_base_url=None,
-        api_key=None,
-        rate_limit_per_minute=0,
-    )
-    app = create_app(settings, embedder=embedder)
+def serve(index_dir: Path, embedder: Embedder, **settings: object) -> Iterator[str]:
+    """create_app (extractive unless an LLM is given) under a real uvicorn on a free port."""
+    values: dict[str, object] = {"llm_base_url": None, "api_key": None, "rate_limit_per_minute": 0}
+    values.update(settings)
+    config = Settings(_env_file=None, index_dir=index_dir, **values)  # type: ignore[call-arg]
+    app = create_app(config, embedder=embedder)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -353,6 +349,8 @@ def test_hostile_article_is_shown_as_text_and_loads_nothing(
         for literal in ["<script>", "onerror=", "![logo](http://example.invalid/a.png)", "<iframe"]:
             assert literal in shown
         assert page.locator("#viewer-title").inner_text() == HOSTILE_TITLE
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-hostile-article.png"), full_page=True)
 
         page.get_by_role("button", name="Chat").click()
         reply = ask(page, "Where will the Wombat Shipping Company open a ferry terminal?")
@@ -399,6 +397,8 @@ def test_upload_by_drag_and_drop_then_delete(chat: tuple[Page, PageWatch], base_
 
     doc = page.locator(".doc[data-doc-id='drop-test']")
     doc.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-documents.png"), full_page=True)
     assert "Test Wire, 2024-03-05" in doc.inner_text()
     delete = doc.get_by_role("button", name="Delete Lighthouse keepers return to Skerryvore")
     delete.click()
@@ -446,3 +446,91 @@ def test_sse_parser_is_indifferent_to_chunk_boundaries(chat: tuple[Page, PageWat
     )
     expected = [{"event": "token", "data": '{"text":"a"}'}, {"event": "final", "data": "one\ntwo"}]
     assert [json.loads(r) for r in results] == [expected]
+
+
+RENDER_ANSWER = """async (answer) => {
+  const { answerBody, answerNotices, answerBadges } = await import("/static/render.js");
+  const opened = [];
+  const body = answerBody(answer, (citation) => opened.push(citation.marker));
+  document.body.append(body);
+  body.querySelector("button.marker").click();
+  const unsupported = [...body.querySelectorAll(".sentence.unsupported")];
+  return {
+    text: body.textContent,
+    elements: [...body.querySelectorAll("*")].map((e) => e.tagName + "." + e.className),
+    markers: [...body.querySelectorAll("button.marker")].map((b) => b.textContent),
+    unsupported: unsupported.map((s) => s.textContent),
+    notices: answerNotices(answer).map((n) => n.className),
+    badges: answerBadges(answer).map((b) => b.textContent),
+    opened,
+  };
+}"""
+
+
+def test_answer_rendering_flags_unsupported_and_degraded_and_keeps_markup_as_text(
+    chat: tuple[Page, PageWatch],
+) -> None:
+    page, watch = chat
+    citation = {"marker": 1, "doc_id": "d", "title": "T", "text": "p", "start": 0, "end": 1}
+    answer = {
+        "question": "q",
+        "answer": "ignored when sentences are given",
+        "answerable": True,
+        "refusal_reason": None,
+        "mode": "extractive",
+        "degraded": True,
+        "citations": [citation],
+        "sentences": [
+            {"text": "Supported **bold** <b>claim</b> [1].", "markers": [1], "supported": True},
+            {
+                "text": "Made-up claim [9] ![x](http://example.invalid/a.png).",
+                "markers": [9],
+                "supported": False,
+            },
+        ],
+    }
+    shown = page.evaluate(RENDER_ANSWER, answer)
+    assert shown["markers"] == ["[1]"]  # [9] cites nothing the answer holds: left as text
+    assert "**bold** <b>claim</b>" in shown["text"]
+    assert "[9] ![x](http://example.invalid/a.png)" in shown["text"]
+    assert {e.split(".")[0] for e in shown["elements"]} == {"SPAN", "BUTTON"}
+    assert len(shown["unsupported"]) == 1 and "Made-up claim" in shown["unsupported"][0]
+    assert "Not supported" in shown["unsupported"][0]
+    assert "notice notice-degraded" in shown["notices"]
+    assert shown["badges"] == ["Extractive", "Degraded"]
+    assert shown["opened"] == [1]
+    watch.assert_clean()
+
+
+def test_llm_answer_streams_and_a_failing_llm_shows_the_degraded_answer(
+    browser: Browser, corpus_index_dir: Path, embedder: Embedder
+) -> None:
+    text = "Alibaba will invest $15 billion to expand overseas research hubs [1]."
+    with LLMDouble([reply(text)]) as double:
+        llm = {
+            "llm_base_url": double.base_url,
+            "llm_model": "double",
+            "llm_timeout_s": 2.0,
+            "llm_max_retries": 0,
+            "llm_deadline_s": 5.0,
+        }
+        with serve(corpus_index_dir, embedder, **llm) as url:
+            page, watch = open_page(browser, url, 1280, 900)
+            try:
+                page.evaluate(COUNT_STREAMED_TEXT)
+                answered = ask(page, ANSWERABLE)
+                assert page.evaluate("window.__streamedChunks") > 1  # delta by delta
+                assert answered.get_attribute("data-mode") == "llm"
+                assert answered.locator(".badge").first.inner_text() == "LLM"
+                assert answered.locator("button.marker").count() >= 1
+                assert double.calls >= 1
+
+                double.script(status(500))
+                degraded = ask(page, ANSWERABLE)
+                assert "degraded" in (degraded.get_attribute("class") or "")
+                assert degraded.locator(".notice-degraded").is_visible()
+                assert degraded.get_attribute("data-mode") == "extractive"
+                assert degraded.locator("button.marker").count() >= 1  # still cited
+                watch.assert_clean()
+            finally:
+                page.context.close()
