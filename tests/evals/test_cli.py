@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,3 +137,19 @@ def test_bad_gold_file_and_bad_mode_exit_with_usage_errors(workdir: Path) -> Non
     assert code == 2 and "missing fields" in output
     code, output = _eval(workdir, "--mode", "chat")
     assert code == 2 and "--mode must be one of extractive, llm" in output
+
+
+def test_rag_entry_point_registers_the_eval_command() -> None:
+    rag = Path(sys.executable).with_name("rag")
+    result = subprocess.run(
+        [str(rag), "eval", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    for flag in ("--gold", "--corpus", "--mode", "--k", "--json", "--out", "--baseline"):
+        assert flag in result.stdout
+    assert "--update-baseline" in result.stdout and "--index-dir" in result.stdout
