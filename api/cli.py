@@ -20,14 +20,24 @@ def register(app: typer.Typer) -> None:
             typer.Option("--index-dir", help="Index directory (default: RAG_INDEX_DIR)."),
         ] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+        torch_threads: Annotated[
+            int,
+            typer.Option(
+                help="Intra-op threads of the embedding model; 1 keeps a small shared CPU "
+                "responsive (a short query gains little from more), 0 = torch's default."
+            ),
+        ] = 1,
     ) -> None:
         """Serve the JSON, streaming and OpenAI-compatible API and the web page."""
+        import torch
         import uvicorn
 
         from api.app import create_app
         from rag.cli import settings_from
 
         settings = settings_from(index_dir, host=host, port=port)
+        if torch_threads > 0:
+            torch.set_num_threads(torch_threads)
         typer.echo(
             f"serving on http://{settings.host}:{settings.port}  (index: {settings.index_dir})"
         )

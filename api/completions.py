@@ -33,11 +33,13 @@ from api.openai_schemas import (
     Delta,
     ModelCard,
     ModelList,
+    Usage,
 )
 from api.schemas import ErrorResponse
 from api.streaming import SEP, bridge
 from rag.answering import AnswerEvent
 from rag.errors import RagError
+from rag.prompts import count_tokens
 from rag.records import Answer
 from rag.settings import Settings
 
@@ -80,8 +82,18 @@ async def chat_completions(
         created=int(time.time()),
         model=body.model,
         choices=[Choice(message=AssistantMessage(content=answer.answer))],
+        usage=usage_of(body, answer),
         citations=answer_out(answer).citations,
         rag=meta_of(answer),
+    )
+
+
+def usage_of(body: ChatCompletionRequest, answer: Answer) -> Usage:
+    """Token counts (cl100k_base) of the conversation sent and the answer given."""
+    prompt = sum(count_tokens(m.text()) for m in body.messages)
+    completion = count_tokens(answer.answer)
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
     )
 
 

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from api.embedders import EmbedGate, GatedEmbedder
 from api.errors import ApiError
 from api.metrics import Metrics
 from index import (
@@ -36,39 +35,6 @@ from rag.retrieval import HybridRetriever, SearchFilters
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class SerialEmbedder:
-    """An Embedder that runs one call at a time: HF fast tokenizers are not thread-safe.
-
-    Passages are embedded a batch per lock hold so queries interleave with a long ingest.
-    """
-
-    def __init__(self, inner: Embedder, batch: int = 32) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dim = inner.dim
-        self.max_tokens = inner.max_tokens
-        self.batch = batch
-        self._lock = threading.Lock()
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        """Word pieces per text (serialised)."""
-        with self._lock:
-            return self.inner.count_tokens(texts)
-
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        """(n, dim) float32, embedded a batch per lock hold."""
-        parts = [np.zeros((0, self.dim), dtype=np.float32)]
-        for start in range(0, len(texts), self.batch):
-            with self._lock:
-                parts.append(self.inner.embed_passages(texts[start : start + self.batch]))
-        return np.concatenate(parts)  # (n, dim)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """(dim,) float32 (serialised)."""
-        with self._lock:
-            return self.inner.embed_query(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +68,9 @@ class Engine:
         self, settings: Settings, embedder: Embedder, model: ChatModel | None, metrics: Metrics
     ) -> None:
         self.settings = settings
-        self.embedder = SerialEmbedder(embedder)
+        gate = EmbedGate()
+        self.embedder = GatedEmbedder(embedder, gate, priority=True, cache_size=1024)  # queries
+        self._bulk_embedder = GatedEmbedder(embedder, gate, priority=False)  # ingests
         self.model = model
         self.metrics = metrics
         self._live: Generation | None = None
@@ -181,7 +149,8 @@ class Engine:
     def ingest(self, paths: list[Path]) -> IngestReport:
         """Upsert articles from files into a new generation and make it live."""
         with self._writer:
-            report = ingest(paths, self.settings.index_dir, self.embedder, self._ingest_options())
+            options = self._ingest_options()
+            report = ingest(paths, self.settings.index_dir, self._bulk_embedder, options)
             if report.changed or self._live is None:
                 self._reload()
             return report
@@ -192,7 +161,7 @@ class Engine:
             live = self.require()
             if doc_id not in live.store.articles:
                 raise KeyError(doc_id)
-            report = delete_articles([doc_id], self.settings.index_dir, self.embedder)
+            report = delete_articles([doc_id], self.settings.index_dir, self._bulk_embedder)
             self._reload()
             return report
 

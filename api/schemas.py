@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_TEXT_CHARS = 100_000
 MAX_MESSAGES = 1_000
 MAX_K = 50
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
 
 
 class HistoryMessage(BaseModel):
@@ -25,8 +26,12 @@ class Filters(BaseModel):
     """Optional restrictions shared by ask and search."""
 
     source: str | None = Field(None, max_length=200, description="Only this source.")
-    since: str | None = Field(None, description="Published on or after (YYYY-MM-DD).")
-    until: str | None = Field(None, description="Published on or before (YYYY-MM-DD).")
+    since: str | None = Field(
+        None, pattern=_DAY, examples=["2021-06-01"], description="Published on or after."
+    )
+    until: str | None = Field(
+        None, pattern=_DAY, examples=["2021-06-30"], description="Published on or before."
+    )
 
     @field_validator("since", "until")
     @classmethod
@@ -34,12 +39,9 @@ class Filters(BaseModel):
         if value is None:
             return None
         try:
-            day = date.fromisoformat(value)
+            return date.fromisoformat(value).isoformat()
         except ValueError:
             raise ValueError("must be a date YYYY-MM-DD") from None
-        if len(value) != 10:
-            raise ValueError("must be a date YYYY-MM-DD")
-        return day.isoformat()
 
 
 class AskRequest(Filters):
