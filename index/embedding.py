@@ -5,9 +5,20 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from index.backends import (
+    BackendUnavailableError,
+    Runner,
+    check_backend,
+    default_cache_dir,
+    encode,
+    load_runner,
+    model_file,
+    supports_model,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -66,7 +77,8 @@ class SentenceTransformerEmbedder:
         *,
         batch_size: int = 64,
         device: str = "cpu",
-        backend: Literal["torch", "onnx", "openvino"] = "torch",
+        backend: str = "torch",
+        cache_dir: Path | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -76,16 +88,34 @@ class SentenceTransformerEmbedder:
 
         self.name, target = resolve_model(model)
         self.batch_size = batch_size
-        self.backend = backend
-        self._model: SentenceTransformer = SentenceTransformer(
-            target, device=device, backend=backend
-        )
+        self._model: SentenceTransformer = SentenceTransformer(target, device=device)
         dim = self._model.get_embedding_dimension()
         if dim is None:
             raise ValueError(f"model {self.name!r} does not report an embedding dimension")
         self.dim = int(dim)
         self.max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer = self._model.tokenizer
+        self.backend = "torch"
+        self._runner: Runner | None = None
+        if backend != "torch":
+            self._use_backend(backend, Path(target), cache_dir or default_cache_dir())
+
+    def _use_backend(self, backend: str, model_dir: Path, cache_dir: Path) -> None:
+        """Switch to an exported ONNX/OpenVINO runtime, or stay on torch when it cannot run."""
+        try:
+            check_backend(backend)
+        except BackendUnavailableError as exc:
+            log.warning("embedding backend unavailable; using torch", extra={"reason": str(exc)})
+            return
+        if not model_dir.is_dir() or not supports_model(self._model):
+            log.warning("model cannot be exported; using torch", extra={"backend": backend})
+            return
+        path = model_file(self._model, model_dir, backend, cache_dir)
+        self._runner = load_runner(path, backend)
+        self.backend = backend
+        # Vectors differ (slightly) by runtime and quantisation: a different name makes
+        # opening an index built with another backend a clear EmbedderMismatchError.
+        self.name = f"{self.name}@{backend}"
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text with [CLS]/[SEP] included, never truncated."""
@@ -98,6 +128,9 @@ class SentenceTransformerEmbedder:
         """(n, dim) float32 L2-normalised; sentence-transformers sorts by length per batch."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._runner is not None:
+            ids = self._tokenizer(texts, truncation=True, max_length=self.max_tokens)["input_ids"]
+            return encode(self._runner, ids, self.batch_size, progress=progress)  # (n, dim)
         vectors = self._model.encode(
             texts,
             batch_size=self.batch_size,
@@ -109,6 +142,8 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """(dim,) float32 L2-normalised."""
+        if self._runner is not None:
+            return self.embed_passages([text])[0]
         vector = self._model.encode(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )

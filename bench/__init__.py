@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): ingest, BEIR quality, peers, scale."""

@@ -1,0 +1,133 @@
+"""Retrieval quality on a BEIR dataset: nDCG@10, recall@100 and MRR@10 per retrieval mode.
+
+    .venv/bin/python bench/beir.py ../shared/datasets/beir-scifact [--backend B]
+
+The corpus is ingested with the project's own ingest (one article per document) into
+--index-dir (default bench/out/beir-<dataset>-<embedder>; an unchanged corpus is not
+re-embedded), each test query goes through the project's HybridRetriever, and passage hits
+are aggregated to documents by their best passage (max score per document) over a pool of
+--pool passages, so chunking cannot hide a document that one of its passages matches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (
+    emit,
+    head_jsonl,
+    load_beir,
+    load_note,
+    mean,
+    mrr_at,
+    ndcg_at,
+    peak_rss_mb,
+    recall_at,
+    stopwatch,
+)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+# Published nDCG@10 on SciFact (see the dataset's SOURCE.md).
+REFERENCES = {
+    "dense": "all-MiniLM-L6-v2 0.645 (MTEB)",
+    "bm25": "BM25 0.665 (BEIR) / 0.687 (bm25s, MTEB)",
+    "hybrid": "target >= 0.70",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path, help="BEIR folder: corpus.jsonl, queries, qrels/")
+    parser.add_argument("--backend", default=None, help="embedding backend (default: project's)")
+    parser.add_argument("--index-dir", type=Path, default=None)
+    parser.add_argument("--modes", default="dense,bm25,hybrid")
+    parser.add_argument("--pool", type=int, default=300, help="passages retrieved per query")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N documents")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser.parse_args(argv)
+
+
+def rank_documents(hits: list, k: int) -> list[str]:
+    """Document ids ordered by their best passage (hits come best first)."""
+    return list(dict.fromkeys(h.chunk.doc_id for h in hits))[:k]
+
+
+def evaluate(store: object, data: object, mode: str, pool: int) -> dict[str, float]:
+    """Mean nDCG@10, recall@100 and MRR@10 of one retrieval mode over the queries."""
+    from rag.retrieval import HybridRetriever
+
+    # collapse=False: dropping overlapping windows is what max-per-document aggregation does
+    # anyway, and its pairwise checks over hundreds of passages would dominate the timing.
+    retriever = HybridRetriever(store, mode=mode, collapse=False)  # type: ignore[arg-type]
+    ndcg, recall, mrr = [], [], []
+    with stopwatch() as seconds:
+        for qid, text in data.queries.items():  # type: ignore[attr-defined]
+            relevant = data.qrels[qid]  # type: ignore[attr-defined]
+            ranked = rank_documents(retriever.search(text, pool), 100)
+            ndcg.append(ndcg_at(ranked, relevant, 10))
+            recall.append(recall_at(ranked, relevant, 100))
+            mrr.append(mrr_at(ranked, relevant, 10))
+    n = max(len(ndcg), 1)
+    return {
+        "ndcg@10": round(mean(ndcg), 4),
+        "recall@100": round(mean(recall), 4),
+        "mrr@10": round(mean(mrr), 4),
+        "ms_per_query": round(1000 * seconds[0] / n, 1),
+    }
+
+
+def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, object]:
+    """Ingest (or reuse) the index, evaluate each mode, return figures."""
+    from index import IngestOptions, SentenceTransformerEmbedder, ingest, open_index
+
+    data = load_beir(args.dataset, args.split)
+    if embedder is None:
+        kwargs = {"backend": args.backend} if args.backend else {}
+        embedder = SentenceTransformerEmbedder(**kwargs)
+    name = getattr(embedder, "name", "embedder").replace("/", "_").replace("@", "-")
+    index_dir = args.index_dir or ROOT / "bench" / "out" / f"beir-{args.dataset.name}-{name}"
+    with tempfile.TemporaryDirectory(prefix="bench-beir-") as tmp:
+        corpus = data.corpus
+        if args.limit:
+            corpus = head_jsonl(corpus, args.limit, Path(tmp))
+        with stopwatch() as ingest_s:
+            report = ingest([corpus], index_dir, embedder, IngestOptions())  # type: ignore[arg-type]
+    store = open_index(index_dir, embedder)  # type: ignore[arg-type]
+    figures: dict[str, object] = {
+        "dataset": args.dataset.name,
+        "queries": len(data.queries),
+        "documents": len(store.articles),
+        "failed_documents": len(report.failed),
+        "chunks": len(store.chunks),
+        "embedder": getattr(embedder, "name", "?"),
+        "ingest_s": round(ingest_s[0], 1),
+        "chunks_embedded": report.chunks_embedded,
+    }
+    for mode in args.modes.split(","):
+        result = evaluate(store, data, mode, args.pool)
+        figures[mode] = {**result, "published": REFERENCES.get(mode, "")}
+    figures["peak_rss_mb"] = round(peak_rss_mb())
+    figures["load"] = load_note()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    args = parse_args(argv)
+    emit(run(args), as_json=args.json)
+
+
+if __name__ == "__main__":
+    main()
