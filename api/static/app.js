@@ -40,8 +40,8 @@ const documents = initDocuments(
   viewer,
 );
 
-function openCitation(citation, trigger) {
-  viewer.openCitation(citation, trigger);
+function openCitation(citation, trigger, quote) {
+  viewer.openCitation(citation, trigger, quote);
 }
 
 function showSources(answer) {

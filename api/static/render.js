@@ -40,7 +40,7 @@ export function refusalText(reason) {
   return REFUSALS[reason] || "The indexed articles do not answer this question.";
 }
 
-function markerButton(n, citation, onMarker) {
+function markerButton(n, citation, onMarker, quote) {
   const label = `Source ${n}: ${citation.title || citation.doc_id}`;
   return el("button", {
     type: "button",
@@ -49,19 +49,19 @@ function markerButton(n, citation, onMarker) {
     "aria-label": label,
     title: label,
     text: `[${n}]`,
-    onclick: (event) => onMarker(citation, event.currentTarget),
+    onclick: (event) => onMarker(citation, event.currentTarget, quote),
   });
 }
 
 /** Text with each known [n] turned into a marker button; unknown markers stay plain text. */
-export function textWithMarkers(text, byMarker, onMarker) {
+export function textWithMarkers(text, byMarker, onMarker, quote = null) {
   const nodes = [];
   let last = 0;
   for (const match of text.matchAll(MARKER)) {
     const citation = byMarker.get(Number(match[1]));
     if (!citation) continue;
     if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
-    nodes.push(markerButton(Number(match[1]), citation, onMarker));
+    nodes.push(markerButton(Number(match[1]), citation, onMarker, quote));
     last = match.index + match[0].length;
   }
   if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
@@ -69,11 +69,13 @@ export function textWithMarkers(text, byMarker, onMarker) {
 }
 
 function sentenceNode(sentence, byMarker, onMarker) {
-  const nodes = textWithMarkers(sentence.text, byMarker, onMarker);
+  // The sentence without its markers: the viewer emphasises it where the passage quotes it.
+  const quote = sentence.text.replace(MARKER, "").trim();
+  const nodes = textWithMarkers(sentence.text, byMarker, onMarker, quote);
   const shown = new Set([...sentence.text.matchAll(MARKER)].map((m) => Number(m[1])));
   for (const n of sentence.markers || []) {
     const citation = byMarker.get(n);
-    if (citation && !shown.has(n)) nodes.push(" ", markerButton(n, citation, onMarker));
+    if (citation && !shown.has(n)) nodes.push(" ", markerButton(n, citation, onMarker, quote));
   }
   if (sentence.supported !== false) return el("span", { className: "sentence" }, nodes);
   return el(

@@ -19,6 +19,15 @@ export function locatePassage(text, citation) {
   return null;
 }
 
+/** Where `quote` appears inside text[from, to), whitespace-insensitive; null when absent. */
+export function locateQuote(text, quote, from, to) {
+  const words = String(quote || "").replace(/[.!?…]+$/, "").split(/\s+/).filter(Boolean);
+  if (words.length < 4) return null; // too short to mean anything
+  const escaped = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const match = new RegExp(escaped.join("\\s+")).exec(text.slice(from, to));
+  return match ? [from + match.index, from + match.index + match[0].length] : null;
+}
+
 function safeHttpUrl(value) {
   try {
     const url = new URL(String(value));
@@ -70,21 +79,28 @@ export function createViewer(dom) {
     document.body.classList.add("viewer-open");
   }
 
-  function showText(text, span) {
+  function showText(text, span, quote) {
     if (!span) {
       dom.text.replaceChildren(text);
       dom.text.scrollTop = 0;
       return;
     }
     const [start, end] = span;
-    const mark = el("mark", { className: "cited", id: "cited-passage", text: text.slice(start, end) });
+    const mark = el("mark", { className: "cited", id: "cited-passage" });
+    const inner = locateQuote(text, quote, start, end);
+    if (inner) {
+      const quoted = el("strong", { className: "quoted", text: text.slice(inner[0], inner[1]) });
+      mark.append(text.slice(start, inner[0]), quoted, text.slice(inner[1], end));
+    } else {
+      mark.textContent = text.slice(start, end);
+    }
     dom.text.replaceChildren(text.slice(0, start), mark, text.slice(end));
     // Scroll the article box only (not the page) so the passage sits a third of the way down.
     dom.text.scrollTop = Math.max(0, mark.offsetTop - dom.text.clientHeight / 3);
     dom.panel.scrollIntoView({ block: "nearest" });
   }
 
-  async function openCitation(citation, from) {
+  async function openCitation(citation, from, quote) {
     const mine = ++request;
     open(from);
     shownDoc = citation.doc_id;
@@ -98,7 +114,7 @@ export function createViewer(dom) {
       showMeta(doc);
       const span = locatePassage(doc.text || "", citation);
       note(span ? `Passage [${citation.marker}] is highlighted.` : "The cited passage was not found in the current article text; it is shown alone.");
-      if (span) showText(doc.text, span);
+      if (span) showText(doc.text, span, quote);
     } catch (error) {
       if (mine !== request) return;
       const gone = error instanceof ApiError && error.status === 404;

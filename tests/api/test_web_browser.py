@@ -231,6 +231,9 @@ def test_answer_streams_in_and_its_marker_opens_the_highlighted_passage(
     assert mark.inner_text() == text[int(str(cited["start"])) : int(str(cited["end"]))]
     assert page.locator("#viewer-title").inner_text() == cited["title"]
     assert page.evaluate("document.activeElement.id") == "viewer-title"
+    # An extractive sentence quotes its passage: the viewer emphasises the quoted words.
+    quoted = " ".join(mark.locator("strong.quoted").inner_text().split())
+    assert quoted and quoted in " ".join(reply.inner_text().split())
     page.wait_for_timeout(100)  # let the article box settle its scroll before the picture
     assert mark.is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -534,3 +537,30 @@ def test_llm_answer_streams_and_a_failing_llm_shows_the_degraded_answer(
                 watch.assert_clean()
             finally:
                 page.context.close()
+
+
+LOCATE = """async () => {
+  const { locatePassage, locateQuote } = await import("/static/viewer.js");
+  const text = "Intro line.\\nThe firm will invest $15 billion\\n in hubs. Outro.";
+  return {
+    exact: locatePassage(text, { start: 0, end: 11, text: "Intro line." }),
+    shifted: locatePassage(text, { start: 3, end: 14, text: "Outro." }),
+    missing: locatePassage(text, { start: 90, end: 99, text: "absent" }),
+    quote: locateQuote(text, "The firm will invest $15 billion in hubs.", 0, text.length),
+    outside: locateQuote(text, "The firm will invest $15 billion in hubs.", 20, text.length),
+    short: locateQuote(text, "Outro.", 0, text.length),
+  };
+}"""
+
+
+def test_passage_and_quote_location(chat: tuple[Page, PageWatch]) -> None:
+    page, _ = chat
+    found = page.evaluate(LOCATE)
+    text = "Intro line.\nThe firm will invest $15 billion\n in hubs. Outro."
+    assert found["exact"] == [0, 11]
+    assert found["shifted"] == [text.index("Outro."), len(text)]  # stale offsets: found by text
+    assert found["missing"] is None
+    start, end = found["quote"]
+    assert text[start:end] == "The firm will invest $15 billion\n in hubs"  # across a line break
+    assert found["outside"] is None  # only inside the cited span
+    assert found["short"] is None  # a few words are not a quote
