@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal, Protocol
 
@@ -75,7 +75,12 @@ class _Candidate:
 
 
 class HybridRetriever:
-    """Dense + BM25 over one IndexStore, fused (RRF by default); also dense-only or BM25-only."""
+    """Dense + BM25 over one IndexStore, fused (RRF by default); also dense-only or BM25-only.
+
+    Overlapping windows of one article are merged into the best-ranked one's passage (up to
+    `max_merged_chars`, beyond which the lower window is dropped); near-duplicate passages
+    (syndicated copies: stored-vector cosine or word-shingle Jaccard) keep the best only.
+    """
 
     def __init__(
         self,
@@ -90,6 +95,7 @@ class HybridRetriever:
         duplicate_cosine: float = 0.95,
         duplicate_jaccard: float = 0.7,
         collapse: bool = True,
+        max_merged_chars: int = 1600,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -107,6 +113,7 @@ class HybridRetriever:
         self.duplicate_cosine = duplicate_cosine
         self.duplicate_jaccard = duplicate_jaccard
         self.collapse = collapse
+        self.max_merged_chars = max_merged_chars
         self._rows = {chunk.id: i for i, chunk in enumerate(store.chunks)}
 
     def search(self, query: str, k: int, *, filters: SearchFilters | None = None) -> list[Hit]:
@@ -125,13 +132,39 @@ class HybridRetriever:
         hits: list[Hit] = []
         for cand in order:
             chunk = self.store.chunks[cand.row]
-            if self.collapse and any(self._redundant(cand.row, h.chunk) for h in hits):
+            if self.collapse and self._absorbed(chunk, hits):
                 continue
             scores = {"dense": cand.dense, "bm25": cand.bm25, "fused": fused[cand]}
             hits.append(Hit(chunk, fused[cand], len(hits) + 1, scores))
             if len(hits) == k:
                 break
         return hits
+
+    def _absorbed(self, chunk: Chunk, hits: list[Hit]) -> bool:
+        """Whether a lower-ranked chunk repeats a kept hit; an overlapping window is merged in."""
+        for i, hit in enumerate(hits):
+            kept = hit.chunk
+            if chunk.doc_id == kept.doc_id and chunk.start < kept.end and kept.start < chunk.end:
+                merged = self._merge(kept, chunk)
+                if merged is not None:
+                    hits[i] = replace(hit, chunk=merged)
+                return True
+            if self._duplicate(chunk, kept):
+                return True
+        return False
+
+    def _merge(self, kept: Chunk, other: Chunk) -> Chunk | None:
+        """One passage over both overlapping windows (the kept id), unless it grows too long."""
+        article = self.store.articles.get(kept.doc_id)
+        start, end = min(kept.start, other.start), max(kept.end, other.end)
+        if article is None or end - start > self.max_merged_chars or end > len(article.text):
+            return None
+        if (start, end) == (kept.start, kept.end):
+            return None
+        text = article.text[start:end]
+        return replace(
+            kept, text=text, start=start, end=end, n_tokens=kept.n_tokens + other.n_tokens
+        )
 
     def _candidates(
         self,
@@ -179,11 +212,9 @@ class HybridRetriever:
             for c, d, b in zip(candidates, dense, bm25, strict=True)
         }
 
-    def _redundant(self, row: int, kept: Chunk) -> bool:
-        chunk = self.store.chunks[row]
-        if chunk.doc_id == kept.doc_id and chunk.start < kept.end and kept.start < chunk.end:
-            return True  # overlapping windows of one article
-        cosine = float(self.store.vectors[row] @ self.store.vectors[self._rows[kept.id]])
+    def _duplicate(self, chunk: Chunk, kept: Chunk) -> bool:
+        rows = self._rows[chunk.id], self._rows[kept.id]
+        cosine = float(self.store.vectors[rows[0]] @ self.store.vectors[rows[1]])
         if cosine > self.duplicate_cosine:
             return True  # a syndicated copy embeds almost identically
         return jaccard(shingles(chunk.text), shingles(kept.text)) >= self.duplicate_jaccard

@@ -1,0 +1,209 @@
+"""Checkable facts in text: amounts, numbers, dates, capitalised names, content terms."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SCALES = {
+    "k": 1e3,
+    "thousand": 1e3,
+    "m": 1e6,
+    "mn": 1e6,
+    "mln": 1e6,
+    "million": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "billion": 1e9,
+    "t": 1e12,
+    "tn": 1e12,
+    "trillion": 1e12,
+}
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "hundred": 100,
+    "dozen": 12,
+}
+# A number, not glued to a word ("COVID-19", "A380"), with an optional currency and scale.
+_QUANTITY = re.compile(
+    r"(?<![\w.])(?<![A-Za-z]-)(?P<cur>US\$|\$|£|€|¥|RMB\s?|USD\s?)?\s?"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?:\s?(?P<pct>%|percent\b|per cent\b)"
+    r"|\s?(?P<scale>thousand|million|billion|trillion|mln|mn|bn|tn|[kmbt])\b)?",
+    re.IGNORECASE,
+)
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_MONTH_ABBR = {m[:3]: m for m in MONTHS} | {"sept": "september"}
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_DATE_WORDS = re.compile(
+    r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|yesterday|today|tomorrow|last year|this year"
+    r"|next year|ago|quarter|(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+_CAP_WORD = r"(?:[A-Z][\w’'&.\-]*[\w]|[A-Z])"
+_CAP_SPAN = re.compile(rf"{_CAP_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_CAP_WORD})*")
+_WORD = re.compile(r"[a-z0-9]+(?:[.'’][a-z0-9]+)*")
+_ACRONYM = re.compile(r"^[A-Z]{2,5}$")
+# Capitalised words that do not name anything on their own (sentence openers, pronouns).
+FUNCTION_WORDS = frozenset(
+    """a an the this that these those it its he she his her they their them we our you your i
+    in on at of for from to by with as and or but if so also both either neither however
+    according after before since while when where who whom whose what which why how yes no
+    not there here then thus meanwhile moreover overall instead still yet all some many
+    most each other another such be is are was were will would can could should may might
+    has have had do does did mr mrs ms dr prof sir see why what happened price action""".split()  # noqa: SIM905
+)
+OPENERS = frozenset(
+    """additionally furthermore despite although though because besides nevertheless
+    nonetheless similarly likewise finally first second third lastly today yesterday last
+    next now recently earlier later currently previously eventually separately together
+    analysts investors officials experts critics observers sources reports shares sales
+    revenue profits customers users people company companies firm""".split()  # noqa: SIM905
+)
+STOPWORDS = FUNCTION_WORDS | frozenset(
+    """about into over under than more less much very just only own same too up down out off
+    again further once any few nor been being having doing am s t don now d ll m o re ve y
+    per via upon among amid within without against between through during above below said
+    says say tell told give gives make made get got use used one ones way ways""".split()  # noqa: SIM905
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number as written, with its normalised value and kind."""
+
+    text: str
+    value: float
+    kind: str  # "money", "percent", "number"
+    scaled: bool  # carries a scale word (million, bn, ...)
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Numbers, amounts and percentages in `text` ('$15b' and '15 billion' both give 1.5e10)."""
+    found: list[Quantity] = []
+    for m in _QUANTITY.finditer(text):
+        value = float(m.group("num").replace(",", ""))
+        scale = (m.group("scale") or "").casefold()
+        if scale in ("m", "b", "t", "k") and not m.group("cur"):
+            scale = ""  # "5 m" is more often metres than millions without a currency sign
+        value *= _SCALES.get(scale, 1.0)
+        kind = "percent" if m.group("pct") else "money" if m.group("cur") else "number"
+        found.append(Quantity(m.group().strip(), value, kind, bool(scale)))
+    for m in _NUMBER_WORD.finditer(text):
+        found.append(
+            Quantity(m.group(), float(_NUMBER_WORDS[m.group().casefold()]), "number", False)
+        )
+    return found
+
+
+def values(text: str) -> set[float]:
+    """Normalised values of every quantity in `text` (rounded to absorb float noise)."""
+    return {round(q.value, 6) for q in quantities(text)}
+
+
+def numbers_supported(claim: str, evidence: str) -> bool:
+    """Whether every number of `claim` occurs (by value) in `evidence`."""
+    wanted = {round(q.value, 6) for q in quantities(claim) if q.kind != "number" or q.value > 12}
+    wanted |= {round(q.value, 6) for q in quantities(claim) if q.kind == "number" and q.scaled}
+    return wanted <= values(evidence)
+
+
+def has_date(text: str) -> bool:
+    """Whether `text` names a date, weekday, month, year or relative time."""
+    return bool(_DATE_WORDS.search(text)) or bool(re.search(r"\b\d{4}-\d\d-\d\d\b", text))
+
+
+def entity_spans(text: str) -> list[str]:
+    """Capitalised spans ('Jeff Zhang', 'Alibaba Cloud'), sentence openers and pronouns dropped."""
+    spans: list[str] = []
+    for m in _CAP_SPAN.finditer(text):
+        words = m.group().split()
+        at_start = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in '.!?:"“('
+        while words and words[0].casefold().strip("’'") in FUNCTION_WORDS:
+            words.pop(0)
+            at_start = False
+        if not words or (at_start and len(words) == 1 and _opener(words[0])):
+            continue  # a capitalised sentence opener ("Analysts", "Overall") names nothing
+        spans.append(" ".join(words))
+    return spans
+
+
+def _opener(word: str) -> bool:
+    word = word.casefold()
+    return word in OPENERS or word.endswith(("ly", "ing", "ed")) or word in _NUMBER_WORDS
+
+
+def entity_words(text: str) -> set[str]:
+    """Casefolded words of the entity spans, possessives stripped, function words removed."""
+    words: set[str] = set()
+    for span in entity_spans(text):
+        for word in span.split():
+            word = re.sub(r"[’']s$", "", word).strip(".’'-").casefold()
+            if word and word not in FUNCTION_WORDS and not word.isdigit():
+                words.add(word)
+    return words
+
+
+def entities_supported(claim: str, evidence: str) -> bool:
+    """Whether each capitalised name of `claim` occurs in `evidence` (acronyms by initials too)."""
+    have = set(terms(evidence, keep_stopwords=True))
+    initials = " ".join(
+        "".join(w[0] for w in span.split()).casefold() for span in _CAP_SPAN.findall(evidence)
+    )
+    acronyms = {w.casefold() for s in entity_spans(claim) for w in s.split() if _ACRONYM.match(w)}
+    for word in entity_words(claim):
+        parts = _WORD.findall(word)
+        if all(p in have for p in parts) or (word in acronyms and word in initials):
+            continue
+        if word in _MONTH_ABBR and _MONTH_ABBR[word] in have:
+            continue
+        return False
+    return True
+
+
+def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
+    """Casefolded word tokens (possessives stripped), stopwords dropped unless asked."""
+    words = [re.sub(r"[’']s$", "", w) for w in _WORD.findall(text.casefold())]
+    return [w for w in words if keep_stopwords or (w not in STOPWORDS and len(w) > 1)]
+
+
+def stem(word: str) -> str:
+    """A crude suffix stripper, enough to match 'invests'/'investing'/'investment'."""
+    for suffix in ("ments", "ment", "ings", "ing", "ers", "ies", "ied", "es", "ed", "er", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
+    return word
+
+
+def content_stems(text: str) -> set[str]:
+    """Stemmed content terms of `text`."""
+    return {stem(w) for w in terms(text)}
