@@ -316,11 +316,12 @@ def test_phone_width_layout(browser: Browser, base_url: str) -> None:
         assert page.evaluate(overflow) <= 0  # the answer wraps; nothing scrolls sideways
         send = page.locator("#send").bounding_box()
         assert send is not None and send["x"] + send["width"] <= 375
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-phone-answer.png"), full_page=True)
         reply.locator("button.marker").first.click()
         page.locator("#viewer-text mark.cited").wait_for()
         box = page.locator("#viewer").bounding_box()
         assert box is not None and box["x"] == 0 and box["width"] == 375  # full-screen article
-        ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "web-phone-passage.png"))
         page.locator("#viewer-close").click()
         assert page.locator("#viewer").is_hidden()
