@@ -37,11 +37,15 @@ export class ApiError extends Error {
 
 /** Turn an error body (envelope, FastAPI detail, or text) into a readable message. */
 export function errorMessage(body, status) {
+  if (status === 401) {
+    // Let the page offer the key field; the message says where it is.
+    window.dispatchEvent(new CustomEvent("newsrag:need-key"));
+    return "This server needs an API key: enter it under “Filters and options”.";
+  }
   if (body && typeof body === "object") {
     if (body.error && typeof body.error.message === "string") return body.error.message;
     if (typeof body.detail === "string") return body.detail;
   }
-  if (status === 401) return "This server needs an API key (set it under Filters).";
   return `Request failed (HTTP ${status}).`;
 }
 

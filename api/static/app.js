@@ -230,7 +230,10 @@ $("question").addEventListener("keydown", (event) => {
 $("stop").addEventListener("click", () => state.controller && state.controller.abort());
 $("new-chat").addEventListener("click", newConversation);
 $("f-key").value = apiKey();
-$("f-key").addEventListener("change", () => setApiKey($("f-key").value.trim()));
+$("f-key").addEventListener("input", () => setApiKey($("f-key").value.trim()));
+window.addEventListener("newsrag:need-key", () => {
+  $("options").open = true;
+});
 for (const tab of document.querySelectorAll(".view-tab")) {
   tab.addEventListener("click", () => showView(tab.dataset.view));
 }

@@ -565,3 +565,24 @@ def test_passage_and_quote_location(chat: tuple[Page, PageWatch]) -> None:
     assert text[start:end] == "The firm will invest $15 billion\n in hubs"  # across a line break
     assert found["outside"] is None  # only inside the cited span
     assert found["short"] is None  # a few words are not a quote
+
+
+def test_api_key_is_asked_for_and_then_sent(
+    browser: Browser, corpus_index_dir: Path, embedder: Embedder
+) -> None:
+    with serve(corpus_index_dir, embedder, api_key="web-test-key") as url:
+        assert httpx.get(url + "/", timeout=30).status_code == 200  # the page itself is open
+        page, watch = open_page(browser, url, 1280, 900)
+        try:
+            refused = ask(page, ANSWERABLE)
+            assert "error" in (refused.get_attribute("class") or "")
+            assert "API key" in refused.inner_text()
+            assert page.locator("#options").get_attribute("open") is not None
+            page.locator("#f-key").fill("web-test-key")
+            answered = ask(page, ANSWERABLE)
+            assert answered.locator("button.marker").count() >= 1
+            page.get_by_role("button", name="Documents").click()
+            page.locator(".doc").first.wait_for()
+            assert watch.dialogs == [] and watch.outside == []
+        finally:
+            page.context.close()
