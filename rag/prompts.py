@@ -207,34 +207,52 @@ def _sanitize_once(text: str) -> str:
 
 
 def sanitize_stream(deltas: Iterable[str]) -> Iterator[str]:
-    """Sanitised text deltas: buffered to sentence or line ends so links and tags are cut whole."""
+    """Sanitised text deltas, released word by word once no link, tag or URL can still be open."""
     buffer = ""
+    line_start = True
     for delta in deltas:
         buffer += delta
-        cut = _last_boundary(buffer)
+        cut = _safe_cut(buffer)
         if cut:
-            yield from _nonempty(_sanitize_piece(buffer[:cut]))
+            yield from _nonempty(_sanitize_piece(buffer[:cut], line_start))
+            line_start = buffer[:cut].endswith("\n")
             buffer = buffer[cut:]
     if buffer:
-        yield from _nonempty(_sanitize_piece(buffer))
+        yield from _nonempty(_sanitize_piece(buffer, line_start))
 
 
-def _last_boundary(text: str) -> int:
-    # A sentence end (". ", "? ", "! " after a marker or word) or a newline, outside brackets.
-    best = 0
-    for match in re.finditer(r"[.!?]\s+|\n", text):
-        head = text[: match.end()]
-        if head.count("(") <= head.count(")") and head.count("<") <= head.count(">"):
-            best = match.end()
+_LINE_PREFIX_ONLY = re.compile(r"\s*(?:[-*+>]|#{1,6})")  # "- " or "## " alone: wait for more
+_HOLD_LIMIT = 500  # characters: past this, an unclosed bracket is released anyway
+
+
+def _safe_cut(text: str) -> int:
+    """End of the longest prefix ending in whitespace with no [ ( < left open (0 if none)."""
+    depth = {"[": 0, "(": 0, "<": 0}
+    closing = {"]": "[", ")": "(", ">": "<"}
+    best = line_begin = 0
+    for index, char in enumerate(text):
+        if char in depth:
+            depth[char] += 1
+        elif char in closing:
+            depth[closing[char]] = max(depth[closing[char]] - 1, 0)
+        elif char.isspace() and (not any(depth.values()) or index >= _HOLD_LIMIT):
+            if not _LINE_PREFIX_ONLY.fullmatch(text, line_begin, index):
+                best = index + 1
+            line_begin = index + 1 if char == "\n" else line_begin
     return best
 
 
-def _sanitize_piece(piece: str) -> str:
+def _sanitize_piece(piece: str, line_start: bool) -> str:
     trailing = piece[len(piece.rstrip()) :]
-    clean = sanitize_model_text(piece)
-    if not clean or not trailing:
-        return clean
-    return clean + ("\n" if "\n" in trailing else " ")
+    leading = piece[: len(piece) - len(piece.lstrip())] if not line_start else ""
+    clean = sanitize_model_text(piece if line_start else _MID_LINE + piece).lstrip(_MID_LINE)
+    if not clean:
+        return ""
+    clean = (" " if leading else "") + clean
+    return clean + ("\n" if "\n" in trailing else " " if trailing else "")
+
+
+_MID_LINE = "\u2060"  # word joiner: keeps a piece from mid-line from reading as a line start
 
 
 def _nonempty(text: str) -> Iterator[str]:

@@ -151,41 +151,59 @@ def test_sanitize_model_text(raw: str, clean: str) -> None:
 _FORBIDDEN = re.compile(r"https?:|www\.|<[A-Za-z/!]|!?\[[^\]\n]*\]\([^)\n]*\)", re.IGNORECASE)
 
 
-@given(
-    st.lists(
-        st.sampled_from(
-            [
-                "Alibaba ",
-                "[1]",
-                "[2, 3]",
-                ". ",
-                "\n",
-                "![a](",
-                "](",
-                "http://",
-                "x.com/p ",
-                "<",
-                ">",
-                "img ",
-                "/",
-                "script",
-                "www.",
-                "[",
-                "]",
-                "(",
-                ")",
-                "**",
-                "#",
-                "$15 ",
-            ]
-        ),
-        max_size=40,
-    )
+PIECES = st.lists(
+    st.sampled_from(
+        [
+            "Alibaba ",
+            "[1]",
+            "[2, 3]",
+            ". ",
+            "\n",
+            "![a](",
+            "](",
+            "http://",
+            "x.com/p ",
+            "<",
+            ">",
+            "img ",
+            "/",
+            "script",
+            "www.",
+            "[",
+            "]",
+            "(",
+            ")",
+            "**",
+            "#",
+            "$15 ",
+            "`",
+            "_",
+            " - ",
+            "# ",
+            " ",
+        ]
+    ),
+    max_size=40,
 )
+
+
+@given(PIECES)
 def test_sanitized_text_never_holds_urls_images_or_tags(parts: list[str]) -> None:
     text = "".join(parts)
     assert not _FORBIDDEN.search(sanitize_model_text(text))
     assert sanitize_model_text(sanitize_model_text(text)) == sanitize_model_text(text)
+
+
+@given(PIECES, st.lists(st.integers(1, 6), min_size=1, max_size=20))
+def test_sanitized_stream_never_holds_urls_images_or_tags(
+    parts: list[str], sizes: list[int]
+) -> None:
+    text, deltas = "".join(parts), []
+    while text:
+        size = sizes[len(deltas) % len(sizes)]
+        deltas.append(text[:size])
+        text = text[size:]
+    assert not _FORBIDDEN.search("".join(sanitize_stream(deltas)))
 
 
 def test_sanitize_stream_cuts_whole_links_across_deltas() -> None:
@@ -195,9 +213,20 @@ def test_sanitize_stream_cuts_whole_links_across_deltas() -> None:
         "g src=x>It grows [2].",
     ]
     out = list(sanitize_stream(deltas))
-    assert out[0] == "Alibaba will visit invest [1]. "
+    assert out[0] == "Alibaba will "  # released before the link is complete
     assert "".join(out) == "Alibaba will visit invest [1]. It grows [2]."
-    assert not _FORBIDDEN.search("".join(out))
+    assert not any(_FORBIDDEN.search(piece) for piece in out)
+
+
+def test_sanitize_stream_releases_words_as_they_come() -> None:
+    text = (
+        "Alibaba will invest $15 billion [3]. Costs rose 5% - the most [1].\n"
+        "- item two [2]\n## Head\nVisit http://evil.example/x now."
+    )
+    words = [w + " " for w in text.split(" ")]
+    out = list(sanitize_stream([*words[:-1], words[-1].rstrip()]))
+    assert len(out) > 10
+    assert "".join(out) == sanitize_model_text(text)
 
 
 def test_is_refusal() -> None:
