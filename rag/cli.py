@@ -181,6 +181,111 @@ def _human_bytes(value: object) -> str:
     return str(value)
 
 
+KOption = Annotated[int | None, typer.Option("--k", min=1, max=100, help="Passages to retrieve.")]
+SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
+SinceOption = Annotated[str | None, typer.Option("--since", help="Published on/after YYYY-MM-DD.")]
+UntilOption = Annotated[str | None, typer.Option("--until", help="Published on/before YYYY-MM-DD.")]
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="What to search for.")],
+    index_dir: IndexDir = None,
+    k: KOption = None,
+    source: SourceOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the passages hybrid retrieval ranks highest, with their provenance."""
+    from rich.markup import escape
+
+    from rag.retrieval import HybridRetriever, SearchFilters, hit_to_dict
+
+    settings = settings_from(index_dir, k=k)
+    try:
+        filters = SearchFilters(source=source, since=since, until=until)
+        store = load_store(settings, load_embedder(settings))
+        hits = HybridRetriever(store).search(query, settings.k, filters=filters)
+    except (IndexStoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        results = [hit_to_dict(hit) for hit in hits]
+        print(json.dumps({"query": query, "results": results}, indent=2, ensure_ascii=False))
+        return
+    if not hits:
+        console.print("no passages found")
+    for hit in hits:
+        chunk = hit.chunk
+        where = _provenance(chunk.source, chunk.published_at)
+        console.print(
+            f"[bold]{hit.rank}.[/bold] {hit.score:.4f}  [bold]{escape(chunk.title)}[/bold]  "
+            f"[dim]{escape(where)}  {escape(chunk.id)}[/dim]",
+            soft_wrap=True,
+        )
+        console.print(escape(" ".join(chunk.text.split())), soft_wrap=True)
+        console.print()
+
+
+@app.command("ask")
+def ask_command(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    index_dir: IndexDir = None,
+    k: KOption = None,
+    source: SourceOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Answer extractively.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer a question with cited passages (or say the articles do not hold the answer)."""
+    from rich.markup import escape
+
+    from rag.answering import answer_question
+    from rag.llm import chat_model_from_settings
+    from rag.retrieval import HybridRetriever, SearchFilters
+
+    settings = settings_from(index_dir, k=k)
+    try:
+        filters = SearchFilters(source=source, since=since, until=until)
+        embedder = load_embedder(settings)
+        store = load_store(settings, embedder)
+        model = None if no_llm else chat_model_from_settings(settings)
+        answer = answer_question(
+            question,
+            retriever=HybridRetriever(store),
+            embedder=embedder,
+            model=model,
+            k=settings.k,
+            filters=filters,
+            max_context_tokens=settings.llm_max_context_tokens,
+        )
+    except (IndexStoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return
+    if answer.degraded:
+        err.print("[yellow]the LLM failed; this is the extractive answer[/yellow]")
+    console.print(escape(answer.answer), soft_wrap=True)
+    if not answer.answerable:
+        console.print(f"[dim]({answer.refusal_reason})[/dim]")
+    cited = [c for c in answer.citations if c.supported]
+    if cited:
+        console.print("\n[bold]Sources[/bold]")
+    for c in cited:
+        console.print(
+            f"[bold]\\[{c.marker}][/bold] {escape(c.title)} "
+            f"[dim]({escape(_provenance(c.source, c.published_at))})[/dim]",
+            soft_wrap=True,
+        )
+        console.print("    " + escape(" ".join(c.text.split())), soft_wrap=True)
+
+
+def _provenance(source: str | None, published_at: str | None) -> str:
+    return f"{source or 'unknown source'}, {(published_at or '')[:10] or 'undated'}"
+
+
 def _register_plugins() -> None:
     # Packages above rag (evals, api) add commands through entry points, keeping the
     # import direction one-way (rag never imports them).

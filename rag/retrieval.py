@@ -220,6 +220,25 @@ class HybridRetriever:
         return jaccard(shingles(chunk.text), shingles(kept.text)) >= self.duplicate_jaccard
 
 
+def hit_to_dict(hit: Hit) -> dict[str, object]:
+    """A hit as JSON-ready fields (rank, scores, chunk provenance and offsets)."""
+    chunk = hit.chunk
+    return {
+        "rank": hit.rank,
+        "score": hit.score,
+        "scores": hit.scores,
+        "chunk_id": chunk.id,
+        "doc_id": chunk.doc_id,
+        "title": chunk.title,
+        "source": chunk.source,
+        "published_at": chunk.published_at,
+        "url": chunk.url,
+        "text": chunk.text,
+        "start": chunk.start,
+        "end": chunk.end,
+    }
+
+
 def rrf(rank: int | None, k: int = 60) -> float:
     """Reciprocal rank fusion term 1/(k + rank) (Cormack et al., SIGIR 2009); 0 when unranked."""
     return 0.0 if rank is None else 1.0 / (k + rank)
