@@ -12,7 +12,9 @@ are aggregated to documents by their best passage (max score per document) over 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import random
 import sys
 import tempfile
 from pathlib import Path
@@ -21,8 +23,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
+    BeirData,
     emit,
     head_jsonl,
+    iter_jsonl,
     load_beir,
     load_note,
     mean,
@@ -54,9 +58,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--modes", default="dense,bm25,hybrid")
     parser.add_argument("--pool", type=int, default=300, help="passages retrieved per query")
     parser.add_argument("--limit", type=int, default=0, help="only the first N documents")
+    parser.add_argument(
+        "--subset", type=int, default=0, help="only the judged documents plus N random others"
+    )
     parser.add_argument("--split", default="test")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
+
+
+def judged_subset(data: BeirData, others: int, target_dir: Path) -> Path:
+    """A smaller corpus for quick A/B runs: every judged document plus `others` seeded picks."""
+    judged = {doc for rel in data.qrels.values() for doc in rel}
+    rows = list(iter_jsonl(data.corpus))
+    rest = [i for i, r in enumerate(rows) if r["_id"] not in judged]
+    judged_rows = {i for i, r in enumerate(rows) if r["_id"] in judged}
+    keep = judged_rows | set(random.Random(0).sample(rest, min(others, len(rest))))
+    target = target_dir / "corpus.jsonl"
+    with target.open("w", encoding="utf-8") as handle:
+        for i in sorted(keep):
+            handle.write(json.dumps(rows[i]) + "\n")
+    return target
 
 
 def rank_documents(hits: list, k: int) -> list[str]:
@@ -97,11 +118,14 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
         kwargs = {"backend": args.backend} if args.backend else {}
         embedder = SentenceTransformerEmbedder(**kwargs)
     name = getattr(embedder, "name", "embedder").replace("/", "_").replace("@", "-")
-    index_dir = args.index_dir or ROOT / "bench" / "out" / f"beir-{args.dataset.name}-{name}"
+    scope = f"-subset{args.subset}" if args.subset else f"-head{args.limit}" if args.limit else ""
+    index_dir = args.index_dir or ROOT / "bench" / "out" / f"beir-{args.dataset.name}{scope}-{name}"
     with tempfile.TemporaryDirectory(prefix="bench-beir-") as tmp:
         corpus = data.corpus
         if args.limit:
             corpus = head_jsonl(corpus, args.limit, Path(tmp))
+        elif args.subset:
+            corpus = judged_subset(data, args.subset, Path(tmp))
         with stopwatch() as ingest_s:
             report = ingest([corpus], index_dir, embedder, IngestOptions())  # type: ignore[arg-type]
     store = open_index(index_dir, embedder)  # type: ignore[arg-type]
@@ -114,6 +138,8 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
         "embedder": getattr(embedder, "name", "?"),
         "ingest_s": round(ingest_s[0], 1),
         "chunks_embedded": report.chunks_embedded,
+        "tokens_embedded": report.tokens_embedded,
+        "tokens_per_s": round(report.tokens_embedded / max(ingest_s[0], 1e-9)),
     }
     for mode in args.modes.split(","):
         result = evaluate(store, data, mode, args.pool)

@@ -1,0 +1,71 @@
+"""The peer side of bench/peers.py: LlamaIndex's default pipeline, run inside .venv-peers.
+
+Standalone on purpose (imports nothing of this project): VectorStoreIndex over one Document
+per BEIR record (title + text, like ours), default transformations (SentenceSplitter), default
+in-memory SimpleVectorStore, HuggingFaceEmbedding on the same bundled all-MiniLM-L6-v2 path.
+Prints one JSON object of figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def _ndcg(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def main(spec_path: str) -> None:
+    """Build, query and print figures for the corpus/queries named in the JSON spec."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    embed = HuggingFaceEmbedding(model_name=spec["model_path"], device="cpu")
+    with open(spec["corpus"], encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle if line.strip()]
+    docs = [Document(text=f"{r['title']}\n{r['text']}", doc_id=r["_id"]) for r in records]
+    start = time.perf_counter()
+    index = VectorStoreIndex.from_documents(docs, embed_model=embed)
+    ingest_s = time.perf_counter() - start
+    top10 = index.as_retriever(similarity_top_k=10)
+    deep = index.as_retriever(similarity_top_k=spec["pool"])
+    latencies, ndcg = [], []
+    for qid, text in spec["queries"].items():
+        start = time.perf_counter()
+        top10.retrieve(text)  # what a user waits for: embed the query + top-10 search
+        latencies.append(1000 * (time.perf_counter() - start))
+        ranked = list(dict.fromkeys(n.node.ref_doc_id for n in deep.retrieve(text)))
+        ndcg.append(_ndcg(ranked, spec["qrels"][qid]))
+    figures = {
+        "system": "llama-index VectorStoreIndex + HuggingFaceEmbedding",
+        "documents": len(docs),
+        "ingest_s": round(ingest_s, 1),
+        "docs_per_s": round(len(docs) / ingest_s, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "query_p50_ms": round(_pct(latencies, 50), 1),
+        "query_p95_ms": round(_pct(latencies, 95), 1),
+        "ndcg@10": round(sum(ndcg) / len(ndcg), 4),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,189 @@
+"""Dense index at scale: build time, vector memory, search p50/p99 and recall@10 vs exact search.
+
+    .venv/bin/python bench/scale.py --n 1000000 --vectors-from bench/out/<an index>/
+    .venv/bin/python bench/scale.py --n 100000 --kinds flat,ivf-sq8
+
+Real embeddings come from an existing index's vectors.npy (--vectors-from: a generation or an
+index dir) or, without one, from embedding --sample passages of --corpus. The rest are
+synthetic but realistic: each is a real vector mixed with another real vector plus Gaussian
+noise, renormalised, so the set keeps the clustered, anisotropic shape of real embeddings
+(uniform random vectors would make every index look better than it is). Queries are held-out
+real vectors, perturbed the same way, and are not in the index. Each FAISS kind is built with
+the project's `index.dense.build_faiss`, one at a time, so peak memory stays near 2x the vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import emit, load_note, peak_rss_mb, percentile
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Search knobs tried on top of each kind's build defaults: (kind, attribute, value).
+SWEEP = {"hnsw": ("efSearch", (64, 128, 256)), "ivf": ("nprobe", (32, 64, 128, 256))}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="vectors in the index")
+    parser.add_argument("--kinds", default="flat,hnsw,ivf-sq8,ivf-pq")
+    parser.add_argument("--vectors-from", type=Path, default=None, help="index with vectors.npy")
+    parser.add_argument("--corpus", type=Path, default=None, help="texts to embed otherwise")
+    parser.add_argument("--sample", type=int, default=2000, help="passages to embed (--corpus)")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--noise", type=float, default=0.35, help="noise norm of synthetic rows")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="FAISS OpenMP threads (1: a server's view)"
+    )
+    parser.add_argument("--json", action="store_true")
+    return parser.parse_args(argv)
+
+
+def real_vectors(args: argparse.Namespace) -> np.ndarray:
+    """(m, dim) float32 real embeddings: from an index on disk, or embedded now."""
+    if args.vectors_from is not None:
+        found = sorted(args.vectors_from.rglob("vectors.npy"))
+        if not found:
+            raise SystemExit(f"no vectors.npy under {args.vectors_from}")
+        return np.load(found[-1]).astype(np.float32)
+    if args.corpus is None:
+        raise SystemExit("give --vectors-from INDEX_DIR or --corpus PATH")
+    from bench.common import corpus_input, iter_jsonl
+    from index import SentenceTransformerEmbedder
+
+    texts: list[str] = []
+    for record in iter_jsonl(corpus_input(args.corpus)):
+        texts.append(f"{record.get('title', '')}\n{record.get('text', '')}")
+        if len(texts) >= args.sample:
+            break
+    return SentenceTransformerEmbedder().embed_passages(texts)
+
+
+def synthesise(real: np.ndarray, n: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """(n, dim) unit vectors: real rows first, then mixtures of two real rows plus noise."""
+    dim = real.shape[1]
+    out = np.empty((n, dim), dtype=np.float32)
+    take = min(n, len(real))
+    out[:take] = real[:take]
+    for start in range(take, n, 100_000):
+        stop = min(n, start + 100_000)
+        a = real[rng.integers(0, len(real), stop - start)]
+        b = real[rng.integers(0, len(real), stop - start)]
+        mix = rng.uniform(0.0, 0.35, (stop - start, 1)).astype(np.float32)
+        jitter = rng.standard_normal((stop - start, dim), dtype=np.float32) * (noise / dim**0.5)
+        out[start:stop] = (1 - mix) * a + mix * b + jitter
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """(q, k) ids of the exact inner-product top-k (batched BLAS, not timed)."""
+    import faiss
+
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    return flat.search(queries, k)[1]
+
+
+def measure(index: object, queries: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Single-query latency p50/p99 (ms) and mean recall@10 against `truth`."""
+    latencies, found = [], []
+    for i, q in enumerate(queries):
+        start = time.perf_counter()
+        ids = index.search(q.reshape(1, -1), 10)[1][0]  # type: ignore[attr-defined]
+        latencies.append(1000 * (time.perf_counter() - start))
+        found.append(len(set(ids.tolist()) & set(truth[i].tolist())) / 10)
+    return {
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "recall@10": round(float(np.mean(found)), 4),
+    }
+
+
+def bench_kind(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> list:
+    """Build one kind, then measure its default and a sweep of its search knob."""
+    import faiss
+
+    from index.dense import build_faiss
+
+    start = time.perf_counter()
+    index = build_faiss(vectors, kind)
+    build_s = time.perf_counter() - start
+    memory_mb = len(faiss.serialize_index(index)) / 2**20
+    rows = []
+    knob, values = SWEEP.get(kind.split("-")[0], ("", ()))
+    target = index.hnsw if kind == "hnsw" else index
+    default = getattr(target, knob, None) if knob else None
+    for value in [default, *[v for v in values if v != default]]:
+        if knob and value is not None:
+            setattr(target, knob, value)
+        row = {"kind": kind, "param": f"{knob}={value}" if knob else "-"}
+        row |= {"build_s": round(build_s, 1), "index_mb": round(memory_mb)}
+        rows.append(row | measure(index, queries, truth) | {"default": value == default})
+    del index
+    return rows
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    """Build every kind over n vectors and return the figures."""
+    import faiss
+
+    faiss.omp_set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    real = real_vectors(args)
+    rng.shuffle(real)
+    held, base = real[: args.queries], real[args.queries :]
+    vectors = synthesise(base, args.n, args.noise, rng)  # (n, dim)
+    queries = synthesise(held, len(held), 0.0, rng)  # exact real vectors, normalised
+    queries = queries + rng.standard_normal(queries.shape, dtype=np.float32) * 0.01
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    start = time.perf_counter()
+    truth = exact_top(vectors, queries, 10)
+    rows: list[dict[str, object]] = []
+    for kind in args.kinds.split(","):
+        rows.extend(bench_kind(kind, vectors, queries, truth))
+    return {
+        "n": args.n,
+        "dim": vectors.shape[1],
+        "real_vectors": len(base),
+        "raw_vectors_mb": round(vectors.nbytes / 2**20),
+        "ground_truth_s": round(time.perf_counter() - start, 1),
+        "results": rows,
+        "peak_rss_mb": round(peak_rss_mb()),
+        "load": load_note(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: a table of kinds, or JSON."""
+    args = parse_args(argv)
+    figures = run(args)
+    if args.json:
+        emit(figures, as_json=True)
+        return
+    rows = figures.pop("results")
+    emit(figures, as_json=False)
+    print(
+        f"{'kind':<8} {'param':<13} {'build_s':>8} {'index_mb':>9} {'p50_ms':>7} "
+        f"{'p99_ms':>7} {'recall@10':>9}"
+    )
+    for r in rows:  # type: ignore[attr-defined]
+        print(
+            f"{r['kind']:<8} {r['param']:<13} {r['build_s']:>8} {r['index_mb']:>9} "
+            f"{r['p50_ms']:>7} {r['p99_ms']:>7} {r['recall@10']:>9}{' *' if r['default'] else ''}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Smoke tests of the benchmark scripts on tiny inputs (the real runs are documented in README)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from bench import beir, common, peers, scale
+from bench import ingest as bench_ingest
+from index import SentenceTransformerEmbedder
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+DOCS = [
+    ("d1", "Aspirin and heart attacks", "Daily aspirin lowers the risk of a first heart attack."),
+    ("d2", "Coffee and sleep", "Caffeine taken late in the day delays the onset of sleep."),
+    ("d3", "Glaciers retreat", "Alpine glaciers lost a tenth of their volume in two summers."),
+    ("d4", "Bees and pesticides", "Neonicotinoid pesticides impair how honey bees find home."),
+]
+
+
+@pytest.fixture
+def tiny_beir(tmp_path: Path) -> Path:
+    """A four-document BEIR folder with CRLF qrels, as the real files have."""
+    root = tmp_path / "tiny-beir"
+    (root / "qrels").mkdir(parents=True)
+    with (root / "corpus.jsonl").open("w") as handle:
+        for doc_id, title, text in DOCS:
+            handle.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    queries = {"q1": "does caffeine delay sleep", "q2": "glaciers losing volume", "q9": "unjudged"}
+    with (root / "queries.jsonl").open("w") as handle:
+        for qid, text in queries.items():
+            handle.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    qrels = "query-id\tcorpus-id\tscore\r\nq1\td2\t1\r\nq2\td3\t1\r\n"
+    (root / "qrels" / "test.tsv").write_bytes(qrels.encode())
+    return root
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    relevant = {"b": 1, "z": 1}
+    assert common.ndcg_at(["a", "b"], relevant) == pytest.approx(
+        (1 / math.log2(3)) / (1 + 1 / math.log2(3))
+    )
+    assert common.recall_at(["a", "b"], relevant) == 0.5
+    assert common.mrr_at(["a", "b"], relevant) == 0.5
+    assert common.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+
+
+def test_load_beir_strips_crlf_and_keeps_judged_queries(tiny_beir: Path) -> None:
+    data = common.load_beir(tiny_beir)
+    assert data.qrels == {"q1": {"d2": 1}, "q2": {"d3": 1}}
+    assert set(data.queries) == {"q1", "q2"}
+
+
+def test_ingest_bench_counts_every_article(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    args = bench_ingest.parse_args([str(CORPUS), "--index-dir", str(tmp_path / "index")])
+    figures = bench_ingest.run(args, embedder)
+    assert figures["articles"] == len(list(CORPUS.glob("*.md")))
+    assert int(figures["chunks"]) > 0 and int(figures["tokens"]) > int(figures["chunks"])
+    assert float(figures["tokens_per_s"]) > 0 and float(figures["peak_rss_mb"]) > 0
+
+
+def test_beir_bench_finds_the_judged_documents(
+    tiny_beir: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    args = beir.parse_args([str(tiny_beir), "--index-dir", str(tmp_path / "i"), "--pool", "10"])
+    figures = beir.run(args, embedder)
+    assert figures["documents"] == 4 and figures["queries"] == 2
+    for mode in ("dense", "bm25", "hybrid"):
+        result = figures[mode]
+        assert isinstance(result, dict)
+        assert result["ndcg@10"] == 1.0, mode  # each query names its one document plainly
+        assert result["recall@100"] == 1.0
+
+
+def test_judged_subset_keeps_every_judged_document(tiny_beir: Path, tmp_path: Path) -> None:
+    data = common.load_beir(tiny_beir)
+    subset = beir.judged_subset(data, 1, tmp_path)
+    ids = [json.loads(line)["_id"] for line in subset.read_text().splitlines()]
+    assert {"d2", "d3"} <= set(ids) and len(ids) == 3
+
+
+def test_scale_bench_flat_is_exact_and_ivf_close(corpus_index_dir: Path) -> None:
+    argv = ["--n", "3000", "--kinds", "flat,ivf-sq8", "--queries", "5"]
+    args = scale.parse_args([*argv, "--vectors-from", str(corpus_index_dir)])
+    figures = scale.run(args)
+    rows = figures["results"]
+    assert isinstance(rows, list)
+    flat = next(r for r in rows if r["kind"] == "flat")
+    assert flat["recall@10"] == 1.0
+    ivf = [r for r in rows if r["kind"] == "ivf-sq8"]
+    assert max(r["recall@10"] for r in ivf) >= 0.9
+    assert all(r["index_mb"] < flat["index_mb"] for r in ivf)  # SQ8 stores a byte per dim
+
+
+def test_peers_ours_side_reports_every_figure(
+    tiny_beir: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.components
+
+    monkeypatch.setattr(rag.components, "load_embedder", lambda settings: embedder)
+    data = common.load_beir(tiny_beir)
+    spec = {"corpus": str(data.corpus), "queries": data.queries, "qrels": data.qrels, "pool": 10}
+    figures = peers.ours(spec)
+    assert figures["documents"] == 4 and figures["ndcg@10"] == 1.0
+    assert float(figures["query_p50_ms"]) > 0
