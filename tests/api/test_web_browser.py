@@ -535,6 +535,8 @@ def test_llm_answer_streams_and_a_failing_llm_shows_the_degraded_answer(
                 assert degraded.locator(".notice-degraded").is_visible()
                 assert degraded.get_attribute("data-mode") == "extractive"
                 assert degraded.locator("button.marker").count() >= 1  # still cited
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "web-llm-degraded.png"), full_page=True)
                 watch.assert_clean()
             finally:
                 page.context.close()
