@@ -141,30 +141,43 @@ class HybridRetriever:
         return hits
 
     def _absorbed(self, chunk: Chunk, hits: list[Hit]) -> bool:
-        """Whether a lower-ranked chunk repeats a kept hit; an overlapping window is merged in."""
-        for i, hit in enumerate(hits):
-            kept = hit.chunk
-            if chunk.doc_id == kept.doc_id and chunk.start < kept.end and kept.start < chunk.end:
-                merged = self._merge(kept, chunk)
-                if merged is not None:
-                    hits[i] = replace(hit, chunk=merged)
-                return True
-            if self._duplicate(chunk, kept):
-                return True
-        return False
+        """Whether a lower-ranked chunk repeats kept hits; an overlapping window is merged in."""
+        if any(_overlap(chunk, h.chunk) for h in hits):
+            self._merge_into(chunk, hits)
+            return True
+        return any(self._duplicate(chunk, h.chunk) for h in hits)
 
-    def _merge(self, kept: Chunk, other: Chunk) -> Chunk | None:
-        """One passage over both overlapping windows (the kept id), unless it grows too long."""
-        article = self.store.articles.get(kept.doc_id)
-        start, end = min(kept.start, other.start), max(kept.end, other.end)
+    def _merge_into(self, chunk: Chunk, hits: list[Hit]) -> None:
+        """Merge `chunk` and every kept window it links up with into the best of them."""
+        start, end = chunk.start, chunk.end
+        group: list[int] = []
+        grown = True
+        while grown:
+            grown = False
+            for i, hit in enumerate(hits):
+                c = hit.chunk
+                if i not in group and c.doc_id == chunk.doc_id and c.start < end and start < c.end:
+                    group.append(i)
+                    start, end = min(start, c.start), max(end, c.end)
+                    grown = True
+        article = self.store.articles.get(chunk.doc_id)
         if article is None or end - start > self.max_merged_chars or end > len(article.text):
-            return None
-        if (start, end) == (kept.start, kept.end):
-            return None
-        text = article.text[start:end]
-        return replace(
-            kept, text=text, start=start, end=end, n_tokens=kept.n_tokens + other.n_tokens
+            return  # too long to merge: the lower window is dropped
+        first = min(group)
+        merged = replace(
+            hits[first].chunk,
+            text=article.text[start:end],
+            start=start,
+            end=end,
+            n_tokens=sum(hits[i].chunk.n_tokens for i in group) + chunk.n_tokens,
         )
+        hits[first] = replace(hits[first], chunk=merged)
+        for i in sorted(group, reverse=True):
+            if i != first:
+                del hits[i]
+        for i, hit in enumerate(hits):
+            if hit.rank != i + 1:
+                hits[i] = replace(hit, rank=i + 1)
 
     def _candidates(
         self,
@@ -218,6 +231,10 @@ class HybridRetriever:
         if cosine > self.duplicate_cosine:
             return True  # a syndicated copy embeds almost identically
         return jaccard(shingles(chunk.text), shingles(kept.text)) >= self.duplicate_jaccard
+
+
+def _overlap(a: Chunk, b: Chunk) -> bool:
+    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
 
 
 def hit_to_dict(hit: Hit) -> dict[str, object]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
+from index import Hit, IndexStore, SentenceTransformerEmbedder, ingest, open_index
 from rag.retrieval import (
     HybridRetriever,
     SearchFilters,
@@ -103,12 +103,12 @@ def test_every_fusion_ranks_the_obvious_passage_first(
     assert "Pinduoduo reported a 31% rise" in hits[0].chunk.text
 
 
-def test_overlapping_windows_collapse(corpus_store: IndexStore) -> None:
+def test_overlapping_windows_merge_into_one_passage(corpus_store: IndexStore) -> None:
     query = "Alibaba research centres researchers investment"
     loose = HybridRetriever(corpus_store, collapse=False).search(query, 14)
     tight = HybridRetriever(corpus_store).search(query, 14)
 
-    def overlapping(hits: list) -> int:  # type: ignore[type-arg]
+    def overlapping(hits: list[Hit]) -> int:
         return sum(
             a.chunk.doc_id == b.chunk.doc_id
             and a.chunk.start < b.chunk.end
@@ -119,7 +119,27 @@ def test_overlapping_windows_collapse(corpus_store: IndexStore) -> None:
 
     assert overlapping(loose) > 0
     assert overlapping(tight) == 0
-    assert tight[0].chunk.id == loose[0].chunk.id  # the best window is the one kept
+    assert tight[0].chunk.id == loose[0].chunk.id  # the best window leads, keeping its id
+    for hit in tight:  # merged passages are still exact slices of their article
+        article = corpus_store.articles[hit.chunk.doc_id]
+        assert article.text[hit.chunk.start : hit.chunk.end] == hit.chunk.text
+    widened = [h for h in tight if len(h.chunk.text) > len(corpus_store.chunks[0].text) * 1.2]
+    assert widened, "some overlapping windows were merged"
+    inside = [
+        c.chunk.id
+        for c in loose
+        if c.chunk.doc_id == widened[0].chunk.doc_id
+        and widened[0].chunk.start <= c.chunk.start < c.chunk.end <= widened[0].chunk.end
+    ]
+    assert len(inside) >= 2  # one passage now holds several windows
+
+
+def test_merging_stops_at_the_length_cap(corpus_store: IndexStore) -> None:
+    hits = HybridRetriever(corpus_store, max_merged_chars=1).search("Alibaba research", 14)
+    assert all(
+        h.chunk == corpus_store.chunks[[c.id for c in corpus_store.chunks].index(h.chunk.id)]
+        for h in hits
+    )
 
 
 def test_syndicated_copy_collapses(small_store: IndexStore) -> None:
