@@ -67,10 +67,10 @@ class GatedEmbedder:
         self.gate = gate
         self.priority = priority
         self.batch = batch
-        # One question is embedded several times per answer (retrieval, support checks,
-        # a stream after an ask); a small LRU of query vectors saves those model calls.
+        # Answers embed the question and every sentence of the retrieved passages to check
+        # support; the corpus repeats, so an LRU of vectors by text saves most model calls.
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def count_tokens(self, texts: list[str]) -> list[int]:
@@ -78,26 +78,59 @@ class GatedEmbedder:
         return self.gate.run(lambda: self.inner.count_tokens(texts), priority=self.priority)
 
     def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        """(n, dim) float32, a batch per turn at the gate."""
-        parts = [np.zeros((0, self.dim), dtype=np.float32)]
-        for start in range(0, len(texts), self.batch):
-            part = texts[start : start + self.batch]
-            parts.append(
-                self.gate.run(lambda: self.inner.embed_passages(part), priority=self.priority)
-            )
-        return np.concatenate(parts)  # (n, dim)
+        """(n, dim) float32: cached rows, the rest embedded a batch per turn at the gate."""
+        found = self._cached("passage", texts)
+        todo = list(dict.fromkeys(t for t in texts if t not in found))
+        for start in range(0, len(todo), self.batch):
+            part = todo[start : start + self.batch]
+            found.update(self.gate.run(partial(self._embed_missing, part), priority=self.priority))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)  # (n, dim)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """(dim,) float32; repeated queries come from the LRU cache."""
-        with self._cache_lock:
-            cached = self._cache.get(text)
-            if cached is not None:
-                self._cache.move_to_end(text)
-                return cached.copy()
-        vector = self.gate.run(lambda: self.inner.embed_query(text), priority=self.priority)
-        if self.cache_size:
-            with self._cache_lock:
-                self._cache[text] = vector.copy()
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
+        """(dim,) float32; repeated queries come from the cache."""
+        cached = self._cached("query", [text])
+        if text in cached:
+            return cached[text]
+        return self.gate.run(partial(self._embed_query_missing, text), priority=self.priority)
+
+    def _embed_missing(self, texts: list[str]) -> dict[str, np.ndarray]:
+        # Runs holding the gate: a caller ahead in line may have embedded some meanwhile, so
+        # concurrent answers over the same passages pay for the model once.
+        found = self._cached("passage", texts)
+        missing = [t for t in texts if t not in found]
+        if missing:
+            vectors = self.inner.embed_passages(missing)  # (len(missing), dim)
+            found.update(zip(missing, vectors, strict=True))
+            self._remember("passage", missing, vectors)
+        return found
+
+    def _embed_query_missing(self, text: str) -> np.ndarray:
+        cached = self._cached("query", [text])
+        if text in cached:
+            return cached[text]
+        vector = self.inner.embed_query(text)
+        self._remember("query", [text], vector[None, :])
         return vector
+
+    def _cached(self, kind: str, texts: list[str]) -> dict[str, np.ndarray]:
+        if not self.cache_size:
+            return {}
+        found: dict[str, np.ndarray] = {}
+        with self._cache_lock:
+            for text in texts:
+                vector = self._cache.get((kind, text))
+                if vector is not None:
+                    self._cache.move_to_end((kind, text))
+                    found[text] = vector.copy()
+        return found
+
+    def _remember(self, kind: str, texts: list[str], vectors: np.ndarray) -> None:
+        if not self.cache_size:
+            return
+        with self._cache_lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._cache[(kind, text)] = vector.copy()
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)

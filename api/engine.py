@@ -69,7 +69,7 @@ class Engine:
     ) -> None:
         self.settings = settings
         gate = EmbedGate()
-        self.embedder = GatedEmbedder(embedder, gate, priority=True, cache_size=1024)  # queries
+        self.embedder = GatedEmbedder(embedder, gate, priority=True, cache_size=20_000)  # answers
         self._bulk_embedder = GatedEmbedder(embedder, gate, priority=False)  # ingests
         self.model = model
         self.metrics = metrics

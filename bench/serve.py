@@ -6,8 +6,8 @@ concurrent clients, on loopback, bounded by time and request count.
 
 The server runs in its own process (`rag serve`, rate limit off, no LLM, so /v1/ask is
 extractive); the clients are httpx async in this process. Queries are distinct word windows
-of the corpus, so the server's query-vector cache does not flatter the figures. Prints one table row per
-(endpoint, clients): requests, errors, requests/s, p50 and p95 latency.
+of the corpus, so the server's query-vector cache does not flatter the figures. Prints one
+table row per (endpoint, clients): requests, errors, requests/s, p50 and p95 latency.
 """
 
 from __future__ import annotations
