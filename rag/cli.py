@@ -286,6 +286,64 @@ def _provenance(source: str | None, published_at: str | None) -> str:
     return f"{source or 'unknown source'}, {(published_at or '')[:10] or 'undated'}"
 
 
+@app.command("chat")
+def chat_command(
+    index_dir: IndexDir = None,
+    k: Annotated[
+        int | None, typer.Option("--k", min=1, max=100, help="Passages per question.")
+    ] = None,
+    no_llm: Annotated[
+        bool, typer.Option("--no-llm", help="Answer extractively even if an LLM is configured.")
+    ] = False,
+    source: Annotated[str | None, typer.Option(help="Only passages from this source.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only articles from this date (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only articles up to this date (YYYY-MM-DD).")
+    ] = None,
+    history_file: Annotated[
+        Path | None, typer.Option(help="Prompt history file (default ~/.local/state/rag/history).")
+    ] = None,
+) -> None:
+    """Chat with the corpus: streamed cited answers, follow-ups, /help for commands."""
+    from collections.abc import Iterator
+
+    from rag.answering import AnswerEvent, stream_answer
+    from rag.chat import run_chat, terminal_io
+    from rag.llm import chat_model_from_settings
+    from rag.retrieval import HybridRetriever, SearchFilters
+
+    settings = settings_from(index_dir, k=k)
+    try:
+        embedder = load_embedder(settings)
+        store = load_store(settings, embedder)
+        filters = SearchFilters(source=source, since=since, until=until)
+    except (IndexStoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    model = None if no_llm else chat_model_from_settings(settings)
+    retriever = HybridRetriever(store)
+
+    def ask(question: str, history: list[dict[str, str]]) -> Iterator[AnswerEvent]:
+        return stream_answer(
+            question,
+            retriever=retriever,
+            embedder=embedder,
+            model=model,
+            k=settings.k,
+            filters=filters,
+            history=history,
+            max_context_tokens=settings.llm_max_context_tokens,
+        )
+
+    read, write = terminal_io(history_file or Path.home() / ".local/state/rag/history")
+    mode = f"LLM {model.name}" if model else "extractive answers (no LLM)"
+    write(
+        f"rag chat · {len(store.articles)} articles · {mode} · /help for commands, Ctrl-D exits\n"
+    )
+    run_chat(ask, read, write)
+
+
 def _register_plugins() -> None:
     # Packages above rag (evals, api) add commands through entry points, keeping the
     # import direction one-way (rag never imports them).
