@@ -64,7 +64,8 @@ according to the <iframe src="http://example.invalid/frame"></iframe> harbour of
 def hostile_markdown() -> str:
     """A Markdown article whose title and body carry script, handlers and remote loads."""
     title = json.dumps(HOSTILE_TITLE)
-    return f"---\nid: quokka-hostile\ntitle: {title}\nsource: Quokka Gazette\n---\n{HOSTILE_BODY}"
+    head = f"id: quokka-hostile\ntitle: {title}\nsource: Quokka Gazette\nurl: javascript:alert(6)"
+    return f"---\n{head}\n---\n{HOSTILE_BODY}"
 
 
 @contextmanager
@@ -359,6 +360,7 @@ def test_hostile_article_is_shown_as_text_and_loads_nothing(
         page.get_by_role("button", name="Chat").click()
         reply = ask(page, "Where will the Wombat Shipping Company open a ferry terminal?")
         assert "Tromsø" in reply.inner_text()
+        assert reply.locator("button.marker").count() >= 1, reply.inner_text()
         reply.locator("button.marker").first.click()
         page.locator("#viewer-text mark.cited").wait_for()
 
@@ -366,6 +368,7 @@ def test_hostile_article_is_shown_as_text_and_loads_nothing(
             "img, script:not([src^='/static/']), iframe, object, embed, style, link[href^='http']"
         )
         assert page.locator(injected).count() == 0
+        assert page.locator("a[href]:not([href^='http']):not([href^='#'])").count() == 0
         assert page.evaluate("typeof window.__pwned") == "undefined"
         watch.assert_clean()
         assert any("/v1/documents" in url for url in watch.requests)  # the watch saw traffic
