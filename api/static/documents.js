@@ -54,8 +54,7 @@ function uploadRow(file) {
 function showResult(parts, result) {
   const status = result.status || "failed";
   parts.row.dataset.status = status;
-  parts.progress.value = 1;
-  parts.progress.hidden = true;
+  parts.progress.hidden = true; // its value stays where the upload events left it
   let text = STATUS_TEXT[status] || status;
   const ids = result.doc_ids || [];
   if (status !== "failed" && ids.length > 1) text += ` (${ids.length} articles)`;

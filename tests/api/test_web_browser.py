@@ -401,6 +401,8 @@ def test_upload_by_drag_and_drop_then_delete(chat: tuple[Page, PageWatch], base_
     assert good.get_attribute("data-status") == "added", good.inner_text()
     assert bad.get_attribute("data-status") == "failed"
     assert "failed:" in bad.inner_text()  # the server's reason is shown per file
+    sent = good.locator("progress").evaluate("(bar) => bar.value")
+    assert sent == 1  # XMLHttpRequest upload progress reached the whole file
 
     doc = page.locator(".doc[data-doc-id='drop-test']")
     doc.wait_for()
