@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +63,9 @@ def eval_command(
         Path, typer.Option("--index-dir", help="Index built from the corpus for the eval.")
     ] = Path(".rag/eval-index"),
     thresholds: Annotated[Path, typer.Option(help="Gate thresholds (TOML).")] = THRESHOLDS,
+    torch_threads: Annotated[
+        int, typer.Option(help="Torch CPU threads (0: torch's default).", min=0)
+    ] = 1,
 ) -> None:
     """Score the answer pipeline on a gold set; exit 1 when the gate fails."""
     from evals.errors import EvalError
@@ -84,7 +87,8 @@ def eval_command(
     )
     model = _model_for(mode, settings)
     try:
-        report, prior = run_eval(options, settings, model, quiet=as_json)
+        with _torch_threads(torch_threads):
+            report, prior = run_eval(options, settings, model, quiet=as_json)
     except (EvalError, IndexStoreError) as exc:
         raise fail(str(exc), 2) from None
     if as_json:
@@ -161,6 +165,22 @@ def run_eval(
     if options.update_baseline:
         write_baseline(options.baseline, report.snapshot())
     return report, prior
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    # Questions run one at a time on small inputs: one thread avoids oversubscribing the CPU.
+    if not n:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _default_corpus(settings: Settings) -> Path:

@@ -79,15 +79,18 @@ def run_questions(
     *,
     progress: Callable[[QuestionRun], None] | None = None,
 ) -> list[QuestionRun]:
-    """Answer and score every question; passages are looked up by chunk id in `chunk_texts`."""
+    """Answer and score every question; uncited passages are looked up in `chunk_texts`."""
     runs: list[QuestionRun] = []
     for question in questions:
         answer = ask(question.question)
         unknown = [c for c in answer.passages if c not in chunk_texts]
         if unknown:
             log.warning("answer names unknown passages", extra={"id": question.id, "ids": unknown})
-        passages = [chunk_texts.get(c, "") for c in answer.passages]
-        cited = [chunk_texts.get(c.chunk_id, c.text) for c in answer.citations]
+        # A citation carries the passage exactly as shown (retrieval may merge overlapping
+        # windows into the best one's id); other passages are looked up in the store.
+        shown = {c.chunk_id: c.text for c in answer.citations}
+        passages = [shown.get(c) or chunk_texts.get(c, "") for c in answer.passages]
+        cited = [c.text or chunk_texts.get(c.chunk_id, "") for c in answer.citations]
         run = QuestionRun(question, answer, score_question(question, answer, passages, cited))
         runs.append(run)
         if progress is not None:

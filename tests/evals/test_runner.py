@@ -13,7 +13,9 @@ from evals.gold import GoldQuestion, load_gold
 from evals.report import Report, RunInfo, render_markdown, write_report
 from evals.runner import chunk_texts, run_questions
 from index import IndexStore
+from rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
+from tests.evals.helpers import answer, citation
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
@@ -94,3 +96,18 @@ def test_real_pipeline_end_to_end_on_a_tiny_gold_file(
 def test_shipped_gold_set_loads_for_the_runner() -> None:
     questions = load_gold(ROOT / "evals" / "gold" / "news.jsonl")
     assert {q.type for q in questions} == {"single", "multi", "conflict", "unanswerable"}
+
+
+def test_cited_passage_text_wins_over_the_store_window() -> None:
+    merged = "It has already opened its third data center in Indonesia. And one in the Philippines."
+    question = GoldQuestion(
+        "p", "Where?", ("Philippines",), ("in the Philippines",), True, "single"
+    )
+
+    def ask(text: str) -> Answer:
+        cite = citation(1, "doc#1", merged)
+        return answer("In the Philippines [1].", citations=(cite,), passages=("doc#0", "doc#1"))
+
+    [run] = run_questions([question], ask, {"doc#0": "Other text.", "doc#1": merged[:57]})
+    assert run.score.evidence_ranks == (2,)
+    assert run.score.citation_holds == (True,) and run.score.passed
