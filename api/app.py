@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -32,28 +33,31 @@ DESCRIPTION = (
 )
 
 
+@asynccontextmanager
+async def lifespan(
+    app: FastAPI, *, settings: Settings, embedder: Embedder | None, metrics: Metrics
+) -> AsyncIterator[None]:
+    """Load the embedder (unless given), the LLM client and the index once, then serve."""
+    loaded: Embedder = (
+        embedder if embedder is not None else await run_in_threadpool(load_embedder, settings)
+    )
+    model = chat_model_from_settings(settings)
+    metered = MeteredChatModel(model, metrics) if model is not None else None
+    engine = Engine(settings, loaded, metered, metrics)
+    await run_in_threadpool(engine.load)
+    app.state.engine = engine
+    log.info("service ready", extra={"llm": model.name if model else "extractive"})
+    yield
+
+
 def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
     """The HTTP service; heavy objects load in the lifespan (pass `embedder` to share one)."""
     metrics = Metrics()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loaded: Embedder = (
-            embedder if embedder is not None else await run_in_threadpool(load_embedder, settings)
-        )
-        model = chat_model_from_settings(settings)
-        metered = MeteredChatModel(model, metrics) if model is not None else None
-        engine = Engine(settings, loaded, metered, metrics)
-        await run_in_threadpool(engine.load)
-        app.state.engine = engine
-        log.info("service ready", extra={"llm": model.name if model else "extractive"})
-        yield
-
     app = FastAPI(
         title="newsrag",
         version="0.1.0",
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=partial(lifespan, settings=settings, embedder=embedder, metrics=metrics),
     )
     app.state.settings = settings
     app.state.metrics = metrics

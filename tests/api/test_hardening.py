@@ -3,6 +3,7 @@ the error envelope, and no internals in any error."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +174,21 @@ def test_metrics_count_routes_and_index_size(corpus_server: LiveServer) -> None:
     chunks = len(corpus_server.engine.require().store.chunks)
     assert f"rag_index_chunks {float(chunks)}" in text
     assert "rag_index_size_bytes" in text and "rag_degraded_answers_total" in text
+
+
+def test_readiness_needs_an_index_and_a_reachable_llm(
+    start_server: ServerFactory, corpus_index_dir: Path, llm_double: LLMDouble, tmp_path: Path
+) -> None:
+    reachable = start_server(llm_settings(corpus_index_dir, llm_double)).client.get("/readyz")
+    assert reachable.status_code == 200
+    assert reachable.json()["checks"]["llm"] == "ok"
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    down = start_server(api_settings(corpus_index_dir, llm_base_url=dead_url, llm_model="m"))
+    response = down.client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["llm"].startswith("unreachable")
+    assert down.client.get("/healthz").status_code == 200  # alive, just not ready
+    empty = start_server(api_settings(tmp_path / "none")).client.get("/readyz")
+    assert empty.status_code == 503 and empty.json()["checks"]["index"] == "not loaded"
