@@ -149,7 +149,8 @@ def load_baseline(path: Path) -> Snapshot | None:
 
 def write_baseline(path: Path, snapshot: Snapshot) -> None:
     """Write the baseline file (only ever on an explicit --update-baseline)."""
-    path.write_text(json.dumps(snapshot.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
+    text = json.dumps(snapshot.to_dict(), indent=2, sort_keys=True, ensure_ascii=False)
+    path.write_text(text + "\n", "utf-8")
 
 
 def evaluate_gate(current: Snapshot, rules: list[Rule], baseline: Snapshot | None) -> GateResult:
