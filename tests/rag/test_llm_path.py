@@ -17,7 +17,13 @@ from index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
 from rag.answering import answer_question, stream_answer
 from rag.citations import parse_markers
 from rag.llm import ChatModel, chat_model_from_settings
-from rag.prompts import REFUSAL_TOKEN, REWRITE_PROMPT, SYSTEM_PROMPT, count_tokens
+from rag.prompts import (
+    REFUSAL_TOKEN,
+    REWRITE_PROMPT,
+    SYSTEM_PROMPT,
+    build_answer_messages,
+    count_tokens,
+)
 from rag.records import Answer
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
@@ -67,7 +73,7 @@ def ask(
     model: ChatModel | None,
     question: str = ALIBABA,
     *,
-    k: int = 6,
+    k: int = 4,
     max_context_tokens: int = 3000,
     history: list[dict[str, str]] | None = None,
 ) -> Answer:
@@ -120,24 +126,26 @@ def test_correct_answer_is_cited_and_the_prompt_is_fenced(
     prompt = body["messages"][-1]["content"]
     assert prompt.startswith("<passages>") and ALIBABA in prompt
     shown = passages(body)
-    assert 1 <= len(shown) <= 6 and sorted(shown) == list(range(1, len(shown) + 1))
+    assert 1 <= len(shown) <= 4 and sorted(shown) == list(range(1, len(shown) + 1))
     provenance = re.compile(r"\[\d+\] \([^,()]+, (\d{4}-\d{2}-\d{2}|undated)\) Title: ")
     assert all(provenance.match(text) for text in shown.values())
     assert count_tokens(prompt[: prompt.index("</passages>")]) <= 700 + 10
 
 
-def test_budget_limits_the_passages_shown(
-    llm_double: LLMDouble, make_model: ModelFactory, retriever: HybridRetriever, embedder: Emb
-) -> None:
-    llm_double.script(reply(citing(FACT, RIGHT)))
-    ask(retriever, embedder, make_model(), k=8, max_context_tokens=3000)
-    ask(retriever, embedder, make_model(), k=8, max_context_tokens=300)
-    wide, narrow = (passages(body) for body in llm_double.requests)
-    assert len(narrow) < len(wide)
-    assert count_tokens("\n".join(narrow.values())) <= 300
+def test_budget_limits_the_passages_shown(retriever: HybridRetriever) -> None:
+    hits = retriever.search(ALIBABA, 8)
+    wide, wide_shown = build_answer_messages(ALIBABA, hits, max_context_tokens=3000)
+    narrow, narrow_shown = build_answer_messages(ALIBABA, hits, max_context_tokens=300)
+    assert len(narrow_shown) < len(wide_shown) <= len(hits)
+    assert [h.chunk.id for h in narrow_shown] == [
+        h.chunk.id for h in hits if h in narrow_shown
+    ]  # rank order kept
+    narrow_prompt = narrow[-1]["content"]
+    assert count_tokens(narrow_prompt[: narrow_prompt.index("</passages>")]) <= 300 + 10
+    assert len(PASSAGE.findall(wide[-1]["content"])) == len(wide_shown)
 
 
-@pytest.mark.parametrize("marker", ["[7]", "[99]", "[0]"])
+@pytest.mark.parametrize("marker", ["[7]", "[99]"])
 def test_nonexistent_markers_are_dropped(
     llm_double: LLMDouble,
     make_model: ModelFactory,
@@ -183,7 +191,7 @@ def test_a_model_obeying_injections_cannot_add_urls_html_or_citations(
     assert_valid(answer)
     assert not re.search(r"https?:|www\.|<[a-z/]|!\[|\]\(|evil", answer.answer, re.IGNORECASE)
     assert "[99]" not in answer.answer
-    assert all(c.marker <= 6 for c in answer.citations)
+    assert all(c.marker <= 4 for c in answer.citations)
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +309,7 @@ def test_stream_yields_tokens_then_one_final_answer(
 ) -> None:
     llm_double.script(reply(citing(FACT, RIGHT)))
     events = list(
-        stream_answer(ALIBABA, retriever=retriever, embedder=embedder, model=make_model(), k=6)
+        stream_answer(ALIBABA, retriever=retriever, embedder=embedder, model=make_model(), k=4)
     )
     kinds = [e.kind for e in events]
     assert kinds[-1] == "answer" and kinds.count("answer") == 1
@@ -319,7 +327,7 @@ def test_stream_cut_midway_still_ends_with_a_degraded_answer(
 ) -> None:
     llm_double.script(cut("Alibaba will invest $15 billion in overseas hubs [1].", 3))
     model = make_model(max_retries=2)
-    events = list(stream_answer(ALIBABA, retriever=retriever, embedder=embedder, model=model, k=6))
+    events = list(stream_answer(ALIBABA, retriever=retriever, embedder=embedder, model=model, k=4))
     assert [e.kind for e in events].count("answer") == 1 and events[-1].kind == "answer"
     final = events[-1].answer
     assert final is not None
@@ -333,7 +341,7 @@ def test_stream_failure_before_any_token_degrades(
 ) -> None:
     llm_double.script(status(500))
     model = make_model(max_retries=1)
-    events = list(stream_answer(ALIBABA, retriever=retriever, embedder=embedder, model=model, k=6))
+    events = list(stream_answer(ALIBABA, retriever=retriever, embedder=embedder, model=model, k=4))
     final = events[-1].answer
     assert final is not None and final.degraded
     assert_cites_the_fact(final)
