@@ -153,35 +153,35 @@ class OpenAIChatModel:
             self.calls += 1
             try:
                 return attempt(min(self.timeout_s, remaining))
-            except openai.APIStatusError as exc:
-                error: LLMError = LLMError(
-                    f"LLM endpoint answered HTTP {exc.status_code}", status=exc.status_code
-                )
-                retryable = exc.status_code == 429 or exc.status_code >= 500
-                wait = self._retry_after(exc.response) if exc.status_code == 429 else None
-            except openai.APITimeoutError as exc:
-                error, retryable, wait = (
-                    LLMTimeoutError(f"LLM request timed out: {exc}"),
-                    True,
-                    None,
-                )
-            except openai.APIConnectionError as exc:
-                error, retryable, wait = LLMError(f"LLM endpoint unreachable: {exc}"), True, None
-            except (openai.OpenAIError, ValueError) as exc:  # malformed reply: not retried
-                error, retryable, wait = LLMError(f"LLM reply is malformed: {exc}"), False, None
-            error.attempts = retry + 1
-            if not retryable or retry == self.max_retries:
-                raise error
-            delay = wait if wait is not None else self._backoff(retry)
-            if time.monotonic() + delay >= deadline:
-                raise DeadlineExceeded(
-                    f"LLM deadline of {self.deadline_s}s leaves no time to retry ({error})",
-                    status=error.status,
-                    attempts=retry + 1,
-                ) from error
+            except (openai.OpenAIError, ValueError) as exc:
+                error, delay = self._classify(exc, retry)
+                error.attempts = retry + 1
+                if delay is None or retry == self.max_retries:
+                    raise error from exc
+                if time.monotonic() + delay >= deadline:
+                    raise DeadlineExceeded(
+                        f"LLM deadline of {self.deadline_s}s leaves no time to retry ({error})",
+                        status=error.status,
+                        attempts=retry + 1,
+                    ) from exc
             log.warning("LLM attempt failed, retrying", extra={"error": str(error), "delay": delay})
             time.sleep(delay)
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def _classify(self, exc: Exception, retry: int) -> tuple[LLMError, float | None]:
+        """The LLMError for a failed attempt and the delay before a retry (None: no retry)."""
+        if isinstance(exc, openai.APIStatusError):
+            code = exc.status_code
+            error = LLMError(f"LLM endpoint answered HTTP {code}", status=code)
+            if code == 429:
+                wait = self._retry_after(exc.response)
+                return error, wait if wait is not None else self._backoff(retry)
+            return error, self._backoff(retry) if code >= 500 else None
+        if isinstance(exc, openai.APITimeoutError):
+            return LLMTimeoutError(f"LLM request timed out: {exc}"), self._backoff(retry)
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMError(f"LLM endpoint unreachable: {exc}"), self._backoff(retry)
+        return LLMError(f"LLM reply is malformed: {exc}"), None  # not retried: it would repeat
 
     def _backoff(self, retry: int) -> float:
         # Full jitter (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/).
