@@ -12,13 +12,14 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from rag.errors import LLMError, RagError
 from rag.prompts import build_rewrite_messages, sanitize_model_text
 from rag.records import Answer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # answering imports this module at run time; types only here
+    from rag.answering import AnswerEvent
     from rag.llm import ChatModel
 
 log = logging.getLogger(__name__)
@@ -145,18 +146,7 @@ def rewrite_followup(question: str, history: list[Message], model: ChatModel | N
 # --- the REPL ---------------------------------------------------------------------------------
 
 
-class ChatEvent(Protocol):
-    """What ask yields: rag.answering.AnswerEvent (token deltas, then one final answer)."""
-
-    @property
-    def kind(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def answer(self) -> Answer | None: ...
-
-
-Ask = Callable[[str, list[Message]], Iterator[ChatEvent]]
+Ask = Callable[[str, list[Message]], Iterator["AnswerEvent"]]
 Read = Callable[[str], str]
 Write = Callable[[str], None]
 
