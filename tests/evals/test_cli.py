@@ -20,6 +20,7 @@ from evals.cli import register
 from index import IndexStore
 from rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
+from tests.rag.llm_double import LLMDouble, reply
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLD = [
@@ -153,3 +154,26 @@ def test_rag_entry_point_registers_the_eval_command() -> None:
     for flag in ("--gold", "--corpus", "--mode", "--k", "--json", "--out", "--baseline"):
         assert flag in result.stdout
     assert "--update-baseline" in result.stdout and "--index-dir" in result.stdout
+
+
+def test_llm_mode_runs_the_same_eval_against_the_configured_endpoint(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def script(request: dict[str, object]) -> str:
+        prompt = json.dumps(request["messages"])
+        if "bread" in prompt:
+            return "INSUFFICIENT_CONTEXT"
+        return "Alibaba was fined a record $2.8 billion in April [1]."
+
+    with LLMDouble([reply(script)]) as double:
+        monkeypatch.setenv("RAG_LLM_BASE_URL", double.base_url)
+        monkeypatch.setenv("RAG_LLM_MODEL", "scripted-double")
+        code, output = _eval(workdir, "--mode", "llm", "--json")
+        assert double.requests, "the endpoint was never called"
+    assert code in (0, 1), output
+    report = json.loads(output)
+    assert report["info"]["mode"] == "llm" and report["info"]["model"] == "scripted-double"
+    fine = report["questions"][0]
+    assert fine["mode"] == "llm" and not fine["degraded"]
+    assert fine["checks"]["answer"] is True
+    assert report["questions"][1]["answerable"] is False  # bread: refused
