@@ -1,3 +1,26 @@
-"""Evals: gold sets, metrics, runner, reports and the CI gate."""
+"""Evals: gold sets, metrics, runner, reports and the CI gate (`rag eval`)."""
 
-__all__: list[str] = []
+from evals.errors import EvalError, GateConfigError, GoldFormatError
+from evals.gate import GateResult, Rule, Snapshot, evaluate_gate, load_baseline, load_rules
+from evals.gold import GoldQuestion, load_gold, missing_evidence
+from evals.metrics import QuestionScore, contains, normalise, score_question, summarise
+
+__all__ = [
+    "EvalError",
+    "GateConfigError",
+    "GateResult",
+    "GoldFormatError",
+    "GoldQuestion",
+    "QuestionScore",
+    "Rule",
+    "Snapshot",
+    "contains",
+    "evaluate_gate",
+    "load_baseline",
+    "load_gold",
+    "load_rules",
+    "missing_evidence",
+    "normalise",
+    "score_question",
+    "summarise",
+]
