@@ -2,6 +2,7 @@
 concurrent clients, on loopback, bounded by time and request count.
 
     .venv/bin/python -m bench.serve                      # spawns `rag serve` on a free port
+    .venv/bin/python -m bench.serve --embed-backend onnx # the same with ONNX Runtime
     .venv/bin/python -m bench.serve --url http://127.0.0.1:8000   # an already running server
 
 The server runs in its own process (`rag serve`, rate limit off, no LLM, so /v1/ask is
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -60,6 +62,7 @@ class Cell:
     rps: float
     p50_ms: float
     p95_ms: float
+    server_cpu_ms: float  # server process CPU time per request (nan when not measured)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -95,7 +98,13 @@ def body_for(endpoint: str, n: int, queries: list[str]) -> dict[str, object]:
 
 
 async def run_cell(
-    url: str, endpoint: str, clients: int, seconds: float, max_requests: int, queries: list[str]
+    url: str,
+    endpoint: str,
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    queries: list[str],
+    server: psutil.Process | None = None,
 ) -> Cell:
     """`clients` workers send requests back to back until time or the request cap runs out."""
     latencies: list[float] = []
@@ -103,6 +112,7 @@ async def run_cell(
     sent = 0
     offset = random.Random(f"{endpoint}{clients}").randrange(len(queries))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    cpu_before = cpu_seconds(server)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
         started = time.perf_counter()
         stop_at = started + seconds
@@ -125,6 +135,7 @@ async def run_cell(
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - started
     done = len(latencies)
+    cpu_ms = (cpu_seconds(server) - cpu_before) * 1000 / done if done else math.nan
     return Cell(
         endpoint=endpoint,
         clients=clients,
@@ -134,7 +145,16 @@ async def run_cell(
         rps=round(done / elapsed, 1) if elapsed else 0.0,
         p50_ms=round(percentile(latencies, 50) * 1000, 1),
         p95_ms=round(percentile(latencies, 95) * 1000, 1),
+        server_cpu_ms=round(cpu_ms, 1),
     )
+
+
+def cpu_seconds(process: psutil.Process | None) -> float:
+    """User + system CPU seconds of the server process so far (nan when unknown)."""
+    if process is None:
+        return math.nan
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def free_port() -> int:
@@ -145,9 +165,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def spawned_server(index_dir: Path | None, timeout_s: float = 120.0) -> Iterator[str]:
+def spawned_server(
+    index_dir: Path | None, backend: str, timeout_s: float = 180.0
+) -> Iterator[tuple[str, psutil.Process]]:
     """`rag serve` on a free loopback port over `index_dir` (default: a fresh index of corpus/)."""
     rag = str(Path(sys.executable).parent / "rag")
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "RAG_EMBED_BACKEND": backend,
+        "RAG_RATE_LIMIT_PER_MINUTE": "0",
+        "RAG_LLM_BASE_URL": "",
+        "RAG_API_KEY": "",
+    }
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         if index_dir is None:
             index_dir = Path(tmp) / "index"
@@ -156,22 +186,16 @@ def spawned_server(index_dir: Path | None, timeout_s: float = 120.0) -> Iterator
                 check=True,
                 capture_output=True,
                 timeout=timeout_s,
+                env=env,
             )
         port = free_port()
-        env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "RAG_RATE_LIMIT_PER_MINUTE": "0",
-            "RAG_LLM_BASE_URL": "",
-            "RAG_API_KEY": "",
-        }
         command = [rag, "serve", "--port", str(port), "--index-dir", str(index_dir)]
         command += ["--log-level", "warning"]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
             wait_ready(url, process, timeout_s)
-            yield url
+            yield url, psutil.Process(process.pid)
         finally:
             process.terminate()
             try:
@@ -196,7 +220,9 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> 
     raise SystemExit("rag serve did not become ready")
 
 
-async def run_all(url: str, args: argparse.Namespace) -> list[Cell]:
+async def run_all(
+    url: str, args: argparse.Namespace, server: psutil.Process | None = None
+) -> list[Cell]:
     """Warm up, then every endpoint at every concurrency."""
     queries = QUESTIONS if args.repeat_questions else corpus_queries(ROOT / "corpus")
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -207,7 +233,9 @@ async def run_all(url: str, args: argparse.Namespace) -> list[Cell]:
     cells = []
     for endpoint in args.endpoints:
         for clients in args.clients:
-            cell = await run_cell(url, endpoint, clients, args.seconds, args.max_requests, queries)
+            cell = await run_cell(
+                url, endpoint, clients, args.seconds, args.max_requests, queries, server
+            )
             cells.append(cell)
     return cells
 
@@ -215,13 +243,13 @@ async def run_all(url: str, args: argparse.Namespace) -> list[Cell]:
 def print_table(cells: list[Cell]) -> None:
     """Fixed-width table of the figures."""
     header = f"{'endpoint':<12} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>8} "
-    header += f"{'p50 ms':>8} {'p95 ms':>8}"
+    header += f"{'p50 ms':>8} {'p95 ms':>8} {'cpu ms/req':>10}"
     print(header)
     print("-" * len(header))
     for c in cells:
         print(
             f"{c.endpoint:<12} {c.clients:>7} {c.requests:>8} {c.errors:>6} {c.rps:>8.1f} "
-            f"{c.p50_ms:>8.1f} {c.p95_ms:>8.1f}"
+            f"{c.p50_ms:>8.1f} {c.p95_ms:>8.1f} {c.server_cpu_ms:>10.1f}"
         )
 
 
@@ -230,6 +258,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="Benchmark this running server instead of spawning one.")
     parser.add_argument("--index-dir", type=Path, help="Index for the spawned server.")
+    parser.add_argument(
+        "--embed-backend",
+        default="torch",
+        help="RAG_EMBED_BACKEND of the spawned server: torch, onnx, onnx-int8, openvino.",
+    )
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--endpoints", nargs="+", default=["/v1/search", "/v1/ask"])
     parser.add_argument("--seconds", type=float, default=8.0, help="Time per cell.")
@@ -249,13 +282,17 @@ def main(argv: list[str] | None = None) -> None:
     else:
         if shutil.which("rag", path=str(Path(sys.executable).parent)) is None:
             raise SystemExit("the `rag` console script is not installed in this environment")
-        with spawned_server(args.index_dir) as url:
-            cells = asyncio.run(run_all(url, args))
+        with spawned_server(args.index_dir, args.embed_backend) as (url, server):
+            cells = asyncio.run(run_all(url, args, server))
     if args.as_json:
         print(json.dumps([asdict(c) for c in cells], indent=2))
         return
     print_table(cells)
     print(f"\nload average before the run: {load:.2f} on {os.cpu_count()} cores")
+    print(
+        "cpu ms/req: the server's own CPU time per request; on an otherwise idle machine one "
+        "core serves about 1000 / (cpu ms/req) requests a second."
+    )
 
 
 if __name__ == "__main__":
