@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,24 @@ def test_cut_stream_still_ends_with_a_degraded_final_event(
     final = events[-1][1]
     assert final["degraded"] is True and final["mode"] == "extractive"
     assert_cited(final)
+
+
+def test_event_loop_stays_free_while_the_llm_hangs(
+    start_server: ServerFactory, corpus_index_dir: Path, llm_double: LLMDouble
+) -> None:
+    llm_double.script(hang(30))
+    server = start_server(llm_settings(corpus_index_dir, llm_double))
+    server.client.post("/v1/ask", json={"question": QUESTION, "no_llm": True})  # warm
+    with ThreadPoolExecutor(2) as pool:
+        pending = [
+            pool.submit(server.client.post, path, json={"question": QUESTION})
+            for path in ("/v1/ask", "/v1/ask/stream")
+        ]
+        while llm_double.calls < 2:  # both answers are now waiting on the hanging upstream
+            assert not any(p.done() for p in pending)
+            time.sleep(0.02)
+        for _ in range(5):
+            started = time.monotonic()
+            assert server.client.get("/healthz").status_code == 200
+            assert time.monotonic() - started < 0.5
+        assert all(p.result(timeout=30).status_code == 200 for p in pending)
