@@ -80,6 +80,8 @@ class ChunkingParams:
             raise ValueError("target_tokens must be in (0, max_tokens]")
         if not 0 <= self.overlap_tokens < self.target_tokens:
             raise ValueError("overlap_tokens must be in [0, target_tokens)")
+        if not 0 <= self.max_title_tokens <= self.max_tokens // 2:
+            raise ValueError("max_title_tokens must be in [0, max_tokens // 2]")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -181,15 +183,21 @@ def chunk_text(
         raise ValueError("title and special tokens leave no room for text")
     target = min(params.target_tokens, hard)
     units, sizes = _sentence_units(text, hard, count)
-    windows: list[tuple[int, int]] = []
-    i = 0
-    while i < len(units):
+
+    def window_end(i: int) -> int:
+        """One past the last unit of the window that starts at unit `i`."""
         j, total = i, 0
         while j < len(units) and (j == i or total + sizes[j] <= target):
             total += sizes[j]
             j += 1
         while j - 1 > i and count([text[units[i][0] : units[j - 1][1]]])[0] > hard:
             j -= 1  # joined text can tokenize longer than its parts
+        return j
+
+    windows: list[tuple[int, int]] = []
+    i = 0
+    while i < len(units):
+        j = window_end(i)
         windows.append((units[i][0], units[j - 1][1]))
         if j >= len(units):
             break
@@ -197,7 +205,9 @@ def chunk_text(
         while back - 1 > i and carried + sizes[back - 1] <= params.overlap_tokens:
             back -= 1
             carried += sizes[back]
-        i = back
+        # Overlap only when the next window still reaches past this one; otherwise (a long
+        # sentence follows) it would be a redundant window inside this one.
+        i = back if back < j and window_end(back) > j else j
     return windows
 
 

@@ -11,7 +11,12 @@ import re
 import unicodedata
 
 _KEEP_CONTROL = {"\n", "\t"}
+# Controls that separate lines or words: dropping them would glue two words together.
+_BREAK_CONTROLS = {"\x0b": "\n", "\x0c": "\n", "\x1c": "\n", "\x1d": "\n", "\x1e": "\n"}
+_BREAK_CONTROLS |= {"\x1f": " ", "\x85": "\n"}
 
+# Each rule also has a word cap: boilerplate lines are short, and a long paragraph that
+# merely contains a matching phrase is article text.
 _COMMENT_PROMPT = re.compile(
     r"^\s*(please\s+)?(enter|leave|post|add|write|submit)\s+(a\s+|your\s+)?"
     r"(comment|reply|name|e-?mail|website)\b"
@@ -19,25 +24,44 @@ _COMMENT_PROMPT = re.compile(
     r"|save my name,? e-?mail|you must be logged in to (post|comment)",
     re.IGNORECASE,
 )
+_COMMENT_MAX_WORDS = 15
 _COPYRIGHT = re.compile(
     r"©|\(c\)\s*\d{4}|\bcopyright\s+(©\s*)?\d{4}|\ball rights reserved\b", re.IGNORECASE
 )
+_COPYRIGHT_MAX_WORDS = 40
+# A label, then a separator. Dashes only after unambiguous labels: "Most popular — and most
+# criticised — was ..." is a sentence.
 _RELATED = re.compile(
-    r"^\s*(see also|related(\s+(articles?|stories|posts|coverage|news|reading))?|read more|"
-    r"also read|read also|recommended( for you)?|more from [\w .]+|you may also like|"
-    r"trending( now)?|most popular|don'?t miss)\s*[:\-–—|]",
+    r"^\W*(see also|related(\s+(articles?|stories|posts|coverage|news|reading|content))?|"
+    r"read more|also read|read also|further reading|more on this( story)?)\s*[:\-–—|»›]"
+    r"|^\W*(recommended( for you)?|more from [\w .]+|you (may|might) also like|trending( now)?|"
+    r"most (popular|read)|don'?t miss|editor'?s picks?)\s*[:|»›]",
     re.IGNORECASE,
 )
-# Words of appeals and marketing; a line needs one of these *and* to address the reader.
+_RELATED_MAX_WORDS = 30
+# Appeals and marketing are scored (see `_appeal_score`): an appeal asks the reader ("you")
+# for something for the publisher ("us", "our"), often in the imperative, and is never
+# reported speech. Plural nouns like "subscribers" or "donations" are news words.
 _APPEAL_TERMS = re.compile(
-    r"\b(donat\w*|gifts?|contribution|paypal|patreon|subscribe\w*|subscription|newsletter|"
-    r"sign up|signup|become a (member|subscriber|patron)|membership|offer us a hand|"
-    r"support (us|our journalism|independent)|free reports?|alerts?|free trial|"
-    r"click here|download (our|the) app|follow us|share this( article)?|"
-    r"unlimited access|ad-?free|premium access|trade confidently)\b",
+    r"\b(donate|donating|donation to us|contribution|paypal|patreon|subscribe|subscribing|"
+    r"subscription|newsletter|sign up|signup|become a (member|subscriber|patron)|"
+    r"membership|offer us a hand|help us|support us|support (our|independent) journalism|"
+    r"free reports?|free trial|click here|download (our|the) app|follow us|"
+    r"share this( article)?|unlimited access|ad-?free|premium access|trade confidently)\b",
     re.IGNORECASE,
 )
-_READER = re.compile(r"\b(you|your|yours|us|we|our)\b", re.IGNORECASE)
+_SECOND_PERSON = re.compile(r"\b(you|your|yours|yourself)\b", re.IGNORECASE)
+_PUBLISHER = re.compile(r"\b(us|our|ours)\b", re.IGNORECASE)
+_IMPERATIVE = re.compile(
+    r"^\W*(please\s+)?(subscribe|donate|support|sign up|join|become|click|follow|download|"
+    r"share|get|try|trade|register|give)\b",
+    re.IGNORECASE,
+)
+_ATTRIBUTION = re.compile(
+    r"\b(said|says|told|according to|announced|reported|wrote|added)\b", re.IGNORECASE
+)
+_APPEAL_MIN_SCORE = 3
+_APPEAL_MAX_WORDS = 60
 _EMAIL_SHIELD = re.compile(r"\[email\s*protected\]", re.IGNORECASE)
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -46,34 +70,52 @@ _WORD = re.compile(r"\w+")
 
 def strip_invisible(text: str) -> str:
     """Drop zero-width, bidi, tag and control characters; unify line ends and odd spaces."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     out = []
     for ch in text:
         cat = unicodedata.category(ch)
         if ch in _KEEP_CONTROL:
             out.append(ch)
+        elif ch in _BREAK_CONTROLS:
+            out.append(_BREAK_CONTROLS[ch])
         elif cat in ("Cf", "Cc", "Cs", "Co", "Cn"):
             continue  # format (ZWSP, bidi, tags, BOM), control, surrogate, private, unassigned
         elif cat in ("Zs", "Zl", "Zp"):
             out.append(" " if cat == "Zs" else "\n")
         else:
             out.append(ch)
-    return "".join(out)
+    # Composed only now: a removed character may have stood between a letter and its accent.
+    return unicodedata.normalize("NFC", "".join(out))
 
 
 def boilerplate_reason(line: str) -> str | None:
     """Name the rule that marks `line` as non-article content, or None to keep it."""
-    if _COMMENT_PROMPT.search(line):
+    words = _word_count(line)
+    if _COMMENT_PROMPT.search(line) and words <= _COMMENT_MAX_WORDS:
         return "comment_prompt"
-    if _RELATED.search(line):
+    if _RELATED.search(line) and words <= _RELATED_MAX_WORDS:
         return "related_link"
-    if _COPYRIGHT.search(line):
+    if _COPYRIGHT.search(line) and words <= _COPYRIGHT_MAX_WORDS:
         return "copyright"
-    if _EMAIL_SHIELD.search(line):
+    if _EMAIL_SHIELD.search(line) and words <= _APPEAL_MAX_WORDS:
         return "appeal"
-    if _APPEAL_TERMS.search(line) and _READER.search(line) and _word_count(line) <= 60:
+    if words <= _APPEAL_MAX_WORDS and _appeal_score(line) >= _APPEAL_MIN_SCORE:
         return "appeal"
     return None
+
+
+def _appeal_score(line: str) -> int:
+    if _ATTRIBUTION.search(line):
+        return 0
+    terms = {m.group().casefold() for m in _APPEAL_TERMS.finditer(line)}
+    if not terms:
+        return 0
+    return (
+        min(len(terms), 2)
+        + bool(_SECOND_PERSON.search(line))
+        + bool(_PUBLISHER.search(line))
+        + bool(_IMPERATIVE.search(line))
+    )
 
 
 def _word_count(line: str) -> int:
@@ -94,19 +136,24 @@ def _is_short_sign_off(line: str) -> bool:
     )
 
 
+# Rules whose blocks swallow a short neighbouring line ("It means we can ...", "Thank you.").
+_BLOCK_REASONS = frozenset({"appeal", "comment_prompt"})
+
+
 def drop_boilerplate_lines(lines: list[str], title: str = "") -> list[str]:
     """Remove boilerplate lines, duplicated titles and consecutive duplicate lines."""
     title_key = _normal(title)
-    flagged = [boilerplate_reason(line) is not None for line in lines]
+    reasons = [boilerplate_reason(line) for line in lines]
+    flagged = [r is not None for r in reasons]
     content = [i for i, line in enumerate(lines) if line.strip()]
     for pos, i in enumerate(content):
         if flagged[i]:
             continue
-        prev_flag = pos > 0 and flagged[content[pos - 1]]
-        next_flag = pos + 1 < len(content) and flagged[content[pos + 1]]
+        prev_appeal = pos > 0 and reasons[content[pos - 1]] in _BLOCK_REASONS
+        next_appeal = pos + 1 < len(content) and reasons[content[pos + 1]] in _BLOCK_REASONS
         # A short line inside an appeal block, or a sign-off right after one.
-        if (prev_flag and next_flag and _word_count(lines[i]) <= 30) or (
-            prev_flag and _is_short_sign_off(lines[i])
+        if (prev_appeal and next_appeal and _word_count(lines[i]) <= 30) or (
+            prev_appeal and _is_short_sign_off(lines[i])
         ):
             flagged[i] = True
     kept: list[str] = []

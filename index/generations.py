@@ -23,6 +23,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
+# Called with the name of each step of a durable write (see `publish`); crash tests kill the
+# process at a named step, and nothing else depends on it.
+StepHook = Callable[[str], None]
 _GEN = re.compile(r"^gen-(\d{6,})$")
 
 
@@ -78,34 +81,57 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def publish(index_dir: Path, write: Callable[[Path, int], None]) -> Path:
-    """Write a new generation with `write(tmp_dir, number)` and make it live atomically."""
+def publish(
+    index_dir: Path,
+    write: Callable[[Path, int], None],
+    *,
+    previous: Path | None = None,
+    on_step: StepHook | None = None,
+) -> Path:
+    """Write a new generation with `write(tmp_dir, number)` and make it live atomically.
+
+    `previous` is the generation kept as the fallback (default: the one CURRENT names).
+    Steps reported to `on_step`, in order: begin, tmp-created, (the steps of `write`),
+    fsynced, renamed, current-tmp-written, switched, gc-done.
+    """
+    step = on_step or _no_step
+    step("begin")
     index_dir.mkdir(parents=True, exist_ok=True)
     existing = generation_dirs(index_dir)
     number = (generation_number(existing[0]) + 1) if existing else 1
     tmp = index_dir / f".tmp-gen-{number:06d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    step("tmp-created")
     write(tmp, number)
     for child in tmp.rglob("*"):
         if child.is_file():
             fsync_path(child)
     fsync_path(tmp)
+    step("fsynced")
     final = index_dir / f"gen-{number:06d}"
     os.rename(tmp, final)
     fsync_path(index_dir)
-    previous = current_generation(index_dir)
-    _switch_current(index_dir, final.name)
+    step("renamed")
+    previous = previous or current_generation(index_dir)
+    _switch_current(index_dir, final.name, step)
+    step("switched")
     _collect_garbage(index_dir, keep={final.name, previous.name if previous else ""})
+    step("gc-done")
     return final
 
 
-def _switch_current(index_dir: Path, name: str) -> None:
+def _no_step(name: str) -> None:
+    pass
+
+
+def _switch_current(index_dir: Path, name: str, step: StepHook) -> None:
     tmp = index_dir / f".{CURRENT}.tmp"
     with tmp.open("w", encoding="utf-8") as handle:
         handle.write(name + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+    step("current-tmp-written")
     os.replace(tmp, index_dir / CURRENT)
     fsync_path(index_dir)
 

@@ -14,13 +14,16 @@ import numpy as np
 
 from index.chunking import ChunkingParams, chunk_article, embed_input, short_title
 from index.embedding import Embedder
-from index.errors import EmbedderMismatchError, IndexNotFoundError
-from index.generations import publish, writer_lock
+from index.errors import CorruptIndexError, EmbedderMismatchError, IndexNotFoundError
+from index.generations import StepHook, current_generation, publish, writer_lock
 from index.loaders import FieldMap, LoadFailure, load_paths
 from index.records import Article, Chunk
 from index.store import ArticleEntry, IndexStore, open_index
 
 log = logging.getLogger(__name__)
+
+# Below this many chunks to embed, a progress bar is noise rather than feedback.
+PROGRESS_MIN_CHUNKS = 256
 
 
 @dataclass(slots=True)
@@ -58,7 +61,8 @@ class IngestOptions:
     prune: bool = False
     rebuild: bool = False
     fields: FieldMap = field(default_factory=FieldMap)
-    progress: bool = False
+    progress: bool = False  # a progress bar while embedding, on runs of PROGRESS_MIN_CHUNKS+
+    on_step: StepHook | None = field(default=None, compare=False, repr=False)
 
 
 def content_hash(article: Article) -> str:
@@ -76,6 +80,11 @@ def ingest(
 ) -> IngestReport:
     """Load `paths` and upsert their articles; unchanged articles are not re-embedded."""
     options = options or IngestOptions()
+    if options.params.max_tokens > embedder.max_tokens:
+        raise ValueError(
+            f"chunks of up to {options.params.max_tokens} tokens would be truncated by "
+            f"{embedder.name!r}, which reads at most {embedder.max_tokens}"
+        )
     started = time.perf_counter()
     loaded = load_paths(list(paths), options.fields)
     report = IngestReport(failed=loaded.failures, skipped=loaded.skipped)
@@ -84,6 +93,9 @@ def ingest(
         reusable = _reusable(previous, embedder, options)
         incoming = {a.id: a for a in loaded.articles}
         failed_paths = {f.path.split(":")[0] for f in loaded.failures}
+        prune = options.prune and not (loaded.failures and not incoming)
+        if options.prune and not prune:
+            log.warning("every input failed to load; not pruning")
         keep: dict[str, Article] = {}
         for doc_id, article in incoming.items():
             if doc_id in reusable and reusable[doc_id] == content_hash(article):
@@ -96,13 +108,18 @@ def ingest(
         for doc_id, old in (previous.articles if previous else {}).items():
             if doc_id in incoming:
                 continue
-            if options.prune and old.path not in failed_paths:
+            if prune and old.path not in failed_paths:
                 report.removed.append(doc_id)
             else:
                 keep[doc_id] = old
                 if doc_id not in reusable:
                     report.updated.append(doc_id)  # re-chunked for new parameters
-        if report.changed or previous is None:
+        if previous is None:
+            # A first ingest makes an index (possibly empty) unless every input failed.
+            needed = bool(keep) or not report.failed
+        else:
+            needed = report.changed or previous.manifest.faiss_kind != options.faiss_kind
+        if needed:
             _write(index_dir, embedder, options, previous, keep, set(reusable), report)
         elif previous is not None:
             report.generation = previous.path.name if previous.path else None
@@ -119,8 +136,11 @@ def delete_articles(
 ) -> IngestReport:
     """Remove articles by id in a new generation; unknown ids raise KeyError."""
     options = options or IngestOptions()
+    doc_ids = list(doc_ids)
     started = time.perf_counter()
     report = IngestReport()
+    if current_generation(index_dir) is None:  # before the lock, which would create the dir
+        raise IndexNotFoundError(f"no index at {index_dir}; build one with `rag ingest PATH`")
     with writer_lock(index_dir):
         previous = open_index(index_dir, embedder)
         unknown = [d for d in doc_ids if d not in previous.articles]
@@ -132,6 +152,7 @@ def delete_articles(
         options = IngestOptions(
             params=ChunkingParams(**previous.manifest.chunking),
             faiss_kind=previous.manifest.faiss_kind,
+            on_step=options.on_step,
         )
         _write(index_dir, embedder, options, previous, keep, set(keep), report)
     report.seconds = round(time.perf_counter() - started, 3)
@@ -143,8 +164,8 @@ def _previous(index_dir: Path, embedder: Embedder, options: IngestOptions) -> In
         return open_index(index_dir, embedder)
     except IndexNotFoundError:
         return None
-    except EmbedderMismatchError:
-        if options.rebuild:
+    except (EmbedderMismatchError, CorruptIndexError):
+        if options.rebuild:  # start over: the only way out of another model or a wrecked index
             return None
         raise
 
@@ -189,7 +210,8 @@ def _write(
             rows.extend(old_rows.get(doc_id, []))
     todo = [i for i, r in enumerate(rows) if r is None]
     texts = [embed_input(_title(chunks[i], options, count), chunks[i].text) for i in todo]
-    fresh_vectors = embedder.embed_passages(texts, progress=options.progress)  # (len(todo), dim)
+    progress = options.progress and len(texts) >= PROGRESS_MIN_CHUNKS
+    fresh_vectors = embedder.embed_passages(texts, progress=progress)  # (len(todo), dim)
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)  # (n_chunks, dim)
     if todo:
         vectors[todo] = fresh_vectors
@@ -209,7 +231,12 @@ def _write(
         chunking=asdict(options.params),
         faiss_kind=options.faiss_kind,
     )
-    final = publish(index_dir, store.write)
+    final = publish(
+        index_dir,
+        lambda tmp, number: store.write(tmp, number, options.on_step),
+        previous=previous.path if previous is not None else None,
+        on_step=options.on_step,
+    )
     report.generation = final.name
     report.chunks_embedded = len(todo)
     report.tokens_embedded = sum(chunks[i].n_tokens for i in todo)

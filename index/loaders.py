@@ -55,12 +55,16 @@ class LoadResult:
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files under `paths` (recursively, sorted), hidden files excluded."""
+    """Files under `paths` (recursively, sorted), hidden files excluded.
+
+    Dangling symlinks are yielded too, so that reading them reports them by name.
+    """
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path).parts
-                if child.is_file() and not any(p.startswith(".") for p in rel):
+                dangling = child.is_symlink() and not child.exists()
+                if (child.is_file() or dangling) and not any(p.startswith(".") for p in rel):
                     yield child
         else:
             yield path
@@ -73,7 +77,7 @@ def load_paths(paths: Iterable[Path], fields: FieldMap | None = None) -> LoadRes
     seen: dict[str, str] = {}
     for path in iter_files(paths):
         if path.suffix.lower() not in SUPPORTED:
-            log.warning("skipping unsupported file", extra={"path": str(path)})
+            log.warning("skipping unsupported file %s", path, extra={"path": str(path)})
             result.skipped.append(LoadFailure(str(path), f"unsupported extension {path.suffix!r}"))
             continue
         try:
@@ -189,7 +193,10 @@ def _record_article(path: Path, i: int, record: object, fields: FieldMap) -> Art
 def _load_html(path: Path, raw: str) -> Article:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False)
+    try:
+        doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False)
+    except Exception as exc:  # a parser failure on one page must not stop the run
+        raise ArticleLoadError(f"HTML extraction failed: {type(exc).__name__}: {exc}") from exc
     if doc is None or not getattr(doc, "text", None):
         raise ArticleLoadError("no article text found in HTML")
     meta = {
@@ -255,5 +262,5 @@ def normalise_date(value: object) -> str | None:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
     except ValueError:
-        log.warning("unparseable published_at ignored", extra={"value": text})
+        log.warning("unparseable published_at %r ignored", text, extra={"value": text})
         return None

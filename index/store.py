@@ -18,7 +18,7 @@ from index.errors import (
     EmbedderMismatchError,
     IndexNotFoundError,
 )
-from index.generations import current_generation, generation_dirs, sha256_file
+from index.generations import StepHook, current_generation, generation_dirs, sha256_file
 from index.records import Article, Chunk
 from index.sparse import Bm25Store
 
@@ -119,13 +119,23 @@ class IndexStore:
         dense = FaissStore(build_faiss(vectors, faiss_kind), chunks, embedder)
         return cls(manifest, articles, chunks, vectors, dense, Bm25Store.build(chunks))
 
-    def write(self, directory: Path, generation: int) -> None:
-        """Write every file of this generation into `directory`, manifest last."""
+    def write(self, directory: Path, generation: int, on_step: StepHook | None = None) -> None:
+        """Write every file of this generation into `directory`, manifest last.
+
+        Steps reported to `on_step`: chunks-written, articles-written, vectors-written,
+        faiss-half-written, faiss-written, bm25-written, manifest-written.
+        """
+        step = on_step or (lambda name: None)
         _write_jsonl(directory / CHUNKS, (asdict(c) for c in self.chunks))
+        step("chunks-written")
         _write_jsonl(directory / ARTICLES, (asdict(a) for a in self.articles.values()))
+        step("articles-written")
         np.save(directory / VECTORS, self.vectors, allow_pickle=False)
-        self.dense.write(directory / FAISS_FILE)
+        step("vectors-written")
+        self.dense.write(directory / FAISS_FILE, step)
+        step("faiss-written")
         self.sparse.write(directory / BM25_DIR)
+        step("bm25-written")
         files = {
             str(p.relative_to(directory)): sha256_file(p)
             for p in sorted(directory.rglob("*"))
@@ -135,6 +145,7 @@ class IndexStore:
         fields["articles"] = self.manifest.articles
         self.manifest = Manifest(**fields)
         (directory / MANIFEST).write_text(self.manifest.to_json(), encoding="utf-8")
+        step("manifest-written")
 
     @classmethod
     def read(cls, directory: Path, embedder: Embedder, *, verify: bool = True) -> IndexStore:

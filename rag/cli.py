@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from index import (
@@ -39,9 +44,15 @@ IndexDir = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def settings_from(index_dir: Path | None = None, **overrides: object) -> Settings:
+@app.callback()
+def _before_any_command() -> None:
+    """Cited question answering over news articles."""
+    _quiet_libraries()
+
+
+def settings_from(index_dir: Path | None = None, **overrides: Any) -> Settings:
     """Settings from the environment, with CLI flags taking precedence."""
-    values = {k: v for k, v in overrides.items() if v is not None}
+    values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if index_dir is not None:
         values["index_dir"] = index_dir
     return Settings(**values)
@@ -49,7 +60,7 @@ def settings_from(index_dir: Path | None = None, **overrides: object) -> Setting
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error without a traceback and return the Exit to raise."""
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -87,6 +98,7 @@ def ingest_command(
             prune=prune,
             rebuild=rebuild,
             progress=not as_json,
+            on_step=_kill_switch(),
         )
         report = ingest(paths, settings.index_dir, embedder, options)
     except (IndexStoreError, ValueError) as exc:
@@ -105,10 +117,12 @@ def delete_command(
     """Remove articles from the index by id."""
     settings = settings_from(index_dir)
     try:
-        report = delete_articles(doc_ids, settings.index_dir, load_embedder(settings))
+        embedder = load_embedder(settings)
+        options = IngestOptions(on_step=_kill_switch())
+        report = delete_articles(doc_ids, settings.index_dir, embedder, options)
     except KeyError as exc:
         raise fail(str(exc.args[0])) from None
-    except IndexStoreError as exc:
+    except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     _print_report(report, as_json)
 
@@ -128,7 +142,7 @@ def stats_command(index_dir: IndexDir = None, as_json: JsonFlag = False) -> None
         "created_at": manifest.created_at,
         "articles": len(store.articles),
         "chunks": len(store.chunks),
-        "embedder": manifest.embedder,
+        "model": manifest.embedder,
         "dim": manifest.dim,
         "faiss_kind": manifest.faiss_kind,
         "chunking": manifest.chunking,
@@ -156,19 +170,40 @@ def config_command(as_json: JsonFlag = False) -> None:
     console.print(table)
 
 
+# Crash tests (tests/index) set this to a step name of index.generations.publish; the process
+# then SIGKILLs itself at that step. Read here, at the entry point, never by library code.
+KILL_AT_ENV = "RAG_TEST_KILL_AT"
+
+
+def _kill_switch() -> Callable[[str], None] | None:
+    target = os.environ.get(KILL_AT_ENV)
+    if not target:
+        return None
+
+    def on_step(name: str) -> None:
+        if name == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return on_step
+
+
 def _print_report(report: IngestReport, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
         return
     for failure in report.failed:
-        err.print(f"[yellow]failed:[/yellow] {failure.path}: {failure.reason}")
+        err.print(
+            f"[yellow]failed:[/yellow] {escape(failure.path)}: {escape(failure.reason)}",
+            soft_wrap=True,
+        )
     for skip in report.skipped:
-        err.print(f"[dim]skipped:[/dim] {skip.path}: {skip.reason}")
+        err.print(f"[dim]skipped:[/dim] {escape(skip.path)}: {escape(skip.reason)}", soft_wrap=True)
     console.print(
         f"articles: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
         f"{len(report.failed)} failed | chunks embedded: {report.chunks_embedded} "
-        f"(index holds {report.total_chunks}) | {report.seconds:.1f}s | {report.generation}"
+        f"(index holds {report.total_chunks}) | {report.seconds:.1f}s | {report.generation}",
+        soft_wrap=True,
     )
 
 
@@ -354,6 +389,18 @@ def _register_plugins() -> None:
             logging.getLogger(__name__).debug("plugin %s unavailable: %s", entry.name, exc)
             continue
         register(app)
+
+
+def _quiet_libraries() -> None:
+    # transformers draws a "Loading weights" bar on every model load (its progress bars read
+    # this variable when it is first imported, after this point), and bm25s sets its own
+    # logger to DEBUG. The embedding progress bar of long ingests is sentence-transformers'
+    # own and stays.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    hf_logging = sys.modules.get("transformers.utils.logging")
+    if hf_logging is not None:  # already imported (by a plugin): switch its bars off directly
+        hf_logging.disable_progress_bar()
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def main() -> None:
