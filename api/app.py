@@ -26,11 +26,19 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DESCRIPTION = (
-    "Cited question answering over news articles: hybrid retrieval, answers whose every "
-    "sentence carries [n] markers to checked passages, honest refusals. Errors on /v1 use "
-    'the OpenAI envelope {"error": {"message", "type", "code"}}.'
-)
+DESCRIPTION = """\
+Cited question answering over news articles: hybrid retrieval, answers whose every sentence
+carries [n] markers to checked passages, honest refusals.
+
+- Errors on /v1 use the OpenAI envelope `{"error": {"message", "type", "code"}}`.
+- With `RAG_API_KEY` set, /v1/* and /metrics need `Authorization: Bearer <key>` (401 with
+  `WWW-Authenticate`); /healthz, /readyz and the web page at / stay open.
+- Per-client rate limit `RAG_RATE_LIMIT_PER_MINUTE` on /v1/* (429 with `Retry-After`; 0 = off),
+  request bodies up to `RAG_MAX_BODY_BYTES` (413), questions up to `RAG_MAX_QUESTION_CHARS`
+  and conversations up to `RAG_MAX_CONVERSATION_MESSAGES` (422, checked before any LLM call).
+- /v1/chat/completions speaks the OpenAI protocol; `citations` and `rag` sit beside `choices`
+  (and in the last stream chunk).
+"""
 
 
 @asynccontextmanager
