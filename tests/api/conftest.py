@@ -145,3 +145,24 @@ def llm_settings(index_dir: Path, double: LLMDouble, **overrides: object) -> Set
     }
     values.update(overrides)
     return api_settings(index_dir, **values)
+
+
+@dataclass
+class LLMServer:
+    """A server wired to a scripted double, shared by a module (script the double per test)."""
+
+    server: LiveServer
+    double: LLMDouble
+    settings: Settings
+
+
+@pytest.fixture(scope="module")
+def llm_server(
+    corpus_index_dir: Path, embedder: SentenceTransformerEmbedder
+) -> Iterator[LLMServer]:
+    """One LLM-backed server per module, its caches warm across tests."""
+    with LLMDouble() as double, torch_threads(1):
+        settings = llm_settings(corpus_index_dir, double)
+        app = create_app(settings, embedder=embedder)
+        with serve(app) as url, httpx.Client(base_url=url, timeout=30.0) as client:
+            yield LLMServer(LiveServer(url, app, client), double, settings)
