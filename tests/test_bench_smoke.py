@@ -109,3 +109,13 @@ def test_peers_ours_side_reports_every_figure(
     figures = peers.ours(spec)
     assert figures["documents"] == 4 and figures["ndcg@10"] == 1.0
     assert float(figures["query_p50_ms"]) > 0
+
+
+def test_embed_bench_compares_against_torch(tiny_beir: Path) -> None:
+    from bench import embed
+
+    figures = embed.run(embed.parse_args([str(tiny_beir), "--docs", "3", "--backends", "torch"]))
+    rows = figures["backends"]
+    assert isinstance(rows, dict) and figures["passages"] == 3
+    assert rows["torch"]["cosine_min"] == pytest.approx(1.0, abs=1e-4)
+    assert rows["torch (arrival order)"]["cosine_min"] == pytest.approx(1.0, abs=1e-4)
