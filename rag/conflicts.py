@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 # Slots where two values mean disagreement (two dates or two places may both be true).
 CONFLICT_TYPES = frozenset({"person", "amount", "count"})
 # How close the rival must score, and how alike the two sentences must be (same fact).
-MIN_RELATIVE_SCORE = 0.8
+MIN_RELATIVE_SCORE = 0.7
 MIN_SAME_FACT = 0.7
 MAX_RIVALS = 4
 

@@ -6,16 +6,23 @@ import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from index import Hit
 from rag.citations import attach_markers, citation_for
 from rag.conflicts import find_conflict
 from rag.facts import content_stems, terms
 from rag.facts import values as values_in
-from rag.questions import STRICT_TYPES, Question, analyse, slot_values
+from rag.questions import STRICT_TYPES, Question, analyse, counts_the_noun, slot_values
 from rag.records import AnswerSentence, Citation
 from rag.support import Sentence, SentenceVectors, passage_sentences
 
 CONFLICT_PREFIX = "Sources disagree:"
+_REFERS_BACK = re.compile(
+    r"^[\"“]?(?:it|its|he|she|they|their|his|her|this|these|the (?:company|firm|group|unit"
+    r"|business|retailer|giant|maker|bank|start-?up|platform|service|carrier|brand))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +124,16 @@ class ExtractiveAnswerer:
                     pool[key] = (sentence, marker)
         if not pool:
             return []
-        similarities = vectors.similarity(question, [s.text for s, _ in pool.values()])
+        texts = [s.text for s, _ in pool.values()]
+        # A sentence that refers back ("The company, based in Leeds, ...") is also scored
+        # under its headline, which names the subject; the closer of the two counts.
+        titled = [
+            f"{s.chunk.title}. {s.text}" if _REFERS_BACK.match(s.text) else s.text
+            for s, _ in pool.values()
+        ]
+        similarities = np.maximum(
+            vectors.similarity(question, texts), vectors.similarity(question, titled)
+        )
         weights = term_weights(asked, [s.text for s, _ in pool.values()])
         candidates = [
             self._candidate(asked, sentence, marker, float(sim), weights)
@@ -170,6 +186,8 @@ class ExtractiveAnswerer:
         names_ok = names_ok and asked.values <= values_in(passage)
         values = frozenset(slot_values(sentence.text, asked))
         typed = 1.0 if values else 0.0
+        if values and asked.counted and not counts_the_noun(sentence.text, asked):
+            typed = 0.5  # a count, but of something else
         score = 0.6 * sim + 0.25 * overlap + 0.1 * context + 0.15 * typed
         return Candidate(sentence, marker, sim, overlap, context, names_ok, values, score)
 

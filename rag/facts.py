@@ -19,7 +19,7 @@ _SCALES = {
     "tn": 1e12,
     "trillion": 1e12,
 }
-_NUMBER_WORDS = {
+NUMBER_WORDS = _NUMBER_WORDS = {
     "one": 1,
     "two": 2,
     "three": 3,

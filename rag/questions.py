@@ -8,6 +8,7 @@ from typing import Literal
 
 from rag.facts import (
     MONTHS,
+    NUMBER_WORDS,
     WEEKDAYS,
     content_stems,
     entity_spans,
@@ -79,6 +80,7 @@ class Question:
     stems: frozenset[str]  # content terms, stemmed
     entities: frozenset[str]  # casefolded words of its capitalised names
     values: frozenset[float]  # numbers the question itself states
+    counted: str | None = None  # "how many researchers" -> "researcher"
 
 
 def analyse(question: str) -> Question:
@@ -95,13 +97,32 @@ def analyse(question: str) -> Question:
         stems=frozenset(content_stems(question)),
         entities=frozenset(entity_words(question)),
         values=frozenset(round(q.value, 6) for q in quantities(question)),
+        counted=_counted_noun(lowered) if answer_type == "count" else None,
     )
+
+
+def _counted_noun(lowered: str) -> str | None:
+    match = re.search(r"\bhow many\s+([a-z][a-z-]+)", lowered)
+    if not match:
+        return None
+    noun = match.group(1)
+    return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
+
+
+def counts_the_noun(sentence: str, question: Question) -> bool:
+    """Whether a number in `sentence` counts what the question counts ('100 researchers')."""
+    if not question.counted:
+        return False
+    number = r"(?:\d[\d,.]*|" + "|".join(NUMBER_WORDS) + r")"
+    pattern = rf"\b{number}\s+(?:[a-z-]+\s+){{0,2}}?{re.escape(question.counted)}"
+    return re.search(pattern, sentence.casefold()) is not None
 
 
 def person_names(text: str) -> list[str]:
     """Spans that look like people's names: 2-3 capitalised words, no organisation words."""
     names = []
-    for span in entity_spans(text):
+    parts = [p for span in entity_spans(text) for p in re.split(r"\s+(?:of|de|the)\s+", span)]
+    for span in parts:
         words = [re.sub(r"[’']s$", "", w) for w in span.split()]
         if span.startswith(("Officer ", "President ", "Chairman ", "Director ")):
             words = words[1:]
@@ -126,7 +147,14 @@ def slot_values(sentence: str, question: Question) -> set[str]:
         if kind == "amount":
             found = [q for q in found if q.kind in ("money", "percent") or q.scaled]
         else:
-            found = [q for q in found if q.kind == "number" and not 1900 <= q.value <= 2100]
+            found = [
+                q
+                for q in found
+                if q.kind == "number"
+                and (q.value.is_integer() or q.scaled)
+                and q.value != 1  # "one year ago" does not answer "how many"
+                and not 1900 <= q.value <= 2100
+            ]
         return {f"{q.value:g}" for q in found if round(q.value, 6) not in question.values}
     if kind == "person":
         names = person_names(sentence)

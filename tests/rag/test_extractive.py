@@ -1,0 +1,150 @@
+"""ExtractiveAnswerer: question types, type-aware selection, refusals and conflicts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
+from rag.citations import parse_markers
+from rag.extractive import CONFLICT_PREFIX, ExtractiveAnswerer
+from rag.questions import analyse, person_names
+from rag.retrieval import HybridRetriever
+from rag.support import SentenceVectors
+
+ORBIT = [
+    {"id": "orbit-a", "title": "Orbit Foods reshuffles its board", "source": "Wire",
+     "published_at": "2024-02-01",
+     "text": "Orbit Foods named Dana Whitfield as its chief financial officer on Monday. "
+     "The snack maker also said sales rose 12% to $840 million last year. "
+     "Its factories in Leeds and Cork employ 2,300 people."},
+    {"id": "orbit-b", "title": "Snack maker Orbit appoints finance chief", "source": "Courier",
+     "published_at": "2024-02-02",
+     "text": "Orbit Foods appointed Dana Whitman as its chief financial officer this week. "
+     "The company, based in Leeds, has been expanding its crisp brands across Europe."},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much will Alibaba invest?", "amount"),
+        ("What sum did it pay?", "amount"),
+        ("What was Amazon's revenue in 2020?", "amount"),
+        ("How many researchers is it hiring?", "count"),
+        ("Who is the chief technology officer?", "person"),
+        ("When did the cloud unit turn profitable?", "date"),
+        ("In what year was it founded?", "date"),
+        ("Where will the data center open?", "place"),
+        ("Which countries will host the labs?", "place"),
+        ("What is the initiative called?", "entity"),
+        ("Why did regulators fine Alibaba?", "other"),
+    ],
+)
+def test_question_types(question: str, kind: str) -> None:
+    assert analyse(question).answer_type == kind
+
+
+def test_person_names_skip_organisations() -> None:
+    text = "Officer Jeff Zhang of Alibaba Cloud met Anusha Rehman and the Damo Academy in New York."
+    assert person_names(text) == ["Jeff Zhang", "Anusha Rehman"]
+
+
+def answer(store: IndexStore, embedder: SentenceTransformerEmbedder, question: str, k: int = 8):  # type: ignore[no-untyped-def]
+    hits = HybridRetriever(store).search(question, k)
+    return hits, ExtractiveAnswerer().answer(question, hits, SentenceVectors(embedder))
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How much will Alibaba invest in its overseas research hubs?", "$15 billion"),
+        ("What sum is going into Alibaba's cloud push in Southeast Asia?", "$1 billion"),
+        ("How many engineers and scientists work at Alibaba?", "25,000"),
+        ("When did Alibaba Cloud first become profitable?", "December quarter"),
+        (
+            "Where will Alibaba Cloud open its first data center by the end of the year?",
+            "Philippines",
+        ),
+        ("What is the Southeast Asia initiative called?", "AsiaForward"),
+    ],
+)
+def test_answers_are_typed_and_cited(
+    corpus_store: IndexStore, embedder: SentenceTransformerEmbedder, question: str, expected: str
+) -> None:
+    hits, extract = answer(corpus_store, embedder, question)
+    assert extract.answerable, question
+    assert expected in extract.text
+    markers = parse_markers(extract.text)
+    assert markers and {c.marker for c in extract.citations} == set(markers)
+    assert any(expected in hits[m - 1].chunk.text for m in markers)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",
+        "How many employees does Alibaba Cloud have in the Philippines?",
+        "Who is the CEO of Tencent?",
+        "Who won the 2018 World Cup?",
+        "How many data centers does Alibaba Cloud operate in Japan?",
+    ],
+)
+def test_refuses_instead_of_returning_the_nearest_sentence(
+    corpus_store: IndexStore, embedder: SentenceTransformerEmbedder, question: str
+) -> None:
+    hits, extract = answer(corpus_store, embedder, question)
+    assert hits  # something was retrieved, yet nothing answers
+    assert not extract.answerable and extract.text == "" and extract.citations == ()
+
+
+def test_amount_question_prefers_a_sentence_with_an_amount(
+    corpus_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    question = "How much did Alibaba spend on research a year on average?"
+    hits = HybridRetriever(corpus_store).search(question, 8)
+    ranked = ExtractiveAnswerer().rank(question, hits, SentenceVectors(embedder))
+    assert ranked[0].values and "$3 billion" in ranked[0].text
+    untyped = [c for c in ranked if not c.values]
+    assert untyped and untyped[0].score < ranked[0].score
+
+
+@pytest.fixture(scope="module")
+def orbit_store(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> IndexStore:
+    root = tmp_path_factory.mktemp("orbit")
+    (root / "orbit.jsonl").write_text("\n".join(json.dumps(a) for a in ORBIT), encoding="utf-8")
+    ingest([root / "orbit.jsonl"], root / "index", embedder)
+    return open_index(root / "index", embedder)
+
+
+def test_conflicting_sources_are_both_cited(
+    orbit_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    _, extract = answer(orbit_store, embedder, "Who is Orbit Foods' chief financial officer?")
+    assert extract.conflict and extract.text.startswith(CONFLICT_PREFIX)
+    assert "Dana Whitfield" in extract.text and "Dana Whitman" in extract.text
+    assert {c.doc_id for c in extract.citations} == {"orbit-a", "orbit-b"}
+
+
+def test_agreeing_sources_are_no_conflict(
+    orbit_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    _, extract = answer(orbit_store, embedder, "Which city is Orbit Foods based in?")
+    assert extract.answerable and not extract.conflict and "Leeds" in extract.text
+
+
+def test_corpus_conflict_on_the_technology_chief(
+    corpus_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    _, extract = answer(corpus_store, embedder, "Who is Alibaba's chief technology officer?")
+    assert extract.conflict
+    assert "Jeff Zhang" in extract.text and "Jeff Chang" in extract.text
+    assert len({c.doc_id for c in extract.citations}) == 2
+
+
+def test_answerer_checks_its_arguments() -> None:
+    with pytest.raises(ValueError, match="min_similarity"):
+        ExtractiveAnswerer(min_similarity=2.0)
