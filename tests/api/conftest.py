@@ -23,6 +23,7 @@ from rag.settings import Settings
 from tests.rag.llm_double import LLMDouble
 
 STARTUP_TIMEOUT_S = 30.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
