@@ -1,4 +1,4 @@
-"""Answer layer: retrieval fusion, prompts, LLM client, citation checks, extractive answerer, CLI."""
+"""Answer layer: retrieval fusion, prompts, LLM client, citation checks, extractive answers, CLI."""
 
 from rag.records import Answer, AnswerSentence, Citation
 from rag.settings import Settings
