@@ -18,6 +18,8 @@ from rag.records import AnswerSentence, Citation
 from rag.support import Sentence, SentenceVectors, passage_sentences
 
 CONFLICT_PREFIX = "Sources disagree:"
+_TWO_SIDED = re.compile(r"\b(?:compar\w*|versus|vs\.?|both|two|differ\w*)\b", re.IGNORECASE)
+_ADJECTIVAL = ("an", "ese", "ish", "ian", "eli")
 _REFERS_BACK = re.compile(
     r"^[\"“]?(?:it|its|he|she|they|their|his|her|this|these|the (?:company|firm|group|unit"
     r"|business|retailer|giant|maker|bank|start-?up|platform|service|carrier|brand))\b",
@@ -74,8 +76,8 @@ def term_weights(asked: Question, sentences: list[str]) -> dict[str, float]:
 def name_present(name: str, present: set[str]) -> bool:
     """Whether a question's name occurs, allowing inflections ('Chinese' ~ 'China')."""
     for part in re.findall(r"[a-z0-9]+", name):
-        if part in present:
-            continue
+        if part in present or len(part) < 2 or part.endswith(_ADJECTIVAL):
+            continue  # "American", "Chinese": a modifier the passage may leave implicit
         short = [
             t
             for t in present
@@ -195,9 +197,14 @@ class ExtractiveAnswerer:
         """The best sentence, plus others close behind that add question terms it lacks."""
         chosen = [passing[0]]
         covered = set(asked.stems & content_stems(passing[0].text))
+        two_sided = bool(_TWO_SIDED.search(asked.text))  # "compared with", "both", "two"
         for cand in passing[1:]:
-            if len(chosen) >= self.max_sentences or cand.score < 0.9 * passing[0].score:
+            floor = (0.7 if two_sided else 0.9) * passing[0].score
+            if len(chosen) >= self.max_sentences or cand.score < floor:
                 break
+            if two_sided and cand.doc_id != chosen[0].doc_id and cand.values - chosen[0].values:
+                chosen.append(cand)
+                continue
             gain = (asked.stems & content_stems(cand.text)) - covered
             if gain:
                 chosen.append(cand)

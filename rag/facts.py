@@ -64,11 +64,8 @@ MONTHS = [
 ]
 _MONTH_ABBR = {m[:3]: m for m in MONTHS} | {"sept": "september"}
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-_DATE_WORDS = re.compile(
-    r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|yesterday|today|tomorrow|last year|this year"
-    r"|next year|ago|quarter|(?:19|20)\d\d)\b",
-    re.IGNORECASE,
-)
+# Dates that pin a time down; "this year", "ago" or "today" alone do not answer "when".
+_DATE_WORDS = re.compile(r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|(?:19|20)\d\d)\b", re.IGNORECASE)
 _CAP_WORD = r"(?:[A-Z][\w’'&.\-]*[\w]|[A-Z])"
 _CAP_SPAN = re.compile(rf"{_CAP_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_CAP_WORD})*")
 _WORD = re.compile(r"[a-z0-9]+(?:[.'’][a-z0-9]+)*")
@@ -138,7 +135,7 @@ def numbers_supported(claim: str, evidence: str) -> bool:
 
 
 def has_date(text: str) -> bool:
-    """Whether `text` names a date, weekday, month, year or relative time."""
+    """Whether `text` names a date, weekday, month or year (not just 'this year')."""
     return bool(_DATE_WORDS.search(text)) or bool(re.search(r"\b\d{4}-\d\d-\d\d\b", text))
 
 

@@ -96,7 +96,11 @@ def analyse(question: str) -> Question:
         answer_type=answer_type,
         stems=frozenset(content_stems(question)),
         entities=frozenset(entity_words(question)),
-        values=frozenset(round(q.value, 6) for q in quantities(question)),
+        values=frozenset(
+            round(q.value, 6)
+            for q in quantities(question)
+            if q.text[:1].isdigit() or q.kind != "number"
+        ),
         counted=_counted_noun(lowered) if answer_type == "count" else None,
     )
 
@@ -169,4 +173,11 @@ def slot_values(sentence: str, question: Question) -> set[str]:
 
 
 def _known(span: str, question: Question) -> bool:
-    return set(re.findall(r"\w+", span.casefold())) <= question.entities
+    """Whether the question already names this span ('Israel' in 'which Israeli city')."""
+    return all(
+        any(
+            w == e or (len(w) >= 4 and e.startswith(w)) or (len(e) >= 4 and w.startswith(e))
+            for e in question.entities
+        )
+        for w in re.findall(r"\w+", span.casefold())
+    )
