@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 from typing import Literal, Protocol
 
 import numpy as np
@@ -278,6 +279,7 @@ def z_score(values: Sequence[float]) -> list[float]:
     return [float(x) for x in (arr - arr.mean() + 3 * sd) / (6 * sd)]
 
 
+@lru_cache(maxsize=8192)
 def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
     """Word n-grams of a passage, casefolded."""
     words = _WORD.findall(text.casefold())
