@@ -83,7 +83,7 @@ def test_rrf_fuses_both_rankings(corpus_store: IndexStore) -> None:
     query = "Project AsiaForward upskill local developers"
     dense = HybridRetriever(corpus_store, mode="dense").search(query, 14)
     bm25 = HybridRetriever(corpus_store, mode="bm25").search(query, 14)
-    hybrid = HybridRetriever(corpus_store, collapse=False).search(query, 3)
+    hybrid = HybridRetriever(corpus_store, fusion="rrf", collapse=False).search(query, 3)
     dense_rank = {h.chunk.id: h.rank for h in dense}
     bm25_rank = {h.chunk.id: h.rank for h in bm25}
     top = hybrid[0]
