@@ -22,6 +22,7 @@ class Rule:
     min: float | None = None
     max: float | None = None
     tolerance: float | None = None
+    target: float | None = None  # the goal (reported every run, never gating)
 
     @property
     def lower_is_better(self) -> bool:
@@ -128,12 +129,20 @@ def load_rules(path: Path) -> list[Rule]:
         raise GateConfigError(f"{path}: cannot read thresholds: {exc}") from exc
     rules = []
     for metric, limits in data.get("metrics", {}).items():
-        unknown = set(limits) - {"min", "max", "tolerance"}
+        unknown = set(limits) - {"min", "max", "tolerance", "target"}
         if unknown or not limits:
-            raise GateConfigError(f"{path}: metric {metric!r} needs min/max/tolerance only")
+            raise GateConfigError(f"{path}: metric {metric!r} needs min/max/tolerance/target only")
         if not all(isinstance(v, int | float) and v >= 0 for v in limits.values()):
             raise GateConfigError(f"{path}: limits of {metric!r} must be non-negative numbers")
-        rules.append(Rule(metric, limits.get("min"), limits.get("max"), limits.get("tolerance")))
+        rules.append(
+            Rule(
+                metric,
+                limits.get("min"),
+                limits.get("max"),
+                limits.get("tolerance"),
+                limits.get("target"),
+            )
+        )
     return rules
 
 
@@ -156,12 +165,12 @@ def write_baseline(path: Path, snapshot: Snapshot) -> None:
 def evaluate_gate(current: Snapshot, rules: list[Rule], baseline: Snapshot | None) -> GateResult:
     """Thresholds always; metric drops and flips only against a comparable baseline."""
     failures = list(_threshold_failures(current, rules))
-    notes: list[str] = []
+    notes = _target_misses(current, rules)
     if baseline is None:
-        return GateResult(tuple(failures), (), notes=("no baseline: thresholds only",))
+        return GateResult(tuple(failures), (), notes=(*notes, "no baseline: thresholds only"))
     if (baseline.mode, baseline.k) != (current.mode, current.k):
         note = f"baseline is for mode={baseline.mode} k={baseline.k}; not compared"
-        return GateResult(tuple(failures), (), notes=(note,))
+        return GateResult(tuple(failures), (), notes=(*notes, note))
     compared = baseline.gold_sha256 == current.gold_sha256
     if compared:
         failures.extend(_drop_failures(current, rules, baseline))
@@ -183,6 +192,21 @@ def _threshold_failures(current: Snapshot, rules: list[Rule]) -> list[str]:
             out.append(f"{rule.metric} = {value:.3f} is below its threshold {rule.min:.3f}")
         if rule.max is not None and value > rule.max + _EPS:
             out.append(f"{rule.metric} = {value:.3f} is above its threshold {rule.max:.3f}")
+    return out
+
+
+def _target_misses(current: Snapshot, rules: list[Rule]) -> list[str]:
+    out = []
+    for rule in rules:
+        value = current.metrics.get(rule.metric)
+        if rule.target is None or value is None:
+            continue
+        missed = value > rule.target + _EPS if rule.lower_is_better else value < rule.target - _EPS
+        if missed:
+            out.append(
+                f"target not met (not gating): {rule.metric} = {value:.3f}, "
+                f"target {'<=' if rule.lower_is_better else '>='} {rule.target:.3f}"
+            )
     return out
 
 
