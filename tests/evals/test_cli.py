@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import evals.runner
 import rag.components
 from evals.cli import register
+from evals.gate import load_rules
 from index import IndexStore
 from rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
@@ -111,7 +112,11 @@ def test_eval_writes_reports_updates_baseline_and_gates_flips(
     code, output = _eval(workdir, "--k", "5")
     assert code == 1
     assert "FLIP bread: pass → fail (refusal)" in " ".join(output.split())
-    assert "refusal_accuracy = 0.000 is below its threshold 0.800" in output
+    floor = {r.metric: r for r in load_rules(ROOT / "evals" / "thresholds.toml")}
+    expected = (
+        f"refusal_accuracy = 0.000 is below its threshold {floor['refusal_accuracy'].min:.3f}"
+    )
+    assert expected in " ".join(output.split())
     unchanged = json.loads((workdir / "baseline.json").read_text("utf-8"))
     assert unchanged == baseline  # never updated without --update-baseline
 
