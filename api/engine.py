@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from api.embedders import EmbedGate, GatedEmbedder
 from api.errors import ApiError
@@ -108,32 +109,26 @@ class Engine:
 
     def ask(self, query: Query) -> Answer:
         """A cited answer (degraded to extractive when the LLM fails)."""
-        answer = answer_question(
-            query.question,
-            retriever=self.require().retriever,
-            embedder=self.embedder,
-            model=None if query.no_llm else self.model,
-            k=query.k,
-            filters=query.filters,
-            history=list(query.history) or None,
-            max_context_tokens=self.settings.llm_max_context_tokens,
-        )
+        answer = answer_question(query.question, **self._answer_options(query))
         self.metrics.observe_answer(answer)
         return answer
 
     def stream(self, query: Query) -> Iterator[AnswerEvent]:
         """Token events as the model writes, then one final answer event (lazy; 503 up front)."""
-        events = stream_answer(
-            query.question,
-            retriever=self.require().retriever,
-            embedder=self.embedder,
-            model=None if query.no_llm else self.model,
-            k=query.k,
-            filters=query.filters,
-            history=list(query.history) or None,
-            max_context_tokens=self.settings.llm_max_context_tokens,
-        )
+        events = stream_answer(query.question, **self._answer_options(query))
         return self._observed(events)
+
+    def _answer_options(self, query: Query) -> dict[str, Any]:
+        # One place maps a request to the answer flow, for both the JSON and the stream route.
+        return {
+            "retriever": self.require().retriever,
+            "embedder": self.embedder,
+            "model": None if query.no_llm else self.model,
+            "k": query.k,
+            "filters": query.filters,
+            "history": list(query.history) or None,
+            "max_context_tokens": self.settings.llm_max_context_tokens,
+        }
 
     def _observed(self, events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
         try:
