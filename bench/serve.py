@@ -6,9 +6,11 @@ concurrent clients, on loopback, bounded by time and request count.
     .venv/bin/python -m bench.serve --url http://127.0.0.1:8000   # an already running server
 
 The server runs in its own process (`rag serve`, rate limit off, no LLM, so /v1/ask is
-extractive); the clients are httpx async in this process. Queries are distinct word windows
-of the corpus, so the server's query-vector cache does not flatter the figures. Prints one
-table row per (endpoint, clients): requests, errors, requests/s, p50 and p95 latency.
+extractive); the clients are keep-alive raw asyncio connections in this process
+(bench/http_load.py: about ten times cheaper than httpx, since client and server share the
+CPU). Queries are distinct word windows of the corpus, so the server's query-vector cache
+does not flatter the figures. Prints one table row per (endpoint, clients): requests, errors,
+requests/s, p50 and p95 latency, and CPU-ms per request of the server and of this client.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+from bench.http_load import Connection, ProtocolError
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -63,6 +67,7 @@ class Cell:
     p50_ms: float
     p95_ms: float
     server_cpu_ms: float  # server process CPU time per request (nan when not measured)
+    client_cpu_ms: float  # this (load generator) process's CPU time per request
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -111,29 +116,33 @@ async def run_cell(
     errors = 0
     sent = 0
     offset = random.Random(f"{endpoint}{clients}").randrange(len(queries))
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    cpu_before = cpu_seconds(server)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        started = time.perf_counter()
-        stop_at = started + seconds
+    cpu_before, client_before = cpu_seconds(server), time.process_time()
+    connections = [Connection(url) for _ in range(clients)]
+    started = time.perf_counter()
+    stop_at = started + seconds
 
-        async def worker() -> None:
-            nonlocal errors, sent
-            while time.perf_counter() < stop_at and sent < max_requests:
-                n = sent
-                sent += 1
-                t0 = time.perf_counter()
-                try:
-                    body = body_for(endpoint, offset + n, queries)
-                    response = await client.post(endpoint, json=body)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append(time.perf_counter() - t0)
-                errors += not ok
+    async def worker(connection: Connection) -> None:
+        nonlocal errors, sent
+        while time.perf_counter() < stop_at and sent < max_requests:
+            n = sent
+            sent += 1
+            t0 = time.perf_counter()
+            try:
+                status, _ = await connection.post_json(
+                    endpoint, body_for(endpoint, offset + n, queries)
+                )
+                ok = status == 200
+            except (OSError, asyncio.IncompleteReadError, ProtocolError):
+                ok = False
+            latencies.append(time.perf_counter() - t0)
+            errors += not ok
 
-        await asyncio.gather(*(worker() for _ in range(clients)))
+    try:
+        await asyncio.gather(*(worker(c) for c in connections))
+    finally:
         elapsed = time.perf_counter() - started
+        await asyncio.gather(*(c.close() for c in connections))
+    client_cpu = time.process_time() - client_before
     done = len(latencies)
     cpu_ms = (cpu_seconds(server) - cpu_before) * 1000 / done if done else math.nan
     return Cell(
@@ -146,6 +155,7 @@ async def run_cell(
         p50_ms=round(percentile(latencies, 50) * 1000, 1),
         p95_ms=round(percentile(latencies, 95) * 1000, 1),
         server_cpu_ms=round(cpu_ms, 1),
+        client_cpu_ms=round(client_cpu * 1000 / done, 2) if done else math.nan,
     )
 
 
@@ -243,13 +253,13 @@ async def run_all(
 def print_table(cells: list[Cell]) -> None:
     """Fixed-width table of the figures."""
     header = f"{'endpoint':<12} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>8} "
-    header += f"{'p50 ms':>8} {'p95 ms':>8} {'cpu ms/req':>10}"
+    header += f"{'p50 ms':>8} {'p95 ms':>8} {'server cpu':>10} {'client cpu':>10}"
     print(header)
     print("-" * len(header))
     for c in cells:
         print(
             f"{c.endpoint:<12} {c.clients:>7} {c.requests:>8} {c.errors:>6} {c.rps:>8.1f} "
-            f"{c.p50_ms:>8.1f} {c.p95_ms:>8.1f} {c.server_cpu_ms:>10.1f}"
+            f"{c.p50_ms:>8.1f} {c.p95_ms:>8.1f} {c.server_cpu_ms:>10.1f} {c.client_cpu_ms:>10.2f}"
         )
 
 
@@ -290,8 +300,9 @@ def main(argv: list[str] | None = None) -> None:
     print_table(cells)
     print(f"\nload average before the run: {load:.2f} on {os.cpu_count()} cores")
     print(
-        "cpu ms/req: the server's own CPU time per request; on an otherwise idle machine one "
-        "core serves about 1000 / (cpu ms/req) requests a second."
+        "server/client cpu: CPU-ms per request of the server process and of this load "
+        "generator; on an otherwise idle machine one core serves about 1000 / (server cpu) "
+        "requests a second."
     )
 
 
