@@ -4,6 +4,9 @@ Auth (RAG_API_KEY set): every /v1 route and /metrics need `Authorization: Bearer
 (metrics reveal traffic and corpus size; Prometheus sends a bearer token via its
 `authorization` scrape setting). /healthz and /readyz stay open for probes, and so does
 the web page at "/" (a static shell holding no data; its /v1 calls carry the key).
+
+Every dependency is `async def`: FastAPI runs a plain `def` dependency in the threadpool,
+a thread hop (and GIL hand-off) per dependency per request for what is an attribute read.
 """
 
 from __future__ import annotations
@@ -22,19 +25,19 @@ from rag.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="RAG_API_KEY, when the server sets one.")
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The app's engine (built by the lifespan)."""
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     """The app's metrics."""
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -45,7 +48,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def get_live(engine: EngineDep) -> Generation:
+async def get_live(engine: EngineDep) -> Generation:
     """The live index generation (503 when none is loaded yet)."""
     return engine.require()
 
@@ -53,7 +56,7 @@ def get_live(engine: EngineDep) -> Generation:
 LiveDep = Annotated[Generation, Depends(get_live)]
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

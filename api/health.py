@@ -41,7 +41,7 @@ class LLMProbe:
         return self._result
 
 
-def get_probe(request: Request) -> LLMProbe:
+async def get_probe(request: Request) -> LLMProbe:
     """The app's LLM probe."""
     probe: LLMProbe = request.app.state.probe
     return probe
