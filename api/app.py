@@ -3,6 +3,8 @@ loads the embedder, the index and the LLM client once."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,9 +43,24 @@ carries [n] markers to checked passages, honest refusals.
 """
 
 
+async def watch_index(engine: Engine, interval_s: float) -> None:
+    """Every `interval_s`, make live a generation another process published (Engine.refresh)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await run_in_threadpool(engine.refresh)
+        except Exception:  # the watcher must outlive one bad load; the live index stays
+            log.exception("index refresh failed")
+
+
 @asynccontextmanager
 async def lifespan(
-    app: FastAPI, *, settings: Settings, embedder: Embedder | None, metrics: Metrics
+    app: FastAPI,
+    *,
+    settings: Settings,
+    embedder: Embedder | None,
+    metrics: Metrics,
+    index_poll_s: float,
 ) -> AsyncIterator[None]:
     """Load the embedder (unless given), the LLM client and the index once, then serve."""
     loaded: Embedder = (
@@ -55,18 +72,29 @@ async def lifespan(
     await run_in_threadpool(engine.load)
     app.state.engine = engine
     log.info("service ready", extra={"llm": model.name if model else "extractive"})
-    yield
+    watcher = asyncio.create_task(watch_index(engine, index_poll_s)) if index_poll_s else None
+    try:
+        yield
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
 
 
-def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
-    """The HTTP service; heavy objects load in the lifespan (pass `embedder` to share one)."""
+def create_app(
+    settings: Settings, *, embedder: Embedder | None = None, index_poll_s: float = 1.0
+) -> FastAPI:
+    """The HTTP service; heavy objects load in the lifespan (pass `embedder` to share one).
+
+    Every `index_poll_s` seconds (0: never) the app checks whether another process published
+    a new index generation and, if so, swaps it in while requests keep being answered.
+    """
     metrics = Metrics()
-    app = FastAPI(
-        title="newsrag",
-        version="0.1.0",
-        description=DESCRIPTION,
-        lifespan=partial(lifespan, settings=settings, embedder=embedder, metrics=metrics),
+    state = partial(
+        lifespan, settings=settings, embedder=embedder, metrics=metrics, index_poll_s=index_poll_s
     )
+    app = FastAPI(title="newsrag", version="0.1.0", description=DESCRIPTION, lifespan=state)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.probe = LLMProbe(settings.llm_base_url)

@@ -3,11 +3,16 @@
 Readers take `engine.live` once per request and use that Generation to the end, so an answer
 never mixes two generations; writers (upload, delete) are serialised, build the new
 generation on disk, load it, and only then swap it in under a lock.
+
+Another process (`rag ingest` into the same directory) publishes by switching the CURRENT
+pointer; `refresh()` (called about once a second by the app) notices that with one stat,
+loads the new generation off the request path and swaps it in the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,12 +28,14 @@ from index import (
     Hit,
     IndexNotFoundError,
     IndexStore,
+    IndexStoreError,
     IngestOptions,
     IngestReport,
     delete_articles,
     ingest,
     open_index,
 )
+from index.generations import CURRENT, current_generation
 from rag.answering import AnswerEvent, answer_question, stream_answer
 from rag.llm import ChatModel
 from rag.records import Answer
@@ -76,7 +83,8 @@ class Engine:
         self.metrics = metrics
         self._live: Generation | None = None
         self._swap = threading.Lock()
-        self._writer = threading.Lock()  # uploads and deletes, one at a time
+        self._writer = threading.Lock()  # uploads, deletes and refreshes, one at a time
+        self._seen: tuple[int, int] | None = None  # CURRENT's (inode, mtime) last acted on
 
     @property
     def live(self) -> Generation | None:
@@ -96,12 +104,53 @@ class Engine:
 
     def load(self) -> None:
         """Load the current generation from disk, if there is one, and make it live."""
+        self._seen = self._pointer()
         try:
             store = open_index(self.settings.index_dir, self.embedder)
         except IndexNotFoundError:
             log.warning("no index yet", extra={"index_dir": str(self.settings.index_dir)})
             return
         self._make_live(store)
+
+    def refresh(self) -> bool:
+        """Make live a generation another process published; False when nothing changed.
+
+        One stat when CURRENT is unchanged. A generation that cannot be used (another
+        embedder, corrupt) keeps the live one until CURRENT changes again; a file vanishing
+        mid-read (a concurrent ingest collecting old generations) is retried next time.
+        """
+        pointer = self._pointer()
+        if pointer == self._seen or not self._writer.acquire(blocking=False):
+            return False  # unchanged, or an upload/delete is running and will reload itself
+        try:
+            current = current_generation(self.settings.index_dir)
+            live = self._live
+            if current is None or (live is not None and live.name == current.name):
+                self._seen = pointer
+                return False
+            try:
+                store = open_index(self.settings.index_dir, self.embedder)
+            except IndexStoreError as exc:
+                self._seen = pointer
+                log.error("new index generation not loaded", extra={"error": str(exc)})
+                return False
+            except OSError as exc:
+                log.warning("index changed while loading; retrying", extra={"error": str(exc)})
+                return False
+            self._seen = pointer
+            self._make_live(store)
+            self.metrics.index_swaps.labels("external").inc()
+            return True
+        finally:
+            self._writer.release()
+
+    def _pointer(self) -> tuple[int, int] | None:
+        # A publish renames a new file over CURRENT: a new inode (and mtime) each time.
+        try:
+            stat = os.stat(self.settings.index_dir / CURRENT)
+        except FileNotFoundError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns
 
     def search(self, query: str, k: int, filters: SearchFilters | None) -> list[Hit]:
         """Ranked passages from the live generation."""
@@ -148,6 +197,7 @@ class Engine:
             report = ingest(paths, self.settings.index_dir, self._bulk_embedder, options)
             if report.changed or self._live is None:
                 self._reload()
+                self.metrics.index_swaps.labels("api").inc()
             return report
 
     def delete(self, doc_id: str) -> IngestReport:
@@ -158,6 +208,7 @@ class Engine:
                 raise KeyError(doc_id)
             report = delete_articles([doc_id], self.settings.index_dir, self._bulk_embedder)
             self._reload()
+            self.metrics.index_swaps.labels("api").inc()
             return report
 
     def _ingest_options(self) -> IngestOptions:

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index import IndexStore
+from index.generations import generation_number
 from rag.errors import DeadlineExceeded, LLMError, LLMTimeoutError
 from rag.llm import ChatModel
 from rag.records import Answer
@@ -56,6 +57,16 @@ class Metrics:
         self.documents = Gauge("rag_index_documents", "Articles in the live index.", registry=r)
         self.chunks = Gauge("rag_index_chunks", "Chunks in the live index.", registry=r)
         self.size = Gauge("rag_index_size_bytes", "Bytes on disk of the live index.", registry=r)
+        self.index_generation = Gauge(
+            "rag_index_generation", "Number of the live index generation (gen-N).", registry=r
+        )
+        self.index_swaps = Counter(
+            "rag_index_swaps",
+            "Live generation replaced: after an upload/delete here, or a publish by another "
+            "process (e.g. `rag ingest`) noticed through CURRENT.",
+            ["cause"],
+            registry=r,
+        )
 
     def observe_answer(self, answer: Answer) -> None:
         """Record an answer's timings, mode and whether it was degraded."""
@@ -73,10 +84,18 @@ class Metrics:
         self.documents.set(len(store.articles) if store else 0)
         self.chunks.set(len(store.chunks) if store else 0)
         self.size.set(store.size_bytes() if store else 0)
+        self.index_generation.set(_generation_of(store))
 
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""
         return generate_latest(self.registry)
+
+
+def _generation_of(store: IndexStore | None) -> int:
+    try:
+        return generation_number(store.path) if store and store.path else 0
+    except ValueError:  # a store not read from a generation directory
+        return 0
 
 
 def failure_kind(error: LLMError) -> str:

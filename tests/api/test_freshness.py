@@ -1,0 +1,101 @@
+"""An ingest by another writer (the CLI's `ingest()` into the served directory) goes live
+without a restart, while concurrent requests keep succeeding."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from api.embedders import GatedEmbedder
+from index import ingest
+from tests.api.conftest import ServerFactory, api_settings
+
+N_CLIENTS = 4
+SWAP_BOUND_S = 10.0  # the app polls CURRENT every second; the load itself takes a moment
+ARTICLE = """---
+id: quokka-census
+title: Rottnest Island quokka census finds record numbers
+source: Perth Gazette
+published_at: "2024-03-02"
+---
+Rangers on Rottnest Island counted 12,400 quokkas in this year's census, a record. The
+marsupials thrived after a wet winter, the island authority said on Saturday.
+"""
+
+
+def search_loop(url: str, stop: threading.Event, statuses: list[int]) -> None:
+    """Search back to back until told to stop, recording every status (0 = transport error)."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        while not stop.is_set():
+            try:
+                response = client.post("/v1/search", json={"query": "research hubs", "k": 3})
+                statuses.append(response.status_code)
+            except httpx.HTTPError:
+                statuses.append(0)
+
+
+def metric(text: str, name: str) -> float:
+    """The value of an unlabelled Prometheus sample."""
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert match, name
+    return float(match.group(1))
+
+
+def test_an_outside_ingest_goes_live_without_errors(
+    start_server: ServerFactory, writable_index_dir: Path, tmp_path: Path
+) -> None:
+    server = start_server(api_settings(writable_index_dir))
+    before = server.engine.require().name
+    assert before is not None
+    generation_before = metric(server.client.get("/metrics").text, "rag_index_generation")
+    assert generation_before == int(before.removeprefix("gen-"))
+    (tmp_path / "quokka.md").write_text(ARTICLE, encoding="utf-8")
+
+    stop = threading.Event()
+    statuses: list[list[int]] = [[] for _ in range(N_CLIENTS)]
+    clients = [threading.Thread(target=search_loop, args=(server.url, stop, s)) for s in statuses]
+    for thread in clients:
+        thread.start()
+    try:
+        # Another writer, not the server's engine (it shares the model only through the
+        # server's gate: HF fast tokenizers are not thread-safe).
+        writer = GatedEmbedder(
+            server.engine.embedder.inner, server.engine.embedder.gate, priority=False
+        )
+        report = ingest([tmp_path / "quokka.md"], writable_index_dir, writer)
+        assert report.added == ["quokka-census"]
+        published = time.monotonic()
+        found = False
+        while not found and time.monotonic() - published < SWAP_BOUND_S:
+            hits = server.client.post("/v1/search", json={"query": "quokka census", "k": 1})
+            found = hits.json()["results"][0]["doc_id"] == "quokka-census"
+            time.sleep(0.1)
+        time.sleep(0.3)  # a few more requests on the new generation
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(timeout=30)
+
+    assert found, f"not live {SWAP_BOUND_S} s after the ingest"
+    done = [code for s in statuses for code in s]
+    assert len(done) >= N_CLIENTS and set(done) == {200}, sorted(set(done))
+    after = server.engine.require().name
+    assert after is not None and after > before
+    ready = server.client.get("/readyz").json()
+    assert ready["checks"]["index"] == after
+    text = server.client.get("/metrics").text
+    assert metric(text, "rag_index_generation") == int(after.removeprefix("gen-"))
+    assert 'rag_index_swaps_total{cause="external"} 1.0' in text
+
+
+def test_refresh_is_a_no_op_while_current_is_unchanged(
+    start_server: ServerFactory, writable_index_dir: Path
+) -> None:
+    server = start_server(api_settings(writable_index_dir))
+    live = server.engine.require()
+    assert server.engine.refresh() is False
+    assert server.engine.require() is live
