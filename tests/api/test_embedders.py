@@ -39,7 +39,10 @@ def test_cached_vectors_equal_the_model_and_skip_it(embedder: SentenceTransforme
     first = gated.embed_passages(texts)
     assert first.shape == (4, embedder.dim) and first.dtype == np.float32
     assert counting.passages == 3  # the repeated text was embedded once
-    np.testing.assert_allclose(first, embedder.embed_passages(texts), atol=1e-5)
+    # The model saw the distinct texts in batches of 2 ([A, Z], [P]); int8 activations are
+    # quantised per batch, so the reference is the same batches, row for row.
+    a_z, p = embedder.embed_passages(texts[:2]), embedder.embed_passages(texts[3:])
+    np.testing.assert_allclose(first, np.vstack([a_z, a_z[:1], p]), atol=1e-5)
     again = gated.embed_passages(["Ports handle grain.", "Alibaba invests."])
     assert counting.passages == 3
     np.testing.assert_array_equal(again, first[[3, 0]])
