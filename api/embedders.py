@@ -3,6 +3,13 @@
 HF fast tokenizers are not thread-safe ("Already borrowed"), so calls into the model are
 serialised. An ingest embeds a batch per turn and yields to any waiting query, so questions
 keep being answered promptly while a large upload is embedded.
+
+Queries that queue at the gate together are embedded in one model call (group commit: no
+timer, the batch is whatever arrived while the previous call ran), when the model has a
+batch query method and batching leaves the vectors unchanged. Measured here (MiniLM, one
+thread): torch 14.2 ms a query alone, 6.7 ms in a batch of 8, same vectors; onnx-int8 3.3 ms
+either way, and its vectors move with the batch (cosine 0.988: activations are quantised
+per batch), so int8 queries stay one per call and rankings never depend on other traffic.
 """
 
 from __future__ import annotations
@@ -10,14 +17,43 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from index import Embedder
 
 T = TypeVar("T")
+# Texts of different lengths: padding is what could make a batch differ from single calls.
+_PROBES = ("price", "Who leads the research academy?", "Copper and grain through the port.")
+
+
+@runtime_checkable
+class QueryBatchEmbedder(Protocol):
+    """An embedder that can embed several queries in one call."""
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) float32, row i equal to embed_query(texts[i])."""
+        ...
+
+
+def batches_exactly(embedder: Embedder) -> bool:
+    """Whether `embed_queries` of a batch gives each query's own vector (atol 1e-5)."""
+    if not isinstance(embedder, QueryBatchEmbedder):
+        return False
+    single = np.stack([embedder.embed_query(t) for t in _PROBES])  # (3, dim)
+    return bool(np.allclose(embedder.embed_queries(list(_PROBES)), single, atol=1e-5))
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One query waiting for its vector."""
+
+    text: str
+    vector: np.ndarray | None = None
+    error: BaseException | None = None
 
 
 class EmbedGate:
@@ -57,9 +93,15 @@ class GatedEmbedder:
         priority: bool,
         batch: int = 32,
         cache_size: int = 0,
+        query_batch: int = 0,
     ) -> None:
-        if batch < 1 or cache_size < 0:
-            raise ValueError(f"batch must be >= 1 and cache_size >= 0, got {batch}, {cache_size}")
+        if batch < 1 or cache_size < 0 or query_batch < 0:
+            raise ValueError(
+                f"batch must be >= 1, cache_size and query_batch >= 0, "
+                f"got {batch}, {cache_size}, {query_batch}"
+            )
+        if query_batch and not isinstance(inner, QueryBatchEmbedder):
+            raise ValueError(f"{inner.name!r} has no embed_queries; query_batch must be 0")
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
@@ -72,6 +114,15 @@ class GatedEmbedder:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.query_batch = query_batch  # most queries per model call; 0: one per call
+        self._waiting: list[_Slot] = []
+        self._waiting_lock = threading.Lock()
+
+    def batch_queries_if_exact(self, limit: int = 32) -> bool:
+        """Let concurrent queries share a model call, if that leaves their vectors unchanged."""
+        exact = self.gate.run(partial(batches_exactly, self.inner), priority=self.priority)
+        self.query_batch = limit if exact else 0
+        return exact
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text."""
@@ -89,11 +140,41 @@ class GatedEmbedder:
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)  # (n, dim)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """(dim,) float32; repeated queries come from the cache."""
+        """(dim,) float32; repeated queries come from the cache; concurrent ones share a call."""
         cached = self._cached("query", [text])
         if text in cached:
             return cached[text]
-        return self.gate.run(partial(self._embed_query_missing, text), priority=self.priority)
+        if not self.query_batch:
+            return self.gate.run(partial(self._embed_query_missing, text), priority=self.priority)
+        slot = _Slot(text)
+        with self._waiting_lock:
+            self._waiting.append(slot)
+        # Whoever holds the gate next embeds every waiting query, ours included, so by the
+        # time this call returns the slot is filled (by us or by an earlier holder).
+        self.gate.run(self._embed_waiting, priority=self.priority)
+        if slot.error is not None:
+            raise slot.error
+        assert slot.vector is not None
+        return slot.vector
+
+    def _embed_waiting(self) -> None:
+        with self._waiting_lock:
+            slots = self._waiting[: self.query_batch]
+            del self._waiting[: self.query_batch]
+        if not slots:
+            return
+        texts = list(dict.fromkeys(s.text for s in slots))
+        try:
+            assert isinstance(self.inner, QueryBatchEmbedder)
+            vectors = self.inner.embed_queries(texts)  # (len(texts), dim)
+        except BaseException as exc:
+            for slot in slots:
+                slot.error = exc
+            raise
+        self._remember("query", texts, vectors)
+        found = dict(zip(texts, vectors, strict=True))
+        for slot in slots:
+            slot.vector = found[slot.text].copy()
 
     def _embed_missing(self, texts: list[str]) -> dict[str, np.ndarray]:
         # Runs holding the gate: a caller ahead in line may have embedded some meanwhile, so

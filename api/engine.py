@@ -104,6 +104,8 @@ class Engine:
 
     def load(self) -> None:
         """Load the current generation from disk, if there is one, and make it live."""
+        batching = self.embedder.batch_queries_if_exact()
+        log.info("query embedding", extra={"batched": batching, "embedder": self.embedder.name})
         self._seen = self._pointer()
         try:
             store = open_index(self.settings.index_dir, self.embedder)

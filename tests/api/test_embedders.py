@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 
 import numpy as np
 
-from api.embedders import EmbedGate, GatedEmbedder
+from api.embedders import EmbedGate, GatedEmbedder, batches_exactly
 from index import SentenceTransformerEmbedder
 
 
@@ -87,3 +88,99 @@ def test_waiting_query_goes_before_the_next_bulk_batch() -> None:
     for thread in (first, bulk, query):
         thread.join(timeout=5)
     assert order == ["bulk-1", "query", "bulk-2"]
+
+
+class FakeQueryEmbedder:
+    """Fixed random vectors per text (TEST DOUBLE for the batching logic); records call sizes.
+
+    `exact=False` makes batched vectors differ from single ones, as int8 quantisation does.
+    """
+
+    name, dim, max_tokens = "fake", 8, 64
+
+    def __init__(self, *, exact: bool = True, fail: bool = False) -> None:
+        self.exact, self.fail = exact, fail
+        self.calls: list[int] = []
+
+    @staticmethod
+    def vector(text: str) -> np.ndarray:
+        rng = np.random.default_rng(zlib.crc32(text.encode()))
+        vector = rng.standard_normal(8).astype(np.float32)
+        return vector / np.linalg.norm(vector)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return self.embed_queries(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self.calls.append(1)
+        return self.vector(text)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        if self.fail:
+            raise RuntimeError("model failed")
+        vectors = np.stack([self.vector(t) for t in texts])
+        return vectors if self.exact or len(texts) == 1 else vectors[::-1].copy()
+
+
+def test_batching_is_used_only_when_it_leaves_vectors_unchanged(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    assert batches_exactly(FakeQueryEmbedder())
+    assert not batches_exactly(FakeQueryEmbedder(exact=False))
+    assert not batches_exactly(CountingEmbedder(embedder))  # no embed_queries at all
+    gated = GatedEmbedder(FakeQueryEmbedder(exact=False), EmbedGate(), priority=True)
+    assert not gated.batch_queries_if_exact() and gated.query_batch == 0
+
+
+def queries_queued_behind_a_bulk_call(
+    gated: GatedEmbedder, texts: list[str]
+) -> list[np.ndarray | BaseException]:
+    """Embed `texts` from one thread each while the gate is busy, then let them all through."""
+    release = threading.Event()
+    bulk = threading.Thread(
+        target=gated.gate.run, args=(lambda: release.wait(5),), kwargs={"priority": False}
+    )
+    bulk.start()
+    results: list[np.ndarray | BaseException] = [np.zeros(0)] * len(texts)
+
+    def embed(i: int) -> None:
+        try:
+            results[i] = gated.embed_query(texts[i])
+        except RuntimeError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=embed, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while len(gated._waiting) < len(texts) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for thread in [bulk, *threads]:
+        thread.join(timeout=5)
+    return results
+
+
+def test_queries_that_wait_together_share_one_model_call() -> None:
+    fake = FakeQueryEmbedder()
+    gated = GatedEmbedder(fake, EmbedGate(), priority=True, cache_size=100)
+    assert gated.batch_queries_if_exact(limit=5) and gated.query_batch == 5
+    fake.calls.clear()
+    texts = [f"query {i}" for i in range(8)]
+    results = queries_queued_behind_a_bulk_call(gated, texts)
+    assert sorted(fake.calls) == [3, 5]  # 8 queries, at most 5 a call
+    for text, vector in zip(texts, results, strict=True):
+        assert isinstance(vector, np.ndarray)
+        np.testing.assert_array_equal(vector, FakeQueryEmbedder.vector(text))
+    gated.embed_query("query 3")
+    assert sorted(fake.calls) == [3, 5]  # cached
+
+
+def test_a_failed_batch_fails_every_query_in_it() -> None:
+    gated = GatedEmbedder(FakeQueryEmbedder(fail=True), EmbedGate(), priority=True, query_batch=4)
+    results = queries_queued_behind_a_bulk_call(gated, [f"q{i}" for i in range(4)])
+    assert all(isinstance(r, RuntimeError) for r in results)
