@@ -20,15 +20,19 @@ def register(app: typer.Typer) -> None:
             typer.Option("--index-dir", help="Index directory (default: RAG_INDEX_DIR)."),
         ] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
-        torch_threads: Annotated[
+        threads: Annotated[
             int,
             typer.Option(
-                help="Intra-op threads of the embedding model; 1 keeps a small shared CPU "
-                "responsive (a short query gains little from more), 0 = torch's default."
+                "--threads",
+                "--torch-threads",
+                help="Intra-op threads of torch and FAISS per request; 1 (default) because "
+                "requests already run in parallel, and a query gains little from more while "
+                "extra threads contend for a small shared CPU; 0 = the libraries' defaults.",
             ),
         ] = 1,
     ) -> None:
         """Serve the JSON, streaming and OpenAI-compatible API and the web page."""
+        import faiss
         import torch
         import uvicorn
 
@@ -36,8 +40,9 @@ def register(app: typer.Typer) -> None:
         from rag.cli import settings_from
 
         settings = settings_from(index_dir, host=host, port=port)
-        if torch_threads > 0:
-            torch.set_num_threads(torch_threads)
+        if threads > 0:
+            torch.set_num_threads(threads)
+            faiss.omp_set_num_threads(threads)
         typer.echo(
             f"serving on http://{settings.host}:{settings.port}  (index: {settings.index_dir})"
         )

@@ -2,7 +2,7 @@
 concurrent clients, on loopback, bounded by time and request count.
 
     .venv/bin/python -m bench.serve                      # spawns `rag serve` on a free port
-    .venv/bin/python -m bench.serve --embed-backend onnx # the same with ONNX Runtime
+    .venv/bin/python -m bench.serve --embed-backend torch # the same with the torch backend
     .venv/bin/python -m bench.serve --url http://127.0.0.1:8000   # an already running server
 
 The server runs in its own process (`rag serve`, rate limit off, no LLM, so /v1/ask is
@@ -68,6 +68,7 @@ class Cell:
     p95_ms: float
     server_cpu_ms: float  # server process CPU time per request (nan when not measured)
     client_cpu_ms: float  # this (load generator) process's CPU time per request
+    load: float  # 1-minute load average when the cell ended (other jobs share the machine)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -110,12 +111,15 @@ async def run_cell(
     max_requests: int,
     queries: list[str],
     server: psutil.Process | None = None,
+    offset: int = 0,
 ) -> Cell:
-    """`clients` workers send requests back to back until time or the request cap runs out."""
+    """`clients` workers send requests back to back until time or the request cap runs out.
+
+    Request n asks queries[(offset + n) % len(queries)].
+    """
     latencies: list[float] = []
     errors = 0
     sent = 0
-    offset = random.Random(f"{endpoint}{clients}").randrange(len(queries))
     cpu_before, client_before = cpu_seconds(server), time.process_time()
     connections = [Connection(url) for _ in range(clients)]
     started = time.perf_counter()
@@ -156,6 +160,7 @@ async def run_cell(
         p95_ms=round(percentile(latencies, 95) * 1000, 1),
         server_cpu_ms=round(cpu_ms, 1),
         client_cpu_ms=round(client_cpu * 1000 / done, 2) if done else math.nan,
+        load=round(os.getloadavg()[0], 2),
     )
 
 
@@ -176,14 +181,14 @@ def free_port() -> int:
 
 @contextmanager
 def spawned_server(
-    index_dir: Path | None, backend: str, timeout_s: float = 180.0
+    index_dir: Path | None, backend: str | None, timeout_s: float = 180.0
 ) -> Iterator[tuple[str, psutil.Process]]:
     """`rag serve` on a free loopback port over `index_dir` (default: a fresh index of corpus/)."""
     rag = str(Path(sys.executable).parent / "rag")
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
-        "RAG_EMBED_BACKEND": backend,
+        **({"RAG_EMBED_BACKEND": backend} if backend else {}),
         "RAG_RATE_LIMIT_PER_MINUTE": "0",
         "RAG_LLM_BASE_URL": "",
         "RAG_API_KEY": "",
@@ -241,25 +246,33 @@ async def run_all(
                 body = body_for(endpoint, n, QUESTIONS)
                 (await client.post(endpoint, json=body)).raise_for_status()
     cells = []
+    offset = 0  # each cell asks queries no earlier cell asked (until the list runs out)
     for endpoint in args.endpoints:
         for clients in args.clients:
             cell = await run_cell(
-                url, endpoint, clients, args.seconds, args.max_requests, queries, server
+                url, endpoint, clients, args.seconds, args.max_requests, queries, server, offset
             )
             cells.append(cell)
+            offset += cell.requests
+    if offset > len(queries) and not args.repeat_questions:
+        print(
+            f"warning: {offset} requests reused some of the {len(queries)} distinct queries",
+            file=sys.stderr,
+        )
     return cells
 
 
 def print_table(cells: list[Cell]) -> None:
     """Fixed-width table of the figures."""
     header = f"{'endpoint':<12} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>8} "
-    header += f"{'p50 ms':>8} {'p95 ms':>8} {'server cpu':>10} {'client cpu':>10}"
+    header += f"{'p50 ms':>8} {'p95 ms':>8} {'server cpu':>10} {'client cpu':>10} {'load':>5}"
     print(header)
     print("-" * len(header))
     for c in cells:
         print(
             f"{c.endpoint:<12} {c.clients:>7} {c.requests:>8} {c.errors:>6} {c.rps:>8.1f} "
             f"{c.p50_ms:>8.1f} {c.p95_ms:>8.1f} {c.server_cpu_ms:>10.1f} {c.client_cpu_ms:>10.2f}"
+            f" {c.load:>5.1f}"
         )
 
 
@@ -270,8 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--index-dir", type=Path, help="Index for the spawned server.")
     parser.add_argument(
         "--embed-backend",
-        default="torch",
-        help="RAG_EMBED_BACKEND of the spawned server: torch, onnx, onnx-int8, openvino.",
+        help="RAG_EMBED_BACKEND of the spawned server: onnx-int8, onnx, openvino, torch "
+        "(default: the environment's, else the settings default).",
     )
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--endpoints", nargs="+", default=["/v1/search", "/v1/ask"])
