@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from index.backends import (
+    BATCH_DEPENDENT,
+    DEFAULT_BACKEND,
     BackendUnavailableError,
     Runner,
     check_backend,
@@ -69,7 +71,12 @@ def resolve_model(name_or_path: str | None) -> tuple[str, str]:
 
 
 class SentenceTransformerEmbedder:
-    """sentence-transformers model, loaded offline; the bundled MiniLM by default."""
+    """sentence-transformers model, loaded offline; the bundled MiniLM by default.
+
+    `backend` picks the runtime (index.backends): onnx-int8 by default, exported from the
+    model on first use and cached; torch when that runtime is missing or the export fails,
+    and then `name` has no `@backend` suffix, so it says which vectors an index holds.
+    """
 
     def __init__(
         self,
@@ -77,7 +84,7 @@ class SentenceTransformerEmbedder:
         *,
         batch_size: int = 64,
         device: str = "cpu",
-        backend: str = "torch",
+        backend: str = DEFAULT_BACKEND,
         cache_dir: Path | None = None,
     ) -> None:
         if batch_size < 1:
@@ -110,8 +117,15 @@ class SentenceTransformerEmbedder:
         if not model_dir.is_dir() or not supports_model(self._model):
             log.warning("model cannot be exported; using torch", extra={"backend": backend})
             return
-        path = model_file(self._model, model_dir, backend, cache_dir)
-        self._runner = load_runner(path, backend)
+        try:
+            path = model_file(self._model, model_dir, backend, cache_dir)
+            self._runner = load_runner(path, backend)
+        except Exception as exc:  # exporters and runtimes raise their own, unrelated types
+            log.warning(
+                "embedding backend failed to load; using torch",
+                extra={"backend": backend, "cache_dir": str(cache_dir), "reason": repr(exc)},
+            )
+            return
         self.backend = backend
         # Vectors differ (slightly) by runtime and quantisation: a different name makes
         # opening an index built with another backend a clear EmbedderMismatchError.
@@ -130,7 +144,8 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._runner is not None:
             ids = self._tokenizer(texts, truncation=True, max_length=self.max_tokens)["input_ids"]
-            return encode(self._runner, ids, self.batch_size, progress=progress)  # (n, dim)
+            size = 1 if self.backend in BATCH_DEPENDENT else self.batch_size
+            return encode(self._runner, ids, size, progress=progress)  # (n, dim)
         vectors = self._model.encode(
             texts,
             batch_size=self.batch_size,

@@ -22,7 +22,10 @@ CORPUS = ROOT / "corpus"
 
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
-    """The bundled all-MiniLM-L6-v2, loaded once per test session."""
+    """The bundled all-MiniLM-L6-v2 on the default backend (onnx-int8), loaded once per session.
+
+    The default, like `rag ingest` and `rag serve`, so indexes the CLI builds open with it.
+    """
     return SentenceTransformerEmbedder()
 
 

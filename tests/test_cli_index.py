@@ -77,9 +77,16 @@ def test_stats_json_shows_what_the_index_holds(writable_index_dir: Path) -> None
     gen = writable_index_dir / "gen-000001"
     assert stats["articles"] == 3
     assert stats["chunks"] == len((gen / "chunks.jsonl").read_text().splitlines()) > 0
-    assert stats["model"] == "all-MiniLM-L6-v2" and stats["dim"] == 384
+    assert stats["model"] == "all-MiniLM-L6-v2@onnx-int8" and stats["dim"] == 384  # default
     assert stats["generation"] == "gen-000001"
     assert stats["size_bytes"] == sum(p.stat().st_size for p in gen.rglob("*") if p.is_file())
+
+
+def test_cli_and_library_share_the_default_embedding_backend() -> None:
+    from index.backends import DEFAULT_BACKEND
+    from rag.settings import Settings
+
+    assert Settings.model_fields["embed_backend"].default == DEFAULT_BACKEND
 
 
 def test_stats_table_for_people(writable_index_dir: Path) -> None:

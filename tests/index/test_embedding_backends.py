@@ -1,7 +1,8 @@
-"""The ONNX Runtime int8 embedding backend: close to torch, named apart, torch when unavailable."""
+"""Embedding backends: onnx-int8 is the default, close to torch, named apart; torch as fallback."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 import index.embedding
 from index import SentenceTransformerEmbedder
-from index.backends import BackendUnavailableError, check_backend
+from index.backends import DEFAULT_BACKEND, BackendUnavailableError, check_backend
 
 TEXTS = [
     "Alibaba will invest $15 billion in overseas research hubs.",
@@ -18,32 +19,76 @@ TEXTS = [
 ]
 
 
-def test_onnx_int8_vectors_stay_close_to_torch(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
+@pytest.fixture(scope="module")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    """The plain torch fp32 model, the reference the faster runtimes are checked against."""
+    return SentenceTransformerEmbedder(backend="torch")
+
+
+def test_the_default_is_onnx_int8_and_says_so(embedder: SentenceTransformerEmbedder) -> None:
+    assert DEFAULT_BACKEND == "onnx-int8"
+    assert (embedder.backend, embedder.name) == ("onnx-int8", "all-MiniLM-L6-v2@onnx-int8")
+
+
+def test_default_vectors_stay_close_to_torch(
+    embedder: SentenceTransformerEmbedder, torch_embedder: SentenceTransformerEmbedder
 ) -> None:
-    fast = SentenceTransformerEmbedder(backend="onnx-int8", cache_dir=tmp_path)
-    assert fast.backend == "onnx-int8"
-    assert fast.name == f"{embedder.name}@onnx-int8"  # an index of the other runtime mismatches
-    assert len(list(tmp_path.rglob("model-int8.onnx"))) == 1  # exported once, cached
-    vectors = fast.embed_passages(TEXTS)  # (3, dim), padded batch of mixed lengths
-    reference = embedder.embed_passages(TEXTS)
+    assert torch_embedder.name == "all-MiniLM-L6-v2"  # an index of the other runtime mismatches
+    vectors = embedder.embed_passages(TEXTS)  # (3, dim), padded batch of mixed lengths
+    reference = torch_embedder.embed_passages(TEXTS)
     assert vectors.shape == reference.shape and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert (vectors * reference).sum(axis=1).min() > 0.97
-    query = fast.embed_query(TEXTS[2])
-    assert float(query @ reference[2]) > 0.97
+    query = embedder.embed_query(TEXTS[2])
+    assert query.shape == (embedder.dim,) and float(query @ reference[2]) > 0.97
+
+
+def test_a_passage_vector_does_not_depend_on_its_batch(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    alone = embedder.embed_passages(TEXTS[:1])  # (1, dim)
+    batched = embedder.embed_passages([*TEXTS, TEXTS[1] * 3])  # long neighbours, padding
+    np.testing.assert_array_equal(batched[0], alone[0])
+    np.testing.assert_array_equal(embedder.embed_query(TEXTS[0]), alone[0])
+
+
+def test_first_use_exports_once_into_the_cache(tmp_path: Path) -> None:
+    fast = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    assert fast.backend == "onnx-int8"
+    (model,) = tmp_path.rglob("model-int8.onnx")
+    stamp = model.stat().st_mtime_ns
+    again = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    assert again.backend == "onnx-int8" and model.stat().st_mtime_ns == stamp  # reused
+    assert not list(tmp_path.rglob(".model*"))  # no half-written temporaries left behind
 
 
 def test_missing_runtime_falls_back_to_torch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def unavailable(backend: str) -> None:
         raise BackendUnavailableError(f"backend {backend!r} needs onnxruntime")
 
     monkeypatch.setattr(index.embedding, "check_backend", unavailable)
-    embedder = SentenceTransformerEmbedder(backend="onnx-int8", cache_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="index.embedding"):
+        embedder = SentenceTransformerEmbedder(cache_dir=tmp_path)
     assert (embedder.backend, embedder.name) == ("torch", "all-MiniLM-L6-v2")
+    assert "unavailable; using torch" in caplog.text
     assert not list(tmp_path.iterdir())
+    assert embedder.embed_query("short").shape == (embedder.dim,)
+
+
+def test_failed_export_falls_back_to_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object) -> Path:
+        raise RuntimeError("exporter exploded")
+
+    monkeypatch.setattr(index.embedding, "model_file", broken)
+    with caplog.at_level(logging.WARNING, logger="index.embedding"):
+        embedder = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    assert (embedder.backend, embedder.name) == ("torch", "all-MiniLM-L6-v2")
+    assert "failed to load; using torch" in caplog.text
+    assert [r.__dict__["reason"] for r in caplog.records] == ["RuntimeError('exporter exploded')"]
 
 
 def test_unknown_backend_is_rejected() -> None:
