@@ -86,6 +86,7 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
         backend: str = DEFAULT_BACKEND,
         cache_dir: Path | None = None,
+        threads: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -104,6 +105,7 @@ class SentenceTransformerEmbedder:
         self._tokenizer = self._model.tokenizer
         self.backend = "torch"
         self._runner: Runner | None = None
+        self._threads = threads  # ONNX Runtime intra-op threads (torch's are process-wide)
         if backend != "torch":
             self._use_backend(backend, Path(target), cache_dir or default_cache_dir())
 
@@ -119,7 +121,7 @@ class SentenceTransformerEmbedder:
             return
         try:
             path = model_file(self._model, model_dir, backend, cache_dir)
-            self._runner = load_runner(path, backend)
+            self._runner = load_runner(path, backend, self._threads)
         except Exception as exc:  # exporters and runtimes raise their own, unrelated types
             log.warning(
                 "embedding backend failed to load; using torch",
@@ -154,6 +156,10 @@ class SentenceTransformerEmbedder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)  # (n, dim)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) float32: several queries in one call (embedded as passages are, no prompt)."""
+        return self.embed_passages(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         """(dim,) float32 L2-normalised."""
