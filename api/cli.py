@@ -25,9 +25,10 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--threads",
                 "--torch-threads",
-                help="Intra-op threads of torch and FAISS per request; 1 (default) because "
-                "requests already run in parallel, and a query gains little from more while "
-                "extra threads contend for a small shared CPU; 0 = the libraries' defaults.",
+                help="Intra-op threads of the embedder (torch, ONNX Runtime) and FAISS per "
+                "request; 1 (default) because requests already run in parallel, and a query "
+                "gains little from more while extra threads contend for a small shared CPU; "
+                "0 = the libraries' defaults.",
             ),
         ] = 1,
     ) -> None:
@@ -38,6 +39,7 @@ def register(app: typer.Typer) -> None:
 
         from api.app import create_app
         from rag.cli import settings_from
+        from rag.components import load_embedder
 
         settings = settings_from(index_dir, host=host, port=port)
         if threads > 0:
@@ -46,8 +48,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"serving on http://{settings.host}:{settings.port}  (index: {settings.index_dir})"
         )
+        embedder = load_embedder(settings, threads=threads or None)
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, embedder=embedder),
             host=settings.host,
             port=settings.port,
             log_level=log_level,

@@ -26,7 +26,7 @@ def test_serve_help_lists_its_options() -> None:
         [str(RAG), "serve", "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    for option in ("--host", "--port", "--index-dir"):
+    for option in ("--host", "--port", "--index-dir", "--threads"):
         assert option in result.stdout
 
 
