@@ -17,12 +17,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from api.batching import QueryBatcher
 from index import Embedder
 
 T = TypeVar("T")
@@ -45,15 +45,6 @@ def batches_exactly(embedder: Embedder) -> bool:
         return False
     single = np.stack([embedder.embed_query(t) for t in _PROBES])  # (3, dim)
     return bool(np.allclose(embedder.embed_queries(list(_PROBES)), single, atol=1e-5))
-
-
-@dataclass(slots=True)
-class _Slot:
-    """One query waiting for its vector."""
-
-    text: str
-    vector: np.ndarray | None = None
-    error: BaseException | None = None
 
 
 class EmbedGate:
@@ -114,14 +105,12 @@ class GatedEmbedder:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self.query_batch = query_batch  # most queries per model call; 0: one per call
-        self._waiting: list[_Slot] = []
-        self._waiting_lock = threading.Lock()
+        self.batcher = QueryBatcher(self._embed_queries, query_batch) if query_batch else None
 
     def batch_queries_if_exact(self, limit: int = 32) -> bool:
         """Let concurrent queries share a model call, if that leaves their vectors unchanged."""
         exact = self.gate.run(partial(batches_exactly, self.inner), priority=self.priority)
-        self.query_batch = limit if exact else 0
+        self.batcher = QueryBatcher(self._embed_queries, limit) if exact else None
         return exact
 
     def count_tokens(self, texts: list[str]) -> list[int]:
@@ -144,37 +133,16 @@ class GatedEmbedder:
         cached = self._cached("query", [text])
         if text in cached:
             return cached[text]
-        if not self.query_batch:
+        if self.batcher is None:
             return self.gate.run(partial(self._embed_query_missing, text), priority=self.priority)
-        slot = _Slot(text)
-        with self._waiting_lock:
-            self._waiting.append(slot)
-        # Whoever holds the gate next embeds every waiting query, ours included, so by the
-        # time this call returns the slot is filled (by us or by an earlier holder).
-        self.gate.run(self._embed_waiting, priority=self.priority)
-        if slot.error is not None:
-            raise slot.error
-        assert slot.vector is not None
-        return slot.vector
+        return self.batcher.embed(text)
 
-    def _embed_waiting(self) -> None:
-        with self._waiting_lock:
-            slots = self._waiting[: self.query_batch]
-            del self._waiting[: self.query_batch]
-        if not slots:
-            return
-        texts = list(dict.fromkeys(s.text for s in slots))
-        try:
-            assert isinstance(self.inner, QueryBatchEmbedder)
-            vectors = self.inner.embed_queries(texts)  # (len(texts), dim)
-        except BaseException as exc:
-            for slot in slots:
-                slot.error = exc
-            raise
+    def _embed_queries(self, texts: list[str]) -> np.ndarray:
+        assert isinstance(self.inner, QueryBatchEmbedder)
+        inner = self.inner
+        vectors = self.gate.run(partial(inner.embed_queries, texts), priority=self.priority)
         self._remember("query", texts, vectors)
-        found = dict(zip(texts, vectors, strict=True))
-        for slot in slots:
-            slot.vector = found[slot.text].copy()
+        return vectors  # (len(texts), dim)
 
     def _embed_missing(self, texts: list[str]) -> dict[str, np.ndarray]:
         # Runs holding the gate: a caller ahead in line may have embedded some meanwhile, so

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 
@@ -133,18 +134,29 @@ def test_batching_is_used_only_when_it_leaves_vectors_unchanged(
     assert not batches_exactly(FakeQueryEmbedder(exact=False))
     assert not batches_exactly(CountingEmbedder(embedder))  # no embed_queries at all
     gated = GatedEmbedder(FakeQueryEmbedder(exact=False), EmbedGate(), priority=True)
-    assert not gated.batch_queries_if_exact() and gated.query_batch == 0
+    assert not gated.batch_queries_if_exact() and gated.batcher is None
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll `condition` for up to 5 s."""
+    deadline = time.monotonic() + 5
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def queries_queued_behind_a_bulk_call(
     gated: GatedEmbedder, texts: list[str]
 ) -> list[np.ndarray | BaseException]:
-    """Embed `texts` from one thread each while the gate is busy, then let them all through."""
+    """The first query waits at a busy gate, the rest queue behind it; then all go through."""
+    assert gated.batcher is not None
+    batcher = gated.batcher
     release = threading.Event()
     bulk = threading.Thread(
         target=gated.gate.run, args=(lambda: release.wait(5),), kwargs={"priority": False}
     )
     bulk.start()
+    wait_until(lambda: gated.gate._busy)
     results: list[np.ndarray | BaseException] = [np.zeros(0)] * len(texts)
 
     def embed(i: int) -> None:
@@ -154,11 +166,11 @@ def queries_queued_behind_a_bulk_call(
             results[i] = exc
 
     threads = [threading.Thread(target=embed, args=(i,)) for i in range(len(texts))]
-    for thread in threads:
+    threads[0].start()
+    wait_until(lambda: gated.gate._queries_waiting == 1)  # the leader, alone in its batch
+    for thread in threads[1:]:
         thread.start()
-    deadline = time.monotonic() + 5
-    while len(gated._waiting) < len(texts) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: batcher.waiting == len(texts) - 1)
     release.set()
     for thread in [bulk, *threads]:
         thread.join(timeout=5)
@@ -168,19 +180,23 @@ def queries_queued_behind_a_bulk_call(
 def test_queries_that_wait_together_share_one_model_call() -> None:
     fake = FakeQueryEmbedder()
     gated = GatedEmbedder(fake, EmbedGate(), priority=True, cache_size=100)
-    assert gated.batch_queries_if_exact(limit=5) and gated.query_batch == 5
+    assert gated.batch_queries_if_exact(limit=5) and gated.batcher is not None
     fake.calls.clear()
-    texts = [f"query {i}" for i in range(8)]
+    texts = [f"query {i}" for i in range(9)]
     results = queries_queued_behind_a_bulk_call(gated, texts)
-    assert sorted(fake.calls) == [3, 5]  # 8 queries, at most 5 a call
+    # The leader's own call, then the 8 that queued meanwhile, at most 5 a call.
+    assert fake.calls == [1, 5, 3]
     for text, vector in zip(texts, results, strict=True):
         assert isinstance(vector, np.ndarray)
         np.testing.assert_array_equal(vector, FakeQueryEmbedder.vector(text))
     gated.embed_query("query 3")
-    assert sorted(fake.calls) == [3, 5]  # cached
+    assert fake.calls == [1, 5, 3]  # cached
+    gated.embed_query("a lone query")
+    assert fake.calls == [1, 5, 3, 1]  # and a lone query does not wait for company
 
 
 def test_a_failed_batch_fails_every_query_in_it() -> None:
     gated = GatedEmbedder(FakeQueryEmbedder(fail=True), EmbedGate(), priority=True, query_batch=4)
-    results = queries_queued_behind_a_bulk_call(gated, [f"q{i}" for i in range(4)])
+    results = queries_queued_behind_a_bulk_call(gated, [f"q{i}" for i in range(5)])
     assert all(isinstance(r, RuntimeError) for r in results)
+    assert gated.batcher is not None and gated.batcher.waiting == 0
