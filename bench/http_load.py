@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _HEAD_END = b"\r\n\r\n"
@@ -94,3 +97,50 @@ class Connection:
                 return b"".join(parts)
             parts.append(await self._reader.readexactly(size))
             await self._reader.readexactly(2)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What a closed-loop run measured (client side)."""
+
+    latencies: list[float]  # seconds, one per finished request
+    errors: int  # non-200 replies and transport failures
+    seconds: float  # wall time of the run
+    cpu_seconds: float  # this process's CPU time during the run
+
+
+async def closed_loop(
+    url: str,
+    path: str,
+    body: Callable[[int], object],
+    clients: int,
+    seconds: float,
+    max_requests: int,
+) -> LoadResult:
+    """`clients` connections POST `body(n)` back to back until time or the request cap runs out."""
+    latencies: list[float] = []
+    errors = sent = 0
+    cpu_before = time.process_time()
+    connections = [Connection(url) for _ in range(clients)]
+    started = time.perf_counter()
+    stop_at = started + seconds
+
+    async def worker(connection: Connection) -> None:
+        nonlocal errors, sent
+        while time.perf_counter() < stop_at and sent < max_requests:
+            n, sent = sent, sent + 1
+            t0 = time.perf_counter()
+            try:
+                status, _ = await connection.post_json(path, body(n))
+                ok = status == 200
+            except (OSError, asyncio.IncompleteReadError, ProtocolError):
+                ok = False
+            latencies.append(time.perf_counter() - t0)
+            errors += not ok
+
+    try:
+        await asyncio.gather(*(worker(c) for c in connections))
+    finally:
+        elapsed = time.perf_counter() - started
+        await asyncio.gather(*(c.close() for c in connections))
+    return LoadResult(latencies, errors, elapsed, time.process_time() - cpu_before)

@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.http_load import Connection, ProtocolError
+from bench.http_load import closed_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -117,49 +117,28 @@ async def run_cell(
 
     Request n asks queries[(offset + n) % len(queries)].
     """
-    latencies: list[float] = []
-    errors = 0
-    sent = 0
-    cpu_before, client_before = cpu_seconds(server), time.process_time()
-    connections = [Connection(url) for _ in range(clients)]
-    started = time.perf_counter()
-    stop_at = started + seconds
-
-    async def worker(connection: Connection) -> None:
-        nonlocal errors, sent
-        while time.perf_counter() < stop_at and sent < max_requests:
-            n = sent
-            sent += 1
-            t0 = time.perf_counter()
-            try:
-                status, _ = await connection.post_json(
-                    endpoint, body_for(endpoint, offset + n, queries)
-                )
-                ok = status == 200
-            except (OSError, asyncio.IncompleteReadError, ProtocolError):
-                ok = False
-            latencies.append(time.perf_counter() - t0)
-            errors += not ok
-
-    try:
-        await asyncio.gather(*(worker(c) for c in connections))
-    finally:
-        elapsed = time.perf_counter() - started
-        await asyncio.gather(*(c.close() for c in connections))
-    client_cpu = time.process_time() - client_before
-    done = len(latencies)
+    cpu_before = cpu_seconds(server)
+    run = await closed_loop(
+        url,
+        endpoint,
+        lambda n: body_for(endpoint, offset + n, queries),
+        clients,
+        seconds,
+        max_requests,
+    )
+    done, elapsed = len(run.latencies), run.seconds
     cpu_ms = (cpu_seconds(server) - cpu_before) * 1000 / done if done else math.nan
     return Cell(
         endpoint=endpoint,
         clients=clients,
         requests=done,
-        errors=errors,
+        errors=run.errors,
         seconds=round(elapsed, 2),
         rps=round(done / elapsed, 1) if elapsed else 0.0,
-        p50_ms=round(percentile(latencies, 50) * 1000, 1),
-        p95_ms=round(percentile(latencies, 95) * 1000, 1),
+        p50_ms=round(percentile(run.latencies, 50) * 1000, 1),
+        p95_ms=round(percentile(run.latencies, 95) * 1000, 1),
         server_cpu_ms=round(cpu_ms, 1),
-        client_cpu_ms=round(client_cpu * 1000 / done, 2) if done else math.nan,
+        client_cpu_ms=round(run.cpu_seconds * 1000 / done, 2) if done else math.nan,
         load=round(os.getloadavg()[0], 2),
     )
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
+from bench.http_load import Connection
 from bench.serve import corpus_queries, main, percentile, run_cell
 from tests.api.conftest import ROOT, LiveServer
 
@@ -52,3 +54,25 @@ def test_main_prints_the_table(
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:3] == ["endpoint", "clients", "requests"]
     assert "/v1/search" in out
+
+
+def test_load_client_reads_lengths_and_chunks_on_one_connection(
+    corpus_server: LiveServer,
+) -> None:
+    async def exchange() -> list[tuple[int, bytes]]:
+        connection = Connection(corpus_server.url)
+        try:
+            return [
+                await connection.post_json("/v1/search", {"query": "research hubs", "k": 2}),
+                await connection.post_json("/v1/search", {"query": " "}),  # 422, same socket
+                await connection.post_json(  # an event stream comes chunked
+                    "/v1/ask/stream", {"question": "How many researchers?", "no_llm": True}
+                ),
+            ]
+        finally:
+            await connection.close()
+
+    (ok, found), (bad, error), (streamed, events) = asyncio.run(exchange())
+    assert ok == 200 and len(json.loads(found)["results"]) == 2
+    assert bad == 422 and json.loads(error)["error"]["code"] == "empty_question"
+    assert streamed == 200 and events.rstrip().splitlines()[-2] == b"event: final"
