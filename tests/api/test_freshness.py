@@ -12,7 +12,7 @@ import httpx
 
 from api.embedders import GatedEmbedder
 from index import ingest
-from tests.api.conftest import ServerFactory, api_settings
+from tests.api.conftest import LiveServer, ServerFactory, api_settings
 
 N_CLIENTS = 4
 SWAP_BOUND_S = 10.0  # the app polls CURRENT every second; the load itself takes a moment
@@ -38,6 +38,16 @@ def search_loop(url: str, stop: threading.Event, statuses: list[int]) -> None:
                 statuses.append(0)
 
 
+def outside_writer(server: LiveServer) -> GatedEmbedder:
+    """The model for a writer other than the server's engine, as `rag ingest` would be.
+
+    It shares the server's model only through the server's gate: HF fast tokenizers are not
+    thread-safe, and a second copy of the model would cost seconds to load.
+    """
+    gated = server.engine.embedder
+    return GatedEmbedder(gated.inner, gated.gate, priority=False)
+
+
 def metric(text: str, name: str) -> float:
     """The value of an unlabelled Prometheus sample."""
     match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
@@ -61,12 +71,7 @@ def test_an_outside_ingest_goes_live_without_errors(
     for thread in clients:
         thread.start()
     try:
-        # Another writer, not the server's engine (it shares the model only through the
-        # server's gate: HF fast tokenizers are not thread-safe).
-        writer = GatedEmbedder(
-            server.engine.embedder.inner, server.engine.embedder.gate, priority=False
-        )
-        report = ingest([tmp_path / "quokka.md"], writable_index_dir, writer)
+        report = ingest([tmp_path / "quokka.md"], writable_index_dir, outside_writer(server))
         assert report.added == ["quokka-census"]
         published = time.monotonic()
         found = False
@@ -99,3 +104,19 @@ def test_refresh_is_a_no_op_while_current_is_unchanged(
     live = server.engine.require()
     assert server.engine.refresh() is False
     assert server.engine.require() is live
+
+
+def test_a_server_started_before_any_index_becomes_ready_after_one_is_built(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    server = start_server(api_settings(index_dir))
+    assert server.client.get("/readyz").status_code == 503
+    (tmp_path / "quokka.md").write_text(ARTICLE, encoding="utf-8")
+    ingest([tmp_path / "quokka.md"], index_dir, outside_writer(server))
+    deadline = time.monotonic() + SWAP_BOUND_S
+    while server.client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "no index loaded after the ingest"
+        time.sleep(0.1)
+    hits = server.client.post("/v1/search", json={"query": "quokka census", "k": 1}).json()
+    assert hits["results"][0]["doc_id"] == "quokka-census"
