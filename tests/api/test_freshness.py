@@ -3,12 +3,16 @@ without a restart, while concurrent requests keep succeeding."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from api.embedders import GatedEmbedder
 from index import ingest
@@ -120,3 +124,28 @@ def test_a_server_started_before_any_index_becomes_ready_after_one_is_built(
         time.sleep(0.1)
     hits = server.client.post("/v1/search", json={"query": "quokka census", "k": 1}).json()
     assert hits["results"][0]["doc_id"] == "quokka-census"
+
+
+def test_a_generation_built_with_another_embedder_keeps_the_live_one(
+    start_server: ServerFactory, writable_index_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = start_server(api_settings(writable_index_dir))
+    live = server.engine.require()
+    assert live.name is not None
+    foreign = writable_index_dir / "gen-000900"
+    shutil.copytree(writable_index_dir / live.name, foreign)
+    manifest = json.loads((foreign / "manifest.json").read_text(encoding="utf-8"))
+    manifest["embedder"] = "another-model"
+    (foreign / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    pointer = writable_index_dir / "CURRENT.tmp"
+    pointer.write_text(foreign.name + "\n", encoding="utf-8")
+    pointer.rename(writable_index_dir / "CURRENT")  # as a publish switches it
+
+    with caplog.at_level(logging.ERROR, logger="api.engine"):
+        server.engine.refresh()  # (or the app's own poll sees it first)
+        time.sleep(2.5)  # two more polls
+        assert server.engine.refresh() is False
+    refused = [r for r in caplog.records if r.getMessage() == "new index generation not loaded"]
+    assert len(refused) == 1  # tried once per change of CURRENT, not every second
+    assert server.engine.require() is live
+    assert server.client.post("/v1/search", json={"query": "research hubs"}).status_code == 200
