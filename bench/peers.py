@@ -75,10 +75,14 @@ def ours(spec: dict) -> dict[str, object]:
     from rag.settings import Settings
 
     embedder = load_embedder(Settings())
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
+        cpu = time.process_time()
         with stopwatch() as ingest_s:
             report = ingest([Path(spec["corpus"])], Path(tmp) / "index", embedder, IngestOptions())
             store = open_index(Path(tmp) / "index", embedder)
+        ingest_cpu_s = time.process_time() - cpu
+        load_after = os.getloadavg()[0]
         retriever = HybridRetriever(store)
         deep = HybridRetriever(store, collapse=False)
         latencies, ndcg = [], []
@@ -95,6 +99,9 @@ def ours(spec: dict) -> dict[str, object]:
         "documents": docs,
         "ingest_s": round(ingest_s[0], 1),
         "docs_per_s": round(docs / ingest_s[0], 1),
+        "ingest_cpu_s": round(ingest_cpu_s, 1),  # all threads: fairer on a shared machine
+        "docs_per_cpu_s": round(docs / ingest_cpu_s, 2),
+        "load_1min": f"{load_before:.2f} -> {load_after:.2f}",
         "peak_rss_mb": round(peak_rss_mb()),
         "query_p50_ms": round(percentile(latencies, 50), 1),
         "query_p95_ms": round(percentile(latencies, 95), 1),
@@ -139,6 +146,7 @@ def compare(args: argparse.Namespace) -> dict[str, object]:
         "ours": mine,
         "peer": peer,
         "ingest_throughput_x": round(float(mine["docs_per_s"]) / float(peer["docs_per_s"]), 2),
+        "ingest_cpu_x": round(float(mine["docs_per_cpu_s"]) / float(peer["docs_per_cpu_s"]), 2),
         "query_p50_ratio": round(float(mine["query_p50_ms"]) / float(peer["query_p50_ms"]), 3),
         "ndcg_delta": round(float(mine["ndcg@10"]) - float(peer["ndcg@10"]), 4),
         "load": load_note(),
