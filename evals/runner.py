@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evals.gold import GoldQuestion
 from evals.metrics import QuestionScore, score_question
-from index import ChunkingParams, Embedder, IndexStore, IngestOptions, ingest, open_index
+from index import (
+    ChunkingParams,
+    Embedder,
+    EmbedderMismatchError,
+    IndexStore,
+    IngestOptions,
+    ingest,
+    open_index,
+)
 from rag.llm import ChatModel
 from rag.records import Answer
 from rag.retrieval import HybridRetriever
@@ -37,7 +45,12 @@ def prepare_index(
         faiss_kind=faiss_kind,
         prune=True,
     )
-    report = ingest([corpus_dir], index_dir, embedder, options)
+    try:
+        report = ingest([corpus_dir], index_dir, embedder, options)
+    except EmbedderMismatchError as exc:
+        # The eval index is a cache of the corpus: another embedder means rebuilding it.
+        log.warning("eval index built with another embedder; rebuilding", extra={"why": str(exc)})
+        report = ingest([corpus_dir], index_dir, embedder, replace(options, rebuild=True))
     for failure in report.failed:
         log.warning(
             "corpus file not indexed", extra={"path": failure.path, "reason": failure.reason}

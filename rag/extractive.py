@@ -2,53 +2,35 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from index import Hit
+from rag.candidates import Candidate, Scorer, bridged, term_weights
 from rag.citations import attach_markers, citation_for
 from rag.conflicts import find_conflict
-from rag.facts import content_stems, terms
-from rag.facts import values as values_in
-from rag.questions import STRICT_TYPES, Question, analyse, counts_the_noun, slot_values
+from rag.facts import content_stems
+from rag.matching import TermMatcher, stem_words
+from rag.questions import STRICT_TYPES, Question, analyse
 from rag.records import AnswerSentence, Citation
 from rag.support import Sentence, SentenceVectors, passage_sentences
 
 CONFLICT_PREFIX = "Sources disagree:"
+# Weighted share of the question's asking terms (not its names) that an answer sentence must
+# hold, word or synonym: the nearest sentence of the right type ("811 million buyers") does not
+# answer a question about something the articles never mention ("net profit").
+MIN_COVERAGE = 0.05
+# ... unless the sentence as a whole restates the question in other words (MiniLM cosine).
+RESTATES = 0.65
+RESTATES_WITH_VALUE = 0.6  # ... a little less when it also states a value of the asked type
 _TWO_SIDED = re.compile(r"\b(?:compar\w*|versus|vs\.?|both|two|differ\w*)\b", re.IGNORECASE)
-_ADJECTIVAL = ("an", "ese", "ish", "ian", "eli")
 _REFERS_BACK = re.compile(
     r"^[\"“]?(?:it|its|he|she|they|their|his|her|this|these|the (?:company|firm|group|unit"
     r"|business|retailer|giant|maker|bank|start-?up|platform|service|carrier|brand))\b",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A passage sentence scored as an answer to the question."""
-
-    sentence: Sentence
-    marker: int  # 1-based position of its passage among the hits
-    similarity: float  # embedding cosine to the question
-    overlap: float  # share of the question's content terms in the sentence
-    context: float  # share of them in the passage and its title
-    names_ok: bool  # the question's names all occur in the sentence's passage or title
-    values: frozenset[str]  # values of the asked-for type the sentence states
-    score: float
-
-    @property
-    def text(self) -> str:
-        """The sentence, whitespace collapsed."""
-        return " ".join(self.sentence.text.split())
-
-    @property
-    def doc_id(self) -> str:
-        """The article the sentence comes from."""
-        return self.sentence.chunk.doc_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,37 +48,6 @@ class Extract:
         return bool(self.sentences)
 
 
-def term_weights(asked: Question, sentences: list[str]) -> dict[str, float]:
-    """IDF of the question's terms over the candidate sentences: rare terms say more."""
-    n = len(sentences)
-    bags = [content_stems(s) for s in sentences]
-    return {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in asked.stems}
-
-
-def name_present(name: str, present: set[str]) -> bool:
-    """Whether a question's name occurs, allowing inflections ('Chinese' ~ 'China')."""
-    for part in re.findall(r"[a-z0-9]+", name):
-        if part in present or len(part) < 2 or part.endswith(_ADJECTIVAL):
-            continue  # "American", "Chinese": a modifier the passage may leave implicit
-        short = [
-            t
-            for t in present
-            if len(t) >= 4 and _shared_prefix(part, t) >= min(len(part), len(t)) - 1
-        ]
-        if len(part) < 5 or not short:
-            return False
-    return True
-
-
-def _shared_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 class ExtractiveAnswerer:
     """Picks the sentence(s) that answer the question, by meaning, terms and answer type."""
 
@@ -107,6 +58,8 @@ class ExtractiveAnswerer:
         min_score: float = 0.45,
         max_sentences: int = 2,
         min_words: int = 4,
+        min_coverage: float = MIN_COVERAGE,
+        soft_top: int = 20,
     ) -> None:
         if not 0 <= min_similarity <= 1 or max_sentences < 1:
             raise ValueError("min_similarity must be in [0, 1] and max_sentences >= 1")
@@ -114,6 +67,8 @@ class ExtractiveAnswerer:
         self.min_score = min_score
         self.max_sentences = max_sentences
         self.min_words = min_words
+        self.min_coverage = min_coverage
+        self.soft_top = soft_top
 
     def rank(self, question: str, hits: list[Hit], vectors: SentenceVectors) -> list[Candidate]:
         """Every sentence of the hits, best answer first."""
@@ -136,12 +91,20 @@ class ExtractiveAnswerer:
         similarities = np.maximum(
             vectors.similarity(question, texts), vectors.similarity(question, titled)
         )
-        weights = term_weights(asked, [s.text for s, _ in pool.values()])
-        candidates = [
-            self._candidate(asked, sentence, marker, float(sim), weights)
-            for (sentence, marker), sim in zip(pool.values(), similarities, strict=True)
-        ]
-        return sorted(candidates, key=lambda c: -c.score)
+        scorer = Scorer(asked, term_weights(asked, texts), hits)
+        exact = sorted(
+            (
+                scorer.candidate(sentence, marker, float(sim), None)
+                for (sentence, marker), sim in zip(pool.values(), similarities, strict=True)
+            ),
+            key=lambda c: -c.score,
+        )
+        # Synonyms are looked for in the leading sentences only: each word costs an embedding.
+        matcher = TermMatcher(vectors, stem_words(question))
+        head, tail = exact[: self.soft_top], exact[self.soft_top :]
+        matcher.prepare([c.text for c in head])
+        soft = [scorer.candidate(c.sentence, c.marker, c.similarity, matcher) for c in head]
+        return sorted(soft, key=lambda c: -c.score) + tail
 
     def answers(self, question: Question, candidate: Candidate) -> bool:
         """Whether a candidate answers the question rather than merely being near it."""
@@ -149,8 +112,13 @@ class ExtractiveAnswerer:
             return False
         return (
             candidate.names_ok
+            and candidate.on_topic
             and candidate.similarity >= self.min_similarity
             and candidate.score >= self.min_score
+            and (
+                candidate.coverage >= self.min_coverage
+                or candidate.similarity >= (RESTATES_WITH_VALUE if candidate.values else RESTATES)
+            )
         )
 
     def answer(self, question: str, hits: list[Hit], vectors: SentenceVectors) -> Extract:
@@ -169,35 +137,12 @@ class ExtractiveAnswerer:
         citations = tuple(citation_for(n, hits[n - 1]) for n in markers)
         return Extract(text, sentences, citations, conflict=other is not None)
 
-    def _candidate(
-        self,
-        asked: Question,
-        sentence: Sentence,
-        marker: int,
-        sim: float,
-        weights: dict[str, float],
-    ) -> Candidate:
-        chunk = sentence.chunk
-        total = sum(weights.values()) or 1.0
-        overlap = sum(w for t, w in weights.items() if t in content_stems(sentence.text)) / total
-        around = content_stems(f"{chunk.title} {chunk.text}")
-        context = sum(w for t, w in weights.items() if t in around) / total
-        passage = f"{chunk.title} {chunk.source or ''} {chunk.published_at or ''} {chunk.text}"
-        present = set(terms(passage, keep_stopwords=True))
-        names_ok = all(name_present(name, present) for name in asked.entities)
-        names_ok = names_ok and asked.values <= values_in(passage)
-        values = frozenset(slot_values(sentence.text, asked))
-        typed = 1.0 if values else 0.0
-        if values and asked.counted and not counts_the_noun(sentence.text, asked):
-            typed = 0.5  # a count, but of something else
-        score = 0.6 * sim + 0.25 * overlap + 0.1 * context + 0.15 * typed
-        return Candidate(sentence, marker, sim, overlap, context, names_ok, values, score)
-
     def _select(self, asked: Question, passing: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus others close behind that add question terms it lacks."""
         chosen = [passing[0]]
         covered = set(asked.stems & content_stems(passing[0].text))
-        two_sided = bool(_TWO_SIDED.search(asked.text))  # "compared with", "both", "two"
+        # "compared with", "both", "two"; or "the company whose ...": an answer from two articles
+        two_sided = bool(_TWO_SIDED.search(asked.text)) or bridged(asked)
         for cand in passing[1:]:
             floor = (0.7 if two_sided else 0.9) * passing[0].score
             if len(chosen) >= self.max_sentences or cand.score < floor:
@@ -205,6 +150,8 @@ class ExtractiveAnswerer:
             if two_sided and cand.doc_id != chosen[0].doc_id and cand.values - chosen[0].values:
                 chosen.append(cand)
                 continue
+            if asked.answer_type in STRICT_TYPES and not two_sided:
+                break  # one amount, date or name answers; a second would only blur it
             gain = (asked.stems & content_stems(cand.text)) - covered
             if gain:
                 chosen.append(cand)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+
+import Stemmer
 
 _SCALES = {
     "k": 1e3,
@@ -194,11 +197,13 @@ def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """A crude suffix stripper, enough to match 'invests'/'investing'/'investment'."""
-    for suffix in ("ments", "ment", "ings", "ing", "ers", "ies", "ied", "es", "ed", "er", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
-    return word
+    """The Snowball English stem ('fined' and 'fine', 'investing' and 'investment' agree)."""
+    return _english_stemmer().stemWord(word)
+
+
+@functools.cache
+def _english_stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
 
 
 def content_stems(text: str) -> set[str]:

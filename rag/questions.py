@@ -9,6 +9,7 @@ from typing import Literal
 from rag.facts import (
     MONTHS,
     NUMBER_WORDS,
+    STOPWORDS,
     WEEKDAYS,
     content_stems,
     entity_spans,
@@ -29,20 +30,38 @@ _AMOUNT = (
     r"\bhow much\b|\bwhat (?:amount|sum|price|percentage|share|value|valuation)\b"
     r"|\bby how\b|\bhow (?:big|large|expensive|high|low)\b"
     r"|^\s*what (?:is|was|were|are) (?:the |its |their |\w+['’]s )?"
-    r"(?:annual |total |net |yearly )?(?:revenue|sales|profit|income|loss|cost|price|valuation"
-    r"|market value|worth|budget|fine|salary|turnover)"
+    r"(?:[\w&'’-]+ ){0,4}?(?:revenue|sales|profit|income|loss|cost|price|valuation"
+    r"|market value|worth|budget|fine|penalty|salary|turnover|spending)\b"
 )
 _DATE = (
     r"^\s*when\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b"
     r"|\bon what (?:day|date)\b|\bin what year\b"
 )
 _PERSON = (
-    r"^\s*(?:who|whom|whose)\b|\bwhich (?:person|executive|official|analyst|founder)\b"
+    r"^\s*(?:who|whom|whose)\b|\bwhich (?:[a-z]+ )?(?:person|executive|official|analyst|founder)\b"
     r"|\b(?:name|named) (?:of )?the (?:executive|person|official|founder|chief)"
 )
 _PLACE = (
-    r"^\s*where\b|\b(?:which|what) (?:country|countries|city|cities|region|regions|place"
-    r"|places|nation|nations|location|locations|state|continent)\b|\bin which (?:country|city)"
+    r"^\s*where\b|\b(?:which|what) (?:[a-z]+ )?(?:country|countries|city|cities|region"
+    r"|regions|place|places|nation|nations|location|locations|state|continent)\b"
+    r"|\bin which (?:country|city)"
+)
+# "What was Alibaba's total revenue in ...", "How big was the penalty Chinese ...": the noun
+# phrase after the copula, up to a preposition, a capitalised name or the end.
+_FOCUS = re.compile(
+    r"^\s*(?i:what|how (?:big|large|high|much|low|expensive))\s+(?:is|was|are|were)\s+"
+    r"(?:the |its |their |(?:[A-Z][\w&.-]* )*[\w&.-]+['’]s )?"
+    r"((?:(?:[a-z][\w&-]*|[A-Z][A-Z&]+) ){0,3}?(?:[a-z][\w&-]*|[A-Z][A-Z&]+))"
+    r"(?=\s+(?:of|for|in|on|at|by|to|from|according|that|which|[a-z]+ed\b|[A-Z][a-z])"
+    r"|\s*[?.]|\s*$)"
+)
+# "How many data centers does ...": the counted phrase, up to a verb or preposition.
+_HOW_MANY = re.compile(
+    r"\bhow many\s+((?:[a-z-]+\s+){0,3}?[a-z-]+)(?=\s+(?:is|are|was|were|will|does|do|did|has"
+    r"|have|had|can|could|would|should|in|on|at|of|for|to|from|across)\b|\s*[^\w\s-]|\s*$)"
+)
+_PHRASE_ENDS = frozenset(
+    "in on at of for to from and or with by who that which across than per a an the".split()  # noqa: SIM905
 )
 _PATTERNS: tuple[tuple[AnswerType, str], ...] = (
     ("count", _COUNT),
@@ -65,6 +84,14 @@ _NOT_PERSON = (
     | frozenset(MONTHS)
     | frozenset(WEEKDAYS)
 )
+# Titles before or inside a name span ("Officer Jeff Zhang", "Alibaba Chief Technology").
+_TITLES = frozenset(
+    """chief officer executive minister president vice chairman chairwoman director ceo cto
+    cfo technology founder spokesperson spokesman analyst secretary head manager senior
+    general governor mayor premier professor""".split()  # noqa: SIM905
+)
+# "the Jack Ma-led company": the name before a participle suffix.
+_LED = re.compile(r"-(?:led|backed|owned|founded|run|controlled)$")
 _PLACE_CUE = re.compile(
     r"\b(?:in|at|from|across|to|near|into|throughout|outside|inside|based in|headquartered in)"
     r"\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
@@ -81,6 +108,9 @@ class Question:
     entities: frozenset[str]  # casefolded words of its capitalised names
     values: frozenset[float]  # numbers the question itself states
     counted: str | None = None  # "how many researchers" -> "researcher"
+    measured: tuple[
+        str, ...
+    ] = ()  # "how many data centers" -> data, centers; "net profit" -> profit
 
 
 def analyse(question: str) -> Question:
@@ -91,6 +121,7 @@ def analyse(question: str) -> Question:
         if re.search(pattern, lowered):
             answer_type = kind
             break
+    measured = _measured(question, answer_type)
     return Question(
         text=question,
         answer_type=answer_type,
@@ -101,15 +132,31 @@ def analyse(question: str) -> Question:
             for q in quantities(question)
             if q.text[:1].isdigit() or q.kind != "number"
         ),
-        counted=_counted_noun(lowered) if answer_type == "count" else None,
+        counted=_singular(measured[-1]) if answer_type == "count" and measured else None,
+        measured=measured,
     )
 
 
-def _counted_noun(lowered: str) -> str | None:
-    match = re.search(r"\bhow many\s+([a-z][a-z-]+)", lowered)
+def _measured(question: str, answer_type: AnswerType) -> tuple[str, ...]:
+    """Words naming what is counted or measured ('how many data centers' -> data, centers)."""
+    if answer_type == "count":
+        match = _HOW_MANY.search(question.casefold())
+    elif answer_type == "amount":
+        match = _FOCUS.match(question)
+    else:
+        match = None
     if not match:
-        return None
-    noun = match.group(1)
+        return ()
+    words = match.group(1).casefold().split()
+    if answer_type == "amount":
+        words = words[-1:]  # the head: "total revenue" is measured as revenue
+    plurals = [i for i, w in enumerate(words) if w.endswith("s") and not w.endswith("ss")]
+    if answer_type == "count" and plurals:
+        words = words[: plurals[-1] + 1]  # "engineers and scientists work at": up to the noun
+    return tuple(w for w in words if w not in STOPWORDS)
+
+
+def _singular(noun: str) -> str:
     return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
 
 
@@ -122,19 +169,34 @@ def counts_the_noun(sentence: str, question: Question) -> bool:
     return re.search(pattern, sentence.casefold()) is not None
 
 
+def counted_words(sentence: str) -> list[str]:
+    """The nouns that numbers count: the head of the phrase after each ('8 research centres')."""
+    number = r"(?:\d[\d,.]*|" + "|".join(NUMBER_WORDS) + r")"
+    heads: list[str] = []
+    for m in re.finditer(rf"\b{number}\s+((?:[a-z-]+\s+){{0,2}}[a-z-]+)", sentence.casefold()):
+        run: list[str] = []
+        for word in m.group(1).split():
+            if word in _PHRASE_ENDS:
+                break
+            run.append(word)
+        heads.extend(run[-1:])
+    return heads
+
+
 def person_names(text: str) -> list[str]:
     """Spans that look like people's names: 2-3 capitalised words, no organisation words."""
     names = []
     parts = [p for span in entity_spans(text) for p in re.split(r"\s+(?:of|de|the)\s+", span)]
     for span in parts:
-        words = [re.sub(r"[’']s$", "", w) for w in span.split()]
-        if span.startswith(("Officer ", "President ", "Chairman ", "Director ")):
-            words = words[1:]
-        if not 2 <= len(words) <= 3 or any(w.isupper() for w in words):
-            continue
-        if any(w.casefold().strip(".") in _NOT_PERSON for w in words):
-            continue
-        names.append(" ".join(words))
+        words = [_LED.sub("", re.sub(r"[’']s$", "", w)) for w in span.split()]
+        # The name is the run of plain words at the end: "IT Ministry Anusha Rehman".
+        run: list[str] = []
+        for word in reversed(words):
+            if word.isupper() or word.casefold().strip(".") in _NOT_PERSON | _TITLES:
+                break
+            run.insert(0, word)
+        if 2 <= len(run) <= 3:
+            names.append(" ".join(run))
     return names
 
 

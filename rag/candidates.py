@@ -1,0 +1,197 @@
+"""Candidate answer sentences and how each is scored against the question."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from index import Hit
+from rag.facts import content_stems, stem, terms
+from rag.facts import values as values_in
+from rag.matching import TermMatcher, stem_words, weighted_share
+from rag.questions import Question, counted_words, counts_the_noun, slot_values
+from rag.support import Sentence
+
+_ADJECTIVAL = ("an", "ese", "ish", "ian", "eli")
+# Words that say how the question is put, not what it asks about.
+_META = frozenset(
+    """article articles report reports reported story piece news mention mentioned
+    mentions connection according name named called figure describe described""".split()  # noqa: SIM905
+)
+# Adverbs of "how much", "how large": the form of the question.
+_HOW = frozenset("much many large big long old far often high low".split())  # noqa: SIM905
+# Nouns the answer type already stands for ("what year" is a date question).
+_TYPE_NOUNS: dict[str, frozenset[str]] = {
+    "date": frozenset("year years date day month time".split()),  # noqa: SIM905
+    "place": frozenset(
+        """country countries city cities region regions place places nation nations location
+        locations state continent""".split()  # noqa: SIM905
+    ),
+    "person": frozenset("person people official".split()),  # noqa: SIM905
+    "count": frozenset("number".split()),  # noqa: SIM905
+    "amount": frozenset("amount sum".split()),  # noqa: SIM905
+    "entity": frozenset("is was are were does did do kind type one thing".split()),  # noqa: SIM905
+}
+_WHICH_NOUN = re.compile(
+    r"^\s*(?:which|what)\s+(?:[a-z-]+\s+)??([a-z-]+)\s+(?:is|was|are|were|will|has|have|had|does|did|do|can)\b"
+)
+# The question names its subject by a description another passage resolves ("the company
+# whose research arm ...", "the company behind Project X"): its names may sit in that passage.
+_BRIDGE = re.compile(
+    r"\bthe (?:\w+ )?(?:company|firm|group|business|retailer|giant|maker|bank|start-?up|platform"
+    r"|unit|country|city|person|executive|organi[sz]ation)\b,? (?:whose|that|which|who|behind"
+    r"|running|with)\b"
+    r"|\b(?:compar\w*|versus|vs\.?|both)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A passage sentence scored as an answer to the question."""
+
+    sentence: Sentence
+    marker: int  # 1-based position of its passage among the hits
+    similarity: float  # embedding cosine to the question
+    overlap: float  # weighted share of the question's content terms in the sentence
+    coverage: float  # the same for the terms that say what is asked (not names)
+    context: float  # share of the question's terms in the passage and its title
+    names_ok: bool  # the question's names all occur in the passage (or a bridging one)
+    on_topic: bool  # it names what is measured or asked for ("profit", "which university")
+    values: frozenset[str]  # values of the asked-for type the sentence states
+    score: float
+
+    @property
+    def text(self) -> str:
+        """The sentence, whitespace collapsed."""
+        return " ".join(self.sentence.text.split())
+
+    @property
+    def doc_id(self) -> str:
+        """The article the sentence comes from."""
+        return self.sentence.chunk.doc_id
+
+
+def term_weights(asked: Question, sentences: list[str]) -> dict[str, float]:
+    """IDF of the question's terms over the candidate sentences: rare terms say more."""
+    n = len(sentences)
+    bags = [content_stems(s) for s in sentences]
+    return {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in asked.stems}
+
+
+def bridged(asked: Question) -> bool:
+    """Whether the question describes its subject for another passage to resolve."""
+    return bool(_BRIDGE.search(asked.text))
+
+
+def key_terms(asked: Question) -> set[str]:
+    """Stems of the words that say what is asked: not names, not how the question is put."""
+    form = _META | _HOW | _TYPE_NOUNS.get(asked.answer_type, frozenset())
+    return {s for s, w in stem_words(asked.text).items() if w not in asked.entities | form}
+
+
+def asked_noun(asked: Question) -> str | None:
+    """The noun of a 'which/what NOUN' question ('which university' -> 'university')."""
+    match = _WHICH_NOUN.search(asked.text.casefold())
+    if asked.answer_type != "entity" or not match:
+        return None
+    noun = match.group(1)
+    return None if noun in _META | _TYPE_NOUNS["entity"] else noun
+
+
+def name_present(name: str, present: set[str]) -> bool:
+    """Whether a question's name occurs, allowing inflections ('Chinese' ~ 'China')."""
+    for part in re.findall(r"[a-z0-9]+", name):
+        if part in present or len(part) < 2 or part.endswith(_ADJECTIVAL):
+            continue  # "American", "Chinese": a modifier the passage may leave implicit
+        short = [
+            t
+            for t in present
+            if len(t) >= 4 and _shared_prefix(part, t) >= min(len(part), len(t)) - 1
+        ]
+        if len(part) < 5 or not short:
+            return False
+    return True
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _passage(hit_or_sentence: Sentence) -> str:
+    chunk = hit_or_sentence.chunk
+    return f"{chunk.title} {chunk.source or ''} {chunk.published_at or ''} {chunk.text}"
+
+
+class Scorer:
+    """Scores sentences for one question: meaning, terms (or synonyms), names and answer type."""
+
+    def __init__(self, asked: Question, weights: dict[str, float], hits: list[Hit]) -> None:
+        self.asked = asked
+        self.weights = weights
+        keys = key_terms(asked)
+        self.key_weights = {t: w for t, w in weights.items() if t in keys}
+        noun = asked_noun(asked)
+        self.noun = stem(noun) if noun else None
+        self.bridged = bridged(asked)
+        everywhere = " ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits)
+        self.everywhere = set(terms(everywhere, keep_stopwords=True))
+
+    def candidate(
+        self, sentence: Sentence, marker: int, sim: float, matcher: TermMatcher | None
+    ) -> Candidate:
+        """The sentence scored; synonyms count only when a matcher is given."""
+        asked, chunk = self.asked, sentence.chunk
+        if matcher is None:
+            have = content_stems(sentence.text)
+            credits = {t: 1.0 for t in asked.stems if t in have}
+        else:
+            credits = matcher.credits(sentence.text)
+        overlap = weighted_share(credits, self.weights)
+        coverage = weighted_share(credits, self.key_weights) if self.key_weights else 1.0
+        # "Which university ...": a sentence naming none does not answer; "net profit" is not
+        # answered by "811 million buyers", which measures something else.
+        on_topic = self._measures(sentence.text, matcher) and (
+            self.noun is None or bool(credits.get(self.noun))
+        )
+        around = content_stems(f"{chunk.title} {chunk.text}")
+        context = weighted_share({t: 1.0 for t in around}, self.weights)
+        passage = _passage(sentence)
+        present = set(terms(passage, keep_stopwords=True))
+        names_ok = all(
+            name_present(name, present) or (self.bridged and name_present(name, self.everywhere))
+            for name in asked.entities
+        )
+        names_ok = names_ok and asked.values <= values_in(passage)
+        values = frozenset(slot_values(sentence.text, asked))
+        typed = 1.0 if values else 0.0
+        if values and asked.counted and not self._counts(sentence.text, matcher):
+            typed = 0.0  # a count, but of something else
+        elif values and any(not credits.get(stem(w)) for w in asked.measured):
+            typed = 0.75  # names the measure only loosely ("program" for "market value")
+        score = 0.6 * sim + 0.25 * overlap + 0.1 * context + 0.15 * typed
+        return Candidate(
+            sentence, marker, sim, overlap, coverage, context, names_ok, on_topic, values, score
+        )
+
+    def _measures(self, text: str, matcher: TermMatcher | None) -> bool:
+        """Whether `text` names what the question measures (or a word related to it)."""
+        if matcher is None:
+            have = content_stems(text)
+            return all(stem(w) in have for w in self.asked.measured)
+        return all(matcher.related(w, text) for w in self.asked.measured)
+
+    def _counts(self, text: str, matcher: TermMatcher | None) -> bool:
+        """Whether a number in `text` counts what the question counts, or a synonym of it."""
+        if counts_the_noun(text, self.asked):
+            return True
+        counted = self.asked.counted
+        if matcher is None or counted is None:
+            return False
+        return any(matcher.same(counted, word) for word in counted_words(text))

@@ -1,0 +1,87 @@
+"""Soft term matching: a question's word counts as present when a sentence uses it or a synonym.
+
+Questions are often phrased without the article's words ("penalty" for "fined", "scientists"
+for "researchers"). Exact stems miss those; whole-sentence embeddings blur them with everything
+else in the sentence. Here each word is embedded on its own with the same model and two words
+match when their cosine clears SYNONYM.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.facts import stem, terms
+from rag.support import SentenceVectors
+
+# all-MiniLM-L6-v2 cosine between two single words above which they name the same thing:
+# penalty~fined 0.65, scientists~researchers 0.72, stock~shares 0.68, shoppers~buyers 0.62;
+# related but different: university~academy 0.52, founded~active 0.42, revenue~quarter 0.35.
+SYNONYM = 0.6
+# Looser: the word a question measures may come back as a related one (budget~spent 0.56,
+# workforce~staff 0.60), but not as another measure (revenue~buyers 0.46, profit~shares 0.40).
+RELATED = 0.5
+# What a synonym is worth against the word itself.
+SYNONYM_CREDIT = 0.8
+
+
+def stem_words(text: str) -> dict[str, str]:
+    """Content terms of `text`, stem -> first surface word with that stem."""
+    found: dict[str, str] = {}
+    for word in terms(text):
+        found.setdefault(stem(word), word)
+    return found
+
+
+class TermMatcher:
+    """Credits for a question's terms in sentences: 1 for the term, SYNONYM_CREDIT for a synonym."""
+
+    def __init__(self, vectors: SentenceVectors, question_terms: dict[str, str]) -> None:
+        self.vectors = vectors
+        self.terms = question_terms  # stem -> surface word
+
+    def prepare(self, texts: list[str]) -> None:
+        """Embed the words of `texts` (and the question's) in one batch, before scoring them."""
+        words = set(self.terms.values())
+        for text in texts:
+            words.update(stem_words(text).values())
+        self.vectors.embed(sorted(words))
+
+    def credits(self, text: str) -> dict[str, float]:
+        """Each question stem's credit in `text` (0 when neither it nor a synonym occurs)."""
+        present = stem_words(text)
+        credits = {t: 1.0 for t in self.terms if t in present}
+        missing = [t for t in self.terms if t not in present]
+        if not missing or not present:
+            return credits | {t: 0.0 for t in missing}
+        wanted = self.vectors.embed([self.terms[t] for t in missing])  # (m, dim)
+        have = self.vectors.embed(list(present.values()))  # (p, dim)
+        best = (wanted @ have.T).max(axis=1)  # (m,)
+        for term, cosine in zip(missing, best, strict=True):
+            credits[term] = SYNONYM_CREDIT if cosine >= SYNONYM else 0.0
+        return credits
+
+    def related(self, word: str, text: str) -> bool:
+        """Whether `text` has `word`, or a word at least RELATED to it."""
+        present = stem_words(text)
+        if stem(word) in present:
+            return True
+        if not present:
+            return False
+        wanted = self.vectors.embed([word])[0]
+        have = self.vectors.embed(list(present.values()))
+        return float((have @ wanted).max()) >= RELATED
+
+    def same(self, a: str, b: str) -> bool:
+        """Whether two words are the same term or synonyms."""
+        if stem(a) == stem(b):
+            return True
+        va, vb = self.vectors.embed([a, b])
+        return float(np.dot(va, vb)) >= SYNONYM
+
+
+def weighted_share(credits: dict[str, float], weights: dict[str, float]) -> float:
+    """The weighted share of the terms in `weights` that `credits` covers."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    return sum(w * credits.get(t, 0.0) for t, w in weights.items()) / total

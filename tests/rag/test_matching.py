@@ -1,0 +1,124 @@
+"""Synonym matching, what a question measures, and the refusals and answers they drive."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
+from rag.extractive import ExtractiveAnswerer
+from rag.matching import TermMatcher, stem_words
+from rag.questions import analyse, counted_words, person_names
+from rag.retrieval import HybridRetriever
+from rag.support import SentenceVectors
+
+# An invented airline, so no test leans on the shipped corpus or its gold questions.
+KESTREL = [
+    {"id": "kestrel-ops", "title": "Kestrel Air expands its fleet", "source": "Wire",
+     "published_at": "2025-03-02",
+     "text": "Kestrel Air reported 4.2 million passengers in the March quarter. "
+     "The carrier will hire 300 pilots this year. "
+     "It operates 45 aircraft across 12 countries. "
+     "Kestrel Air partnered with Northfield Bank on a loyalty card."},
+    {"id": "kestrel-fine", "title": "Regulator fines Kestrel Air", "source": "Courier",
+     "published_at": "2025-05-10",
+     "text": "Kestrel Air was fined $12 million by the aviation regulator in May "
+     "for cancelling flights without notice."},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kestrel_store(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> IndexStore:
+    root = tmp_path_factory.mktemp("kestrel")
+    (root / "kestrel.jsonl").write_text("\n".join(json.dumps(a) for a in KESTREL), "utf-8")
+    ingest([root / "kestrel.jsonl"], root / "index", embedder)
+    return open_index(root / "index", embedder)
+
+
+def ask(store: IndexStore, embedder: SentenceTransformerEmbedder, question: str):  # type: ignore[no-untyped-def]
+    hits = HybridRetriever(store).search(question, 8)
+    return ExtractiveAnswerer().answer(question, hits, SentenceVectors(embedder))
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "measured"),
+    [
+        ("How many data centers does Kestrel operate?", "count", ("data", "centers")),
+        ("How many researchers (Kestrel hiring)?", "count", ("researchers",)),
+        ("What was Kestrel's net profit for fiscal 2024?", "amount", ("profit",)),
+        ("How big was the penalty handed to Kestrel?", "amount", ("penalty",)),
+        ("What is Kestrel's typical annual R&D budget?", "amount", ("budget",)),
+        ("How much is Kestrel investing?", "amount", ()),
+        ("In which Irish city is Kestrel based?", "place", ()),
+    ],
+)
+def test_what_a_question_measures(question: str, kind: str, measured: tuple[str, ...]) -> None:
+    asked = analyse(question)
+    assert (asked.answer_type, asked.measured) == (kind, measured)
+
+
+def test_counted_words_are_phrase_heads() -> None:
+    assert counted_words("Eight research centres in ten countries") == ["centres", "countries"]
+    assert counted_words("it will employ 100 other researchers in the field") == ["researchers"]
+
+
+def test_person_names_drop_titles_and_participles() -> None:
+    assert person_names("and IT Ministry Anusha Rehman has said so") == ["Anusha Rehman"]
+    assert person_names("The Jack Ma-led company was fined") == ["Jack Ma"]
+    assert person_names("Officer Jeff Zhang, Alibaba's Chief Technology said") == ["Jeff Zhang"]
+
+
+def test_synonyms_get_credit_and_unrelated_words_none(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    matcher = TermMatcher(SentenceVectors(embedder), stem_words("penalty revenue scientists"))
+    credits = matcher.credits("The firm was fined and hired researchers; buyers rose.")
+    assert credits["penalti"] > 0 and credits["scientist"] > 0
+    assert credits["revenu"] == 0  # "buyers" is another measure, not a synonym
+    assert matcher.related("budget", "it spent $3 billion") and not matcher.related(
+        "profit", "shares closed lower"
+    )
+
+
+def test_refuses_when_the_measure_asked_is_not_in_the_articles(
+    kestrel_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    # A passage has a number for the same company and quarter, but of passengers.
+    extract = ask(
+        kestrel_store, embedder, "What was Kestrel Air's net profit in the March quarter?"
+    )
+    assert not extract.answerable
+    extract = ask(kestrel_store, embedder, "How many passengers did Kestrel Air carry?")
+    assert extract.answerable and "4.2 million" in extract.text
+
+
+def test_a_count_of_something_else_does_not_answer(
+    kestrel_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    pilots = ask(kestrel_store, embedder, "How many pilots will Kestrel Air hire?")
+    assert pilots.answerable and "300" in pilots.text and "45 aircraft" not in pilots.text
+    planes = ask(kestrel_store, embedder, "How many aircraft does Kestrel Air operate?")
+    assert planes.answerable and "45" in planes.text and "300" not in planes.text
+
+
+def test_which_noun_must_be_named(
+    kestrel_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    assert not ask(
+        kestrel_store, embedder, "Which university is Kestrel Air partnering with?"
+    ).answerable
+    bank = ask(kestrel_store, embedder, "Which bank is Kestrel Air partnering with?")
+    assert bank.answerable and "Northfield Bank" in bank.text
+
+
+def test_paraphrased_question_is_answered(
+    kestrel_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    extract = ask(
+        kestrel_store, embedder, "How big was the penalty handed to Kestrel Air by the regulator?"
+    )
+    assert extract.answerable and "$12 million" in extract.text
+    assert [c.doc_id for c in extract.citations] == ["kestrel-fine"]
