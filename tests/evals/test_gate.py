@@ -130,11 +130,10 @@ def test_shipped_thresholds_hold_the_issue_targets() -> None:
     assert (rules["citation_precision"].target, rules["refusal_accuracy"].target) == (0.90, 0.80)
     assert rules["false_refusal_rate"].target == 0.10
     assert rules["false_refusal_rate"].max == 0.10 and rules["false_refusal_rate"].lower_is_better
-    # Floors may sit below a target (a ratchet while it is unmet), never above it.
+    # The targets gate: every metric with a target fails CI when it misses it.
     for rule in rules.values():
-        if rule.target is not None and rule.min is not None:
-            assert rule.min <= rule.target
-    assert rules["hit@5"].min == 0.95
+        if rule.target is not None:
+            assert rule.target in (rule.min, rule.max), rule.metric
     assert all(r.tolerance is not None for r in rules.values())
 
 
