@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
+from index import IndexStore, SentenceTransformerEmbedder
 from rag.citations import parse_markers
 from rag.extractive import CONFLICT_PREFIX, ExtractiveAnswerer
 from rag.questions import analyse, person_names
 from rag.retrieval import HybridRetriever
 from rag.support import SentenceVectors
+from tests.rag.articles import store_of
 
 ORBIT = [
     {"id": "orbit-a", "title": "Orbit Foods reshuffles its board", "source": "Wire",
@@ -114,10 +113,7 @@ def test_amount_question_prefers_a_sentence_with_an_amount(
 def orbit_store(
     tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
 ) -> IndexStore:
-    root = tmp_path_factory.mktemp("orbit")
-    (root / "orbit.jsonl").write_text("\n".join(json.dumps(a) for a in ORBIT), encoding="utf-8")
-    ingest([root / "orbit.jsonl"], root / "index", embedder)
-    return open_index(root / "index", embedder)
+    return store_of(ORBIT, tmp_path_factory.mktemp("orbit"), embedder)
 
 
 def test_conflicting_sources_are_both_cited(

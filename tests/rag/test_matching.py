@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
+from index import IndexStore, SentenceTransformerEmbedder
 from rag.extractive import ExtractiveAnswerer
 from rag.matching import TermMatcher, stem_words
 from rag.questions import analyse, counted_words, person_names
 from rag.retrieval import HybridRetriever
 from rag.support import SentenceVectors
+from tests.rag.articles import store_of
 
 # An invented airline, so no test leans on the shipped corpus or its gold questions.
 KESTREL = [
@@ -32,10 +31,7 @@ KESTREL = [
 def kestrel_store(
     tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
 ) -> IndexStore:
-    root = tmp_path_factory.mktemp("kestrel")
-    (root / "kestrel.jsonl").write_text("\n".join(json.dumps(a) for a in KESTREL), "utf-8")
-    ingest([root / "kestrel.jsonl"], root / "index", embedder)
-    return open_index(root / "index", embedder)
+    return store_of(KESTREL, tmp_path_factory.mktemp("kestrel"), embedder)
 
 
 def ask(store: IndexStore, embedder: SentenceTransformerEmbedder, question: str):  # type: ignore[no-untyped-def]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from rag.retrieval import (
     shingles,
     z_score,
 )
+from tests.rag.articles import store_of
 
 WIRE = (
     "Acme Robotics said on Monday it will buy the drone maker SkyLift for $420 million in cash. "
@@ -45,11 +45,7 @@ def small_store(
     tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
 ) -> IndexStore:
     """Four synthetic articles, one a syndicated copy of another."""
-    root = tmp_path_factory.mktemp("small")
-    path = root / "articles.jsonl"
-    path.write_text("\n".join(json.dumps(a) for a in ARTICLES), encoding="utf-8")
-    ingest([path], root / "index", embedder)
-    return open_index(root / "index", embedder)
+    return store_of(ARTICLES, tmp_path_factory.mktemp("small"), embedder)
 
 
 def test_rrf_and_normalisers() -> None:
