@@ -21,6 +21,7 @@ from index import (
 from rag.llm import ChatModel
 from rag.records import Answer
 from rag.retrieval import HybridRetriever
+from rag.support import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def pipeline_answerer(
     from rag.answering import answer_question
 
     retriever = HybridRetriever(store)
+    cache = VectorCache()  # words and sentences recur across the questions of a run
 
     def ask(question: str) -> Answer:
         return answer_question(
@@ -80,6 +82,7 @@ def pipeline_answerer(
             model=model,
             k=k,
             max_context_tokens=max_context_tokens,
+            cache=cache,
         )
 
     return ask

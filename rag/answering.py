@@ -22,7 +22,7 @@ from rag.prompts import build_answer_messages, is_refusal, sanitize_model_text, 
 from rag.questions import analyse
 from rag.records import Answer, Mode, RefusalReason
 from rag.retrieval import HybridRetriever, SearchFilters
-from rag.support import SentenceVectors
+from rag.support import SentenceVectors, VectorCache
 
 if TYPE_CHECKING:
     from rag.llm import ChatModel
@@ -87,10 +87,11 @@ def answer_question(
     filters: SearchFilters | None = None,
     history: list[dict[str, str]] | None = None,
     max_context_tokens: int = 3000,
+    cache: VectorCache | None = None,
 ) -> Answer:
     """A cited answer or an honest refusal; never raises for upstream LLM failures."""
     events = _answer(
-        question, retriever, embedder, model, k, filters, history, max_context_tokens, False
+        question, retriever, embedder, model, k, filters, history, max_context_tokens, False, cache
     )
     for event in events:
         if event.answer is not None:
@@ -108,10 +109,11 @@ def stream_answer(
     filters: SearchFilters | None = None,
     history: list[dict[str, str]] | None = None,
     max_context_tokens: int = 3000,
+    cache: VectorCache | None = None,
 ) -> Iterator[AnswerEvent]:
     """Token events as the answer is generated, then exactly one final "answer" event."""
     yield from _answer(
-        question, retriever, embedder, model, k, filters, history, max_context_tokens, True
+        question, retriever, embedder, model, k, filters, history, max_context_tokens, True, cache
     )
 
 
@@ -125,12 +127,13 @@ def _answer(
     history: list[dict[str, str]] | None,
     max_context_tokens: int,
     streaming: bool,
+    cache: VectorCache | None = None,
 ) -> Iterator[AnswerEvent]:
     started = time.perf_counter()
     standalone = _rewrite(question, history, model)
     hits = retriever.search(standalone, k, filters=filters)
     retrieve_ms = (time.perf_counter() - started) * 1000
-    run = _Run(question, standalone, hits, SentenceVectors(embedder), started, retrieve_ms)
+    run = _Run(question, standalone, hits, SentenceVectors(embedder, cache), started, retrieve_ms)
     run.generate_started = time.perf_counter()
     extractor = ExtractiveAnswerer()
     if model is not None and _relevant(extractor, run):
@@ -150,6 +153,7 @@ def _generate(
     extractor: ExtractiveAnswerer,
     max_context_tokens: int,
     streaming: bool,
+    cache: VectorCache | None = None,
 ) -> Iterator[AnswerEvent]:
     """The LLM path: prompt, (stream), sanitise, verify; an LLMError degrades to extractive."""
     messages, shown = build_answer_messages(

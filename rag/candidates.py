@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 
-from index import Hit
+from index import Chunk, Hit
 from rag.facts import content_stems, stem, terms
 from rag.facts import values as values_in
 from rag.matching import TermMatcher, stem_words, weighted_share
@@ -100,7 +101,7 @@ def asked_noun(asked: Question) -> str | None:
     return None if noun in _META | _TYPE_NOUNS["entity"] else noun
 
 
-def name_present(name: str, present: set[str]) -> bool:
+def name_present(name: str, present: Set[str]) -> bool:
     """Whether a question's name occurs, allowing inflections ('Chinese' ~ 'China')."""
     for part in re.findall(r"[a-z0-9]+", name):
         if part in present or len(part) < 2 or part.endswith(_ADJECTIVAL):
@@ -124,9 +125,22 @@ def _shared_prefix(a: str, b: str) -> int:
     return n
 
 
-def _passage(hit_or_sentence: Sentence) -> str:
-    chunk = hit_or_sentence.chunk
-    return f"{chunk.title} {chunk.source or ''} {chunk.published_at or ''} {chunk.text}"
+@dataclass(frozen=True, slots=True)
+class _PassageFacts:
+    """What a passage (with its title and provenance) holds, computed once per passage."""
+
+    stems: frozenset[str]  # content stems of title and text
+    words: frozenset[str]  # every word, stopwords kept, for name checks
+    values: frozenset[float]  # the numbers it states
+
+
+def _passage_facts(chunk: Chunk) -> _PassageFacts:
+    passage = f"{chunk.title} {chunk.source or ''} {chunk.published_at or ''} {chunk.text}"
+    return _PassageFacts(
+        frozenset(content_stems(f"{chunk.title} {chunk.text}")),
+        frozenset(terms(passage, keep_stopwords=True)),
+        frozenset(values_in(passage)),
+    )
 
 
 class Scorer:
@@ -142,6 +156,7 @@ class Scorer:
         self.bridged = bridged(asked)
         everywhere = " ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits)
         self.everywhere = set(terms(everywhere, keep_stopwords=True))
+        self._facts: dict[tuple[str, int, int], _PassageFacts] = {}
 
     def candidate(
         self, sentence: Sentence, marker: int, sim: float, matcher: TermMatcher | None
@@ -160,15 +175,16 @@ class Scorer:
         on_topic = self._measures(sentence.text, matcher) and (
             self.noun is None or bool(credits.get(self.noun))
         )
-        around = content_stems(f"{chunk.title} {chunk.text}")
-        context = weighted_share({t: 1.0 for t in around}, self.weights)
-        passage = _passage(sentence)
-        present = set(terms(passage, keep_stopwords=True))
+        facts = self._facts.get((chunk.id, chunk.start, chunk.end))
+        if facts is None:
+            facts = self._facts[(chunk.id, chunk.start, chunk.end)] = _passage_facts(chunk)
+        context = weighted_share({t: 1.0 for t in facts.stems}, self.weights)
+        present = facts.words
         names_ok = all(
             name_present(name, present) or (self.bridged and name_present(name, self.everywhere))
             for name in asked.entities
         )
-        names_ok = names_ok and asked.values <= values_in(passage)
+        names_ok = names_ok and asked.values <= facts.values
         values = frozenset(slot_values(sentence.text, asked))
         typed = 1.0 if values else 0.0
         if values and asked.counted and not self._counts(sentence.text, matcher):

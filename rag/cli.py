@@ -348,6 +348,7 @@ def chat_command(
     from rag.chat import run_chat, terminal_io
     from rag.llm import chat_model_from_settings
     from rag.retrieval import HybridRetriever, SearchFilters
+    from rag.support import VectorCache
 
     settings = settings_from(index_dir, k=k)
     try:
@@ -358,6 +359,7 @@ def chat_command(
         raise fail(str(exc)) from None
     model = None if no_llm else chat_model_from_settings(settings)
     retriever = HybridRetriever(store)
+    cache = VectorCache()  # a conversation asks about the same passages again and again
 
     def ask(question: str, history: list[dict[str, str]]) -> Iterator[AnswerEvent]:
         return stream_answer(
@@ -369,6 +371,7 @@ def chat_command(
             filters=filters,
             history=history,
             max_context_tokens=settings.llm_max_context_tokens,
+            cache=cache,
         )
 
     read, write = terminal_io(history_file or Path.home() / ".local/state/rag/history")
