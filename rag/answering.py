@@ -18,6 +18,7 @@ from rag.citations import verify_citations
 from rag.conflicts import CONFLICT_TYPES
 from rag.errors import LLMError
 from rag.extractive import Extract, ExtractiveAnswerer
+from rag.followup import rewrite_followup
 from rag.prompts import build_answer_messages, is_refusal, sanitize_model_text, sanitize_stream
 from rag.questions import analyse
 from rag.records import Answer, Mode, RefusalReason
@@ -208,8 +209,6 @@ def _verified(run: _Run, extractor: ExtractiveAnswerer, raw: str, shown: list[Hi
 def _rewrite(question: str, history: list[dict[str, str]] | None, model: ChatModel | None) -> str:
     if not history:
         return question
-    from rag.chat import rewrite_followup  # chat imports this module's events; import late
-
     return rewrite_followup(question, history, model) or question
 
 

@@ -1,4 +1,4 @@
-"""The chat REPL (`rag chat`) and the rewriting of follow-up questions into standalone ones.
+"""The chat REPL (`rag chat`); follow-ups are made standalone by rag.followup.
 
 run_chat takes its ask/read/write callables, so the loop runs the same under a terminal
 (prompt_toolkit, see terminal_io) and under tests (plain functions).
@@ -7,24 +7,21 @@ run_chat takes its ask/read/write callables, so the loop runs the same under a t
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.errors import LLMError, RagError
-from rag.prompts import build_rewrite_messages, sanitize_model_text
+from rag.errors import RagError
+from rag.followup import Message
 from rag.records import Answer
 
-if TYPE_CHECKING:  # answering imports this module at run time; types only here
+if TYPE_CHECKING:
     from rag.answering import AnswerEvent
-    from rag.llm import ChatModel
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, str]
 PROMPT = ">>> "
 CONTINUATION = "... "
 BLOCK = '"""'
@@ -39,112 +36,6 @@ Follow-ups ("and how many researchers?") are read in the context of the conversa
 Several lines: start and end a block with {BLOCK}, or press Alt-Enter (Esc, Enter) for a newline.
 Ctrl-C cancels an answer in progress, or clears the line at the prompt.
 """
-
-# --- follow-up rewriting ----------------------------------------------------------------------
-
-_CONNECTOR = re.compile(
-    r"^\s*(?:and\s+what\s+about|what\s+about|how\s+about|and\s+also|and|also|but|"
-    r"what\s+of|same\s+for)\b[\s,]*",
-    re.IGNORECASE,
-)
-_WORD = re.compile(r"[A-Za-z][\w&'’.-]*[\w]|[A-Za-z]|\d[\w.,%$]*")
-_QUESTION_WORDS = frozenset(
-    re.findall(
-        r"\S+",
-        "how much many what when where who whom whose which why is are was were will would can "
-        "could do does did has have had should shall may might tell show give list explain "
-        "describe summarize summarise compare name and also but i",
-    )
-)
-_PRONOUNS = frozenset(["it", "its", "they", "them", "their", "he", "him", "his", "she", "her"])
-_POSSESSIVE = frozenset(["its", "their", "his"])
-
-
-def named_entities(text: str) -> list[str]:
-    """Capitalised names and acronyms in text, in order (a question word opening it is skipped)."""
-    entities: list[str] = []
-    current: list[str] = []
-    for index, match in enumerate(_WORD.finditer(text)):
-        word = match.group().rstrip(".")
-        is_name = word[:1].isupper() and not (index == 0 and word.lower() in _QUESTION_WORDS)
-        is_name = is_name and word.lower() not in _PRONOUNS and word != "I"
-        if is_name:
-            current.append(word)
-            continue
-        if current:
-            entities.append(" ".join(current))
-            current = []
-    if current:
-        entities.append(" ".join(current))
-    return entities
-
-
-def is_followup(question: str) -> bool:
-    """Whether a question leans on earlier turns: a connector, a leading pronoun, or no name."""
-    if _CONNECTOR.match(question) or not named_entities(question):
-        return True
-    words = [w.lower() for w in _WORD.findall(question)]
-    rest = [w for w in words if w not in _QUESTION_WORDS]
-    return bool(rest) and words.index(rest[0]) <= 3 and rest[0] in _PRONOUNS
-
-
-def _subject_clause(question: str) -> str:
-    """A question without its opening question words and final mark: the subject it is about."""
-    words = question.strip().rstrip("?.! ").split()
-    while words and words[0].lower().strip(",") in _QUESTION_WORDS:
-        words.pop(0)
-    return " ".join(words)
-
-
-def _replace_pronouns(question: str, entity: str) -> str:
-    def swap(match: re.Match[str]) -> str:
-        return f"{entity}'s" if match.group().lower() in _POSSESSIVE else entity
-
-    return re.sub(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", swap, question, flags=re.I)
-
-
-def rewrite_deterministic(question: str, history: list[Message]) -> str:
-    """Standalone question without an LLM: carry the names and subject of earlier user turns."""
-    turns = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
-    if not turns or not is_followup(question):
-        return question
-    anchor = next((t for t in reversed(turns) if named_entities(t)), turns[-1])
-    anchor_entities = named_entities(anchor)
-    core = _CONNECTOR.sub("", question).strip().rstrip("?.! ")
-    if not core:
-        return anchor
-    if anchor_entities and _PRONOUNS & {w.lower() for w in _WORD.findall(core)}:
-        core = _replace_pronouns(core, anchor_entities[0])
-    own = named_entities(core)
-    starts_with_question = core.split()[0].lower() in _QUESTION_WORDS
-    if own and not starts_with_question and anchor_entities:
-        # "what about Tencent?": the earlier question, asked about the new name.
-        return anchor.replace(anchor_entities[0], own[0], 1)
-    if own and not _CONNECTOR.match(question):
-        return core[0].upper() + core[1:] + "?"
-    return f"{core[0].upper()}{core[1:]} ({_subject_clause(anchor)})?"
-
-
-def rewrite_followup(question: str, history: list[Message], model: ChatModel | None) -> str:
-    """A standalone version of question: by the LLM when given, else deterministically."""
-    if not any(m.get("role") == "user" for m in history):
-        return question
-    if model is None:
-        return rewrite_deterministic(question, history)
-    try:
-        reply = model.complete(build_rewrite_messages(question, history))
-    except LLMError as exc:
-        log.warning("LLM rewrite failed; rewriting deterministically", extra={"error": str(exc)})
-        return rewrite_deterministic(question, history)
-    lines = sanitize_model_text(reply).strip().strip("\"'“”").splitlines()
-    rewritten = lines[0].strip() if lines else ""
-    if not rewritten or len(rewritten) > max(4 * len(question), 300):
-        return rewrite_deterministic(question, history)
-    return rewritten
-
-
-# --- the REPL ---------------------------------------------------------------------------------
-
 
 Ask = Callable[[str, list[Message]], Iterator["AnswerEvent"]]
 Read = Callable[[str], str]

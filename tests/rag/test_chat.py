@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from rag.chat import is_followup, named_entities, rewrite_followup, run_chat
+from rag.chat import run_chat
+from rag.followup import is_followup, named_entities, rewrite_followup
 from rag.records import Answer, Citation
 from tests.rag.conftest import ModelFactory
 from tests.rag.llm_double import LLMDouble, reply, status
