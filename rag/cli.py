@@ -10,10 +10,9 @@ import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -26,6 +25,8 @@ from index import (
     delete_articles,
     ingest,
 )
+from rag import cli_answers
+from rag.cli_common import IndexDir, JsonFlag, console, err, fail, settings_from
 from rag.components import load_embedder, load_store
 from rag.settings import Settings
 
@@ -35,33 +36,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
-
-IndexDir = Annotated[
-    Path | None, typer.Option("--index-dir", help="Index directory (default: RAG_INDEX_DIR).")
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 @app.callback()
 def _before_any_command() -> None:
     """Cited question answering over news articles."""
     _quiet_libraries()
-
-
-def settings_from(index_dir: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from the environment, with CLI flags taking precedence."""
-    values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
-    if index_dir is not None:
-        values["index_dir"] = index_dir
-    return Settings(**values)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error without a traceback and return the Exit to raise."""
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)
 
 
 @app.command("ingest")
@@ -216,170 +196,7 @@ def _human_bytes(value: object) -> str:
     return str(value)
 
 
-KOption = Annotated[int | None, typer.Option("--k", min=1, max=100, help="Passages to retrieve.")]
-SourceOption = Annotated[str | None, typer.Option("--source", help="Only this source.")]
-SinceOption = Annotated[str | None, typer.Option("--since", help="Published on/after YYYY-MM-DD.")]
-UntilOption = Annotated[str | None, typer.Option("--until", help="Published on/before YYYY-MM-DD.")]
-
-
-@app.command("search")
-def search_command(
-    query: Annotated[str, typer.Argument(help="What to search for.")],
-    index_dir: IndexDir = None,
-    k: KOption = None,
-    source: SourceOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Show the passages hybrid retrieval ranks highest, with their provenance."""
-    from rich.markup import escape
-
-    from rag.retrieval import HybridRetriever, SearchFilters, hit_to_dict
-
-    settings = settings_from(index_dir, k=k)
-    try:
-        filters = SearchFilters(source=source, since=since, until=until)
-        store = load_store(settings, load_embedder(settings))
-        hits = HybridRetriever(store).search(query, settings.k, filters=filters)
-    except (IndexStoreError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    if as_json:
-        results = [hit_to_dict(hit) for hit in hits]
-        print(json.dumps({"query": query, "results": results}, indent=2, ensure_ascii=False))
-        return
-    if not hits:
-        console.print("no passages found")
-    for hit in hits:
-        chunk = hit.chunk
-        where = _provenance(chunk.source, chunk.published_at)
-        console.print(
-            f"[bold]{hit.rank}.[/bold] {hit.score:.4f}  [bold]{escape(chunk.title)}[/bold]  "
-            f"[dim]{escape(where)}  {escape(chunk.id)}[/dim]",
-            soft_wrap=True,
-        )
-        console.print(escape(" ".join(chunk.text.split())), soft_wrap=True)
-        console.print()
-
-
-@app.command("ask")
-def ask_command(
-    question: Annotated[str, typer.Argument(help="The question.")],
-    index_dir: IndexDir = None,
-    k: KOption = None,
-    source: SourceOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    no_llm: Annotated[bool, typer.Option("--no-llm", help="Answer extractively.")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Answer a question with cited passages (or say the articles do not hold the answer)."""
-    from rich.markup import escape
-
-    from rag.answering import answer_question
-    from rag.llm import chat_model_from_settings
-    from rag.retrieval import HybridRetriever, SearchFilters
-
-    settings = settings_from(index_dir, k=k)
-    try:
-        filters = SearchFilters(source=source, since=since, until=until)
-        embedder = load_embedder(settings)
-        store = load_store(settings, embedder)
-        model = None if no_llm else chat_model_from_settings(settings)
-        answer = answer_question(
-            question,
-            retriever=HybridRetriever(store),
-            embedder=embedder,
-            model=model,
-            k=settings.k,
-            filters=filters,
-            max_context_tokens=settings.llm_max_context_tokens,
-        )
-    except (IndexStoreError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    if as_json:
-        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-        return
-    if answer.degraded:
-        err.print("[yellow]the LLM failed; this is the extractive answer[/yellow]")
-    console.print(escape(answer.answer), soft_wrap=True)
-    if not answer.answerable:
-        console.print(f"[dim]({answer.refusal_reason})[/dim]")
-    cited = [c for c in answer.citations if c.supported]
-    if cited:
-        console.print("\n[bold]Sources[/bold]")
-    for c in cited:
-        console.print(
-            f"[bold]\\[{c.marker}][/bold] {escape(c.title)} "
-            f"[dim]({escape(_provenance(c.source, c.published_at))})[/dim]",
-            soft_wrap=True,
-        )
-        console.print("    " + escape(" ".join(c.text.split())), soft_wrap=True)
-
-
-def _provenance(source: str | None, published_at: str | None) -> str:
-    return f"{source or 'unknown source'}, {(published_at or '')[:10] or 'undated'}"
-
-
-@app.command("chat")
-def chat_command(
-    index_dir: IndexDir = None,
-    k: Annotated[
-        int | None, typer.Option("--k", min=1, max=100, help="Passages per question.")
-    ] = None,
-    no_llm: Annotated[
-        bool, typer.Option("--no-llm", help="Answer extractively even if an LLM is configured.")
-    ] = False,
-    source: Annotated[str | None, typer.Option(help="Only passages from this source.")] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Only articles from this date (YYYY-MM-DD).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Only articles up to this date (YYYY-MM-DD).")
-    ] = None,
-    history_file: Annotated[
-        Path | None, typer.Option(help="Prompt history file (default ~/.local/state/rag/history).")
-    ] = None,
-) -> None:
-    """Chat with the corpus: streamed cited answers, follow-ups, /help for commands."""
-    from collections.abc import Iterator
-
-    from rag.answering import AnswerEvent, stream_answer
-    from rag.chat import run_chat, terminal_io
-    from rag.llm import chat_model_from_settings
-    from rag.retrieval import HybridRetriever, SearchFilters
-    from rag.support import VectorCache
-
-    settings = settings_from(index_dir, k=k)
-    try:
-        embedder = load_embedder(settings)
-        store = load_store(settings, embedder)
-        filters = SearchFilters(source=source, since=since, until=until)
-    except (IndexStoreError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    model = None if no_llm else chat_model_from_settings(settings)
-    retriever = HybridRetriever(store)
-    cache = VectorCache()  # a conversation asks about the same passages again and again
-
-    def ask(question: str, history: list[dict[str, str]]) -> Iterator[AnswerEvent]:
-        return stream_answer(
-            question,
-            retriever=retriever,
-            embedder=embedder,
-            model=model,
-            k=settings.k,
-            filters=filters,
-            history=history,
-            max_context_tokens=settings.llm_max_context_tokens,
-            cache=cache,
-        )
-
-    read, write = terminal_io(history_file or Path.home() / ".local/state/rag/history")
-    mode = f"LLM {model.name}" if model else "extractive answers (no LLM)"
-    write(
-        f"rag chat · {len(store.articles)} articles · {mode} · /help for commands, Ctrl-D exits\n"
-    )
-    run_chat(ask, read, write)
+cli_answers.register(app)
 
 
 def _register_plugins() -> None:
