@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(\n|\Z)", re.DOTALL)
 _ID_SAFE = re.compile(r"[^\w.\-]+")
+# An HTML page needs a line of at least this many words to hold an article.
+PROSE_MIN_WORDS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,9 @@ def _load_html(path: Path, raw: str) -> Article:
         raise ArticleLoadError(f"HTML extraction failed: {type(exc).__name__}: {exc}") from exc
     if doc is None or not getattr(doc, "text", None):
         raise ArticleLoadError("no article text found in HTML")
+    if not _has_prose(doc.text):
+        # trafilatura falls back to whatever text there is: menus, sign-in links, footers.
+        raise ArticleLoadError("no article text found in HTML (only navigation or boilerplate)")
     meta = {
         "title": doc.title,
         "source": doc.sitename,
@@ -208,6 +213,11 @@ def _load_html(path: Path, raw: str) -> Article:
         "category": ", ".join(doc.categories) if doc.categories else None,
     }
     return _make_article(path, meta, doc.text, default_id=path.stem, title_from_body=False)
+
+
+def _has_prose(text: str, min_words: int = PROSE_MIN_WORDS) -> bool:
+    """Whether any line reads like a sentence (menus and link lists are a few words a line)."""
+    return any(len(line.split()) >= min_words for line in text.splitlines())
 
 
 def _make_article(

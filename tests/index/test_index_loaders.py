@@ -237,6 +237,11 @@ def _symlink_loop(folder: Path) -> Path:
 # file that exists in the folder listing but cannot become an article.
 LATIN1 = "Caf\u00e9 owners said prices rose.".encode("latin-1")
 NO_TEXT_HTML = b"<html><head><title>T</title></head><body><script>x=1</script></body></html>"
+NAV_ONLY_HTML = (
+    b"<html><head><title>Example News</title></head><body><nav><a href='/'>Home</a> "
+    b"<a href='/world'>World</a> <a href='/tech'>Technology</a></nav>"
+    b"<div class='menu'>Subscribe | Sign in | Newsletter</div></body></html>"
+)
 BOILERPLATE_ONLY = b"---\ntitle: T\n---\nPlease enter your comment!\nPlease enter your name here\n"
 BAD_FILES = [
     ("empty.txt", b"", r"^empty file$"),
@@ -247,6 +252,7 @@ BAD_FILES = [
     ("list-yaml.md", b"---\n- a\n- b\n---\nSome text.\n", r"^front matter is not a mapping"),
     ("empty-list.json", b"[]", r"^no article records$"),
     ("no-text.html", NO_TEXT_HTML, r"^no article text found in HTML$"),
+    ("nav-only.html", NAV_ONLY_HTML, r"^no article text found in HTML \(only navigation"),
     ("boilerplate.md", BOILERPLATE_ONLY, r"^no article text left after cleaning$"),
     ("moved-away.txt", _broken_symlink, r"^unreadable: No such file or directory$"),
     ("loop.md", _symlink_loop, r"^unreadable: Too many levels of symbolic links$"),
