@@ -38,7 +38,7 @@ class QuestionRun:
 
 
 def prepare_index(
-    corpus_dir: Path, index_dir: Path, embedder: Embedder, *, faiss_kind: str = "flat"
+    corpus_dir: Path, index_dir: Path, embedder: Embedder, *, faiss_kind: str | None = None
 ) -> IndexStore:
     """Make `index_dir` mirror `corpus_dir` (unchanged articles are not re-embedded) and open it."""
     options = IngestOptions(

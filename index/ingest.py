@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,7 @@ class IngestOptions:
     """Knobs of an ingest that change what is written."""
 
     params: ChunkingParams = field(default_factory=ChunkingParams)
-    faiss_kind: str = "flat"
+    faiss_kind: str | None = None  # None: keep the index's kind ("flat" for a new index)
     prune: bool = False
     rebuild: bool = False
     fields: FieldMap = field(default_factory=FieldMap)
@@ -90,6 +90,8 @@ def ingest(
     report = IngestReport(failed=loaded.failures, skipped=loaded.skipped)
     with writer_lock(index_dir):
         previous = _previous(index_dir, embedder, options)
+        kept_kind = previous.manifest.faiss_kind if previous is not None else "flat"
+        options = replace(options, faiss_kind=options.faiss_kind or kept_kind)
         reusable = _reusable(previous, embedder, options)
         incoming = {a.id: a for a in loaded.articles}
         failed_paths = {f.path.split(":")[0] for f in loaded.failures}
@@ -229,7 +231,7 @@ def _write(
         vectors=vectors,
         embedder=embedder,
         chunking=asdict(options.params),
-        faiss_kind=options.faiss_kind,
+        faiss_kind=options.faiss_kind or "flat",
     )
     final = publish(
         index_dir,

@@ -52,7 +52,11 @@ def ingest_command(
     rebuild: Annotated[bool, typer.Option(help="Re-embed everything from scratch.")] = False,
     faiss_kind: Annotated[
         str | None,
-        typer.Option("--faiss", help=f"FAISS index kind: {', '.join(FAISS_KINDS)}."),
+        typer.Option(
+            "--faiss",
+            help=f"FAISS index kind: {', '.join(FAISS_KINDS)} (default: the index's own; flat"
+            " for a new one).",
+        ),
     ] = None,
     target_tokens: Annotated[int, typer.Option(help="Aim for chunks of this many tokens.")] = 160,
     overlap_tokens: Annotated[int, typer.Option(help="Token overlap between chunks.")] = 32,
@@ -63,7 +67,7 @@ def ingest_command(
     if missing:
         raise fail(f"no such file or folder: {', '.join(missing)}")
     settings = settings_from(index_dir, faiss_kind=faiss_kind)
-    if settings.faiss_kind not in FAISS_KINDS:
+    if settings.faiss_kind is not None and settings.faiss_kind not in FAISS_KINDS:
         raise fail(f"--faiss must be one of {', '.join(FAISS_KINDS)}")
     try:
         embedder = load_embedder(settings)

@@ -23,7 +23,11 @@ class Settings(BaseSettings):
         description="Embedding runtime: onnx-int8 (default, 2.9x torch; torch if it cannot"
         " load), onnx, openvino or torch.",
     )
-    faiss_kind: str = Field("flat", description="FAISS index: flat (exact), hnsw, ivf-sq8, ivf-pq.")
+    faiss_kind: str | None = Field(
+        None,
+        description="FAISS index: flat (exact), hnsw, ivf-sq8, ivf-pq; unset keeps the index's"
+        " kind (flat for a new index).",
+    )
     k: int = Field(8, ge=1, le=100, description="Passages retrieved per question.")
 
     llm_base_url: str | None = Field(

@@ -210,6 +210,21 @@ def test_switching_faiss_kind_rewrites_without_re_embedding(
     assert_consistent(store)
 
 
+def test_an_ingest_without_a_kind_keeps_the_index_kind(
+    tmp_path: Path, corpus_copy: Path, recorder: RecordingEmbedder
+) -> None:
+    index_dir = tmp_path / "index"
+    ingest([corpus_copy], index_dir, recorder, IngestOptions(faiss_kind="hnsw"))
+    (corpus_copy / "late.txt").write_text(
+        "Late news\n\nA ferry operator added two routes to the islands this spring.", "utf-8"
+    )
+    report = ingest([corpus_copy], index_dir, recorder)  # no kind: an update, not a switch
+    store = open_index(index_dir, recorder.inner)
+    assert report.added == ["late"] and store.manifest.faiss_kind == "hnsw"
+    assert type(store.dense.index).__name__ == "IndexHNSWFlat"
+    assert_consistent(store)
+
+
 def test_rebuild_re_embeds_everything(
     writable_index_dir: Path, recorder: RecordingEmbedder
 ) -> None:
