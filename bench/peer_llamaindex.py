@@ -31,6 +31,17 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+def _embedded_tokens(index: object, embed: object) -> int:
+    """Word pieces the model saw: each node's embed text, cut at the model's max length."""
+    from llama_index.core.schema import MetadataMode
+
+    model = embed._model  # type: ignore[attr-defined]  # the SentenceTransformer inside
+    nodes = list(index.docstore.docs.values())  # type: ignore[attr-defined]
+    texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    ids = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
+    return sum(len(x) for x in ids)
+
+
 def main(spec_path: str) -> None:
     """Build, query and print figures for the corpus/queries named in the JSON spec."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -46,6 +57,7 @@ def main(spec_path: str) -> None:
     start, cpu = time.perf_counter(), time.process_time()
     index = VectorStoreIndex.from_documents(docs, embed_model=embed)
     ingest_s, ingest_cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    tokens = _embedded_tokens(index, embed)
     top10 = index.as_retriever(similarity_top_k=10)
     deep = index.as_retriever(similarity_top_k=spec["pool"])
     latencies, ndcg = [], []
@@ -63,6 +75,8 @@ def main(spec_path: str) -> None:
         "ingest_cpu_s": round(ingest_cpu_s, 1),  # all threads: fairer on a shared machine
         "docs_per_cpu_s": round(len(docs) / ingest_cpu_s, 2),
         "load_1min": f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}",
+        "tokens_embedded": tokens,
+        "tokens_per_cpu_s": round(tokens / ingest_cpu_s),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "query_p50_ms": round(_pct(latencies, 50), 1),
         "query_p95_ms": round(_pct(latencies, 95), 1),
