@@ -31,7 +31,7 @@ _TYPE_NOUNS: dict[str, frozenset[str]] = {
     ),
     "person": frozenset("person people official".split()),  # noqa: SIM905
     "count": frozenset("number".split()),  # noqa: SIM905
-    "amount": frozenset("amount sum".split()),  # noqa: SIM905
+    "amount": frozenset("amount sum money".split()),  # noqa: SIM905
     "entity": frozenset("is was are were does did do kind type one thing".split()),  # noqa: SIM905
 }
 _WHICH_NOUN = re.compile(

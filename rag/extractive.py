@@ -24,7 +24,6 @@ CONFLICT_PREFIX = "Sources disagree:"
 MIN_COVERAGE = 0.05
 # ... unless the sentence as a whole restates the question in other words (MiniLM cosine).
 RESTATES = 0.65
-RESTATES_WITH_VALUE = 0.6  # ... a little less when it also states a value of the asked type
 _TWO_SIDED = re.compile(r"\b(?:compar\w*|versus|vs\.?|both|two|differ\w*)\b", re.IGNORECASE)
 _REFERS_BACK = re.compile(
     r"^[\"“]?(?:it|its|he|she|they|their|his|her|this|these|the (?:company|firm|group|unit"
@@ -115,10 +114,7 @@ class ExtractiveAnswerer:
             and candidate.on_topic
             and candidate.similarity >= self.min_similarity
             and candidate.score >= self.min_score
-            and (
-                candidate.coverage >= self.min_coverage
-                or candidate.similarity >= (RESTATES_WITH_VALUE if candidate.values else RESTATES)
-            )
+            and (candidate.coverage >= self.min_coverage or candidate.similarity >= RESTATES)
         )
 
     def answer(self, question: str, hits: list[Hit], vectors: SentenceVectors) -> Extract:

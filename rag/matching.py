@@ -8,11 +8,14 @@ match when their cosine clears SYNONYM.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from rag.facts import stem, terms
 from rag.support import SentenceVectors
 
+_HYPHENATED = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b")
 # all-MiniLM-L6-v2 cosine between two single words above which they name the same thing:
 # penalty~fined 0.65, scientists~researchers 0.72, stock~shares 0.68, shoppers~buyers 0.62;
 # related but different: university~academy 0.52, founded~active 0.42, revenue~quarter 0.35.
@@ -27,7 +30,8 @@ SYNONYM_CREDIT = 0.8
 def stem_words(text: str) -> dict[str, str]:
     """Content terms of `text`, stem -> first surface word with that stem."""
     found: dict[str, str] = {}
-    for word in terms(text):
+    joined = [w.replace("-", "") for w in _HYPHENATED.findall(text.casefold())]
+    for word in [*terms(text), *joined]:
         found.setdefault(stem(word), word)
     return found
 

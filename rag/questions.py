@@ -52,7 +52,8 @@ _FOCUS = re.compile(
     r"^\s*(?i:what|how (?:big|large|high|much|low|expensive))\s+(?:is|was|are|were)\s+"
     r"(?:the |its |their |(?:[A-Z][\w&.-]* )*[\w&.-]+['’]s )?"
     r"((?:(?:[a-z][\w&-]*|[A-Z][A-Z&]+) ){0,3}?(?:[a-z][\w&-]*|[A-Z][A-Z&]+))"
-    r"(?=\s+(?:of|for|in|on|at|by|to|from|according|that|which|[a-z]+ed\b|[A-Z][a-z])"
+    r"(?=\s+(?:of|for|in|on|at|by|to|from|according|that|which|last|this|next|during|over"
+    r"|since|per|each|every|[a-z]+ed\b|[A-Z][a-z])"
     r"|\s*[?.]|\s*$)"
 )
 # "How many data centers does ...": the counted phrase, up to a verb or preposition.
