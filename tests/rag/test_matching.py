@@ -19,7 +19,8 @@ KESTREL = [
      "text": "Kestrel Air reported 4.2 million passengers in the March quarter. "
      "The carrier will hire 300 pilots this year. "
      "It operates 45 aircraft across 12 countries. "
-     "Kestrel Air partnered with Northfield Bank on a loyalty card."},
+     "Kestrel Air partnered with Northfield Bank on a loyalty card. "
+     "Kestrel Air chief pilot Maria Olsen said the new routes to the islands start in June."},
     {"id": "kestrel-fine", "title": "Regulator fines Kestrel Air", "source": "Courier",
      "published_at": "2025-05-10",
      "text": "Kestrel Air was fined $12 million by the aviation regulator in May "
@@ -118,3 +119,11 @@ def test_paraphrased_question_is_answered(
     )
     assert extract.answerable and "$12 million" in extract.text
     assert [c.doc_id for c in extract.citations] == ["kestrel-fine"]
+
+
+def test_a_name_in_a_nearby_sentence_does_not_answer_who(
+    kestrel_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    assert not ask(kestrel_store, embedder, "Who founded Kestrel Air?").answerable
+    pilot = ask(kestrel_store, embedder, "Who is Kestrel Air's chief pilot?")
+    assert pilot.answerable and "Maria Olsen" in pilot.text
