@@ -3,9 +3,10 @@
     .venv/bin/python bench/embed.py ../shared/datasets/beir-scifact --docs 150
 
 Chunks the first --docs articles with the project's chunker, then embeds the same passages
-with each backend (torch fp32, ONNX Runtime fp32 and int8, OpenVINO fp32 when installed),
-plus torch over batches in arrival order instead of sorted by length. CPU-seconds are the
-fairer figure on a shared machine: wall time includes waiting for other processes.
+with each backend (torch fp32, ONNX Runtime fp32 and int8 - int8 runs one text at a time,
+see index.backends - and OpenVINO fp32 when installed), plus torch over batches in arrival
+order instead of sorted by length. CPU-seconds are the fairer figure on a shared machine:
+wall time includes waiting for other processes.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     from index import SentenceTransformerEmbedder
     from index.backends import BackendUnavailableError, check_backend
 
-    torch_embedder = SentenceTransformerEmbedder()
+    torch_embedder = SentenceTransformerEmbedder(backend="torch")
     with tempfile.TemporaryDirectory() as tmp:
         texts = passages(args.path, args.docs, torch_embedder.count_tokens, Path(tmp))
     tokens = sum(torch_embedder.count_tokens(texts))
