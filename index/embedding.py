@@ -14,6 +14,7 @@ from index.backends import (
     DEFAULT_BACKEND,
     BackendUnavailableError,
     Runner,
+    available_cpus,
     check_backend,
     default_cache_dir,
     encode,
@@ -105,7 +106,7 @@ class SentenceTransformerEmbedder:
         self._tokenizer = self._model.tokenizer
         self.backend = "torch"
         self._runner: Runner | None = None
-        self._threads = threads  # ONNX Runtime intra-op threads (torch's are process-wide)
+        self._threads = threads  # ONNX Runtime threads, all CPUs when None (torch's: process-wide)
         if backend != "torch":
             self._use_backend(backend, Path(target), cache_dir or default_cache_dir())
 
@@ -121,7 +122,11 @@ class SentenceTransformerEmbedder:
             return
         try:
             path = model_file(self._model, model_dir, backend, cache_dir)
-            self._runner = load_runner(path, backend, self._threads)
+            # One text per run (BATCH_DEPENDENT) goes faster as single-threaded runs side by
+            # side than as one multi-threaded run at a time (index.backends.encode); then
+            # `threads` is how many run at once.
+            threads = 1 if backend in BATCH_DEPENDENT else self._threads
+            self._runner = load_runner(path, backend, threads)
         except Exception as exc:  # exporters and runtimes raise their own, unrelated types
             log.warning(
                 "embedding backend failed to load; using torch",
@@ -146,8 +151,10 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._runner is not None:
             ids = self._tokenizer(texts, truncation=True, max_length=self.max_tokens)["input_ids"]
-            size = 1 if self.backend in BATCH_DEPENDENT else self.batch_size
-            return encode(self._runner, ids, size, progress=progress)  # (n, dim)
+            if self.backend in BATCH_DEPENDENT:
+                workers = self._threads or available_cpus()
+                return encode(self._runner, ids, 1, workers=workers, progress=progress)
+            return encode(self._runner, ids, self.batch_size, progress=progress)  # (n, dim)
         vectors = self._model.encode(
             texts,
             batch_size=self.batch_size,

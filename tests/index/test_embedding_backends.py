@@ -46,10 +46,11 @@ def test_default_vectors_stay_close_to_torch(
 def test_a_passage_vector_does_not_depend_on_its_batch(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
-    alone = embedder.embed_passages(TEXTS[:1])  # (1, dim)
-    batched = embedder.embed_passages([*TEXTS, TEXTS[1] * 3])  # long neighbours, padding
-    np.testing.assert_array_equal(batched[0], alone[0])
-    np.testing.assert_array_equal(embedder.embed_query(TEXTS[0]), alone[0])
+    texts = [*TEXTS, TEXTS[1] * 3]  # mixed lengths: runs side by side, out of order
+    batched = embedder.embed_passages(texts)  # (4, dim)
+    for text, row in zip(texts, batched, strict=True):
+        np.testing.assert_array_equal(row, embedder.embed_passages([text])[0])
+    np.testing.assert_array_equal(embedder.embed_query(TEXTS[0]), batched[0])
 
 
 def test_first_use_exports_once_into_the_cache(tmp_path: Path) -> None:
