@@ -15,7 +15,6 @@ activations are quantised per run), so for int8 a batch only saves the gate hand
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import Protocol, TypeVar, runtime_checkable
@@ -24,6 +23,7 @@ import numpy as np
 
 from api.batching import QueryBatcher
 from index import Embedder
+from rag.support import VectorCache
 
 T = TypeVar("T")
 # Texts of different lengths: padding is what could make a batch differ from single calls.
@@ -103,8 +103,7 @@ class GatedEmbedder:
         # Answers embed the question and every sentence of the retrieved passages to check
         # support; the corpus repeats, so an LRU of vectors by text saves most model calls.
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache = VectorCache(cache_size) if cache_size else None
         self.batcher = QueryBatcher(self._embed_queries, query_batch) if query_batch else None
 
     def batch_queries_if_exact(self, limit: int = 32) -> bool:
@@ -164,22 +163,17 @@ class GatedEmbedder:
         return vector
 
     def _cached(self, kind: str, texts: list[str]) -> dict[str, np.ndarray]:
-        if not self.cache_size:
+        if self._cache is None:
             return {}
         found: dict[str, np.ndarray] = {}
-        with self._cache_lock:
-            for text in texts:
-                vector = self._cache.get((kind, text))
-                if vector is not None:
-                    self._cache.move_to_end((kind, text))
-                    found[text] = vector.copy()
+        for text in texts:
+            vector = self._cache.get((kind, text))
+            if vector is not None:
+                found[text] = vector.copy()
         return found
 
     def _remember(self, kind: str, texts: list[str], vectors: np.ndarray) -> None:
-        if not self.cache_size:
+        if self._cache is None:
             return
-        with self._cache_lock:
-            for text, vector in zip(texts, vectors, strict=True):
-                self._cache[(kind, text)] = vector.copy()
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        for text, vector in zip(texts, vectors, strict=True):
+            self._cache.put((kind, text), vector.copy())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,28 +38,31 @@ def passage_sentences(chunk: Chunk) -> list[Sentence]:
 
 
 class VectorCache:
-    """Vectors of texts kept across answers (words and sentences recur), least recently used out."""
+    """Vectors kept across answers (words and sentences recur), least recently used out.
+
+    Keyed by text, or by any hashable key that names what was embedded.
+    """
 
     def __init__(self, max_items: int = 20_000) -> None:
         if max_items < 1:
             raise ValueError(f"max_items must be >= 1, got {max_items}")
         self.max_items = max_items
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, text: str) -> np.ndarray | None:
-        """The cached vector of `text`, or None."""
+    def get(self, key: Hashable) -> np.ndarray | None:
+        """The cached vector of `key`, or None."""
         with self._lock:
-            vector = self._items.get(text)
+            vector = self._items.get(key)
             if vector is not None:
-                self._items.move_to_end(text)
+                self._items.move_to_end(key)
             return vector
 
-    def put(self, text: str, vector: np.ndarray) -> None:
-        """Keep `vector` for `text`, dropping the least recently used beyond max_items."""
+    def put(self, key: Hashable, vector: np.ndarray) -> None:
+        """Keep `vector` for `key`, dropping the least recently used beyond max_items."""
         with self._lock:
-            self._items[text] = vector
-            self._items.move_to_end(text)
+            self._items[key] = vector
+            self._items.move_to_end(key)
             while len(self._items) > self.max_items:
                 self._items.popitem(last=False)
 
