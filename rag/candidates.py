@@ -39,13 +39,15 @@ _WHICH_NOUN = re.compile(
 )
 # The question names its subject by a description another passage resolves ("the company
 # whose research arm ...", "the company behind Project X"): its names may sit in that passage.
-_BRIDGE = re.compile(
+_DESCRIBED = re.compile(
     r"\bthe (?:\w+ )?(?:company|firm|group|business|retailer|giant|maker|bank|start-?up|platform"
     r"|unit|country|city|person|executive|organi[sz]ation)\b,? (?:whose|that|which|who|behind"
-    r"|running|with)\b"
-    r"|\b(?:compar\w*|versus|vs\.?|both)\b",
+    r"|running|with)\b",
     re.IGNORECASE,
 )
+# Questions about two things at once: each side may come from its own article.
+_COMPARED = re.compile(r"\b(?:compar\w*|versus|vs\.?|both)\b", re.IGNORECASE)
+_TWO = re.compile(r"\b(?:two|differ\w*)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,13 @@ def term_weights(asked: Question, sentences: list[str]) -> dict[str, float]:
 
 
 def bridged(asked: Question) -> bool:
-    """Whether the question describes its subject for another passage to resolve."""
-    return bool(_BRIDGE.search(asked.text))
+    """Whether the question's names may sit in another passage: described subject or comparison."""
+    return bool(_DESCRIBED.search(asked.text) or _COMPARED.search(asked.text))
+
+
+def two_sided(asked: Question) -> bool:
+    """Whether an answer may take a sentence from each of two articles."""
+    return bridged(asked) or bool(_TWO.search(asked.text))
 
 
 def key_terms(asked: Question) -> set[str]:

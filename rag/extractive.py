@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index import Hit
-from rag.candidates import Candidate, Scorer, bridged, term_weights
+from rag.candidates import Candidate, Scorer, term_weights, two_sided
 from rag.citations import attach_markers, citation_for
 from rag.conflicts import find_conflict
 from rag.facts import content_stems
@@ -24,7 +24,6 @@ CONFLICT_PREFIX = "Sources disagree:"
 MIN_COVERAGE = 0.05
 # ... unless the sentence as a whole restates the question in other words (MiniLM cosine).
 RESTATES = 0.65
-_TWO_SIDED = re.compile(r"\b(?:compar\w*|versus|vs\.?|both|two|differ\w*)\b", re.IGNORECASE)
 _REFERS_BACK = re.compile(
     r"^[\"“]?(?:it|its|he|she|they|their|his|her|this|these|the (?:company|firm|group|unit"
     r"|business|retailer|giant|maker|bank|start-?up|platform|service|carrier|brand))\b",
@@ -137,16 +136,15 @@ class ExtractiveAnswerer:
         """The best sentence, plus others close behind that add question terms it lacks."""
         chosen = [passing[0]]
         covered = set(asked.stems & content_stems(passing[0].text))
-        # "compared with", "both", "two"; or "the company whose ...": an answer from two articles
-        two_sided = bool(_TWO_SIDED.search(asked.text)) or bridged(asked)
+        both = two_sided(asked)  # "compared with", "two", "the company whose ..."
         for cand in passing[1:]:
-            floor = (0.7 if two_sided else 0.9) * passing[0].score
+            floor = (0.7 if both else 0.9) * passing[0].score
             if len(chosen) >= self.max_sentences or cand.score < floor:
                 break
-            if two_sided and cand.doc_id != chosen[0].doc_id and cand.values - chosen[0].values:
+            if both and cand.doc_id != chosen[0].doc_id and cand.values - chosen[0].values:
                 chosen.append(cand)
                 continue
-            if asked.answer_type in STRICT_TYPES and not two_sided:
+            if asked.answer_type in STRICT_TYPES and not both:
                 break  # one amount, date or name answers; a second would only blur it
             gain = (asked.stems & content_stems(cand.text)) - covered
             if gain:
