@@ -91,6 +91,9 @@ _TITLES = frozenset(
     cfo technology founder spokesperson spokesman analyst secretary head manager senior
     general governor mayor premier professor""".split()  # noqa: SIM905
 )
+_NOT_NAME = _NOT_PERSON | _TITLES
+# A number written in digits or words.
+_NUMBER = r"(?:\d[\d,.]*|" + "|".join(NUMBER_WORDS) + r")"
 # "the Jack Ma-led company": the name before a participle suffix.
 _LED = re.compile(r"-(?:led|backed|owned|founded|run|controlled)$")
 _PLACE_CUE = re.compile(
@@ -165,16 +168,14 @@ def counts_the_noun(sentence: str, question: Question) -> bool:
     """Whether a number in `sentence` counts what the question counts ('100 researchers')."""
     if not question.counted:
         return False
-    number = r"(?:\d[\d,.]*|" + "|".join(NUMBER_WORDS) + r")"
-    pattern = rf"\b{number}\s+(?:[a-z-]+\s+){{0,2}}?{re.escape(question.counted)}"
+    pattern = rf"\b{_NUMBER}\s+(?:[a-z-]+\s+){{0,2}}?{re.escape(question.counted)}"
     return re.search(pattern, sentence.casefold()) is not None
 
 
 def counted_words(sentence: str) -> list[str]:
     """The nouns that numbers count: the head of the phrase after each ('8 research centres')."""
-    number = r"(?:\d[\d,.]*|" + "|".join(NUMBER_WORDS) + r")"
     heads: list[str] = []
-    for m in re.finditer(rf"\b{number}\s+((?:[a-z-]+\s+){{0,2}}[a-z-]+)", sentence.casefold()):
+    for m in re.finditer(rf"\b{_NUMBER}\s+((?:[a-z-]+\s+){{0,2}}[a-z-]+)", sentence.casefold()):
         run: list[str] = []
         for word in m.group(1).split():
             if word in _PHRASE_ENDS:
@@ -193,7 +194,7 @@ def person_names(text: str) -> list[str]:
         # The name is the run of plain words at the end: "IT Ministry Anusha Rehman".
         run: list[str] = []
         for word in reversed(words):
-            if word.isupper() or word.casefold().strip(".") in _NOT_PERSON | _TITLES:
+            if word.isupper() or word.casefold().strip(".") in _NOT_NAME:
                 break
             run.insert(0, word)
         if 2 <= len(run) <= 3:
