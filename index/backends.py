@@ -25,8 +25,14 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
 # The fastest backend whose SciFact nDCG@10 stays within 0.005 of torch fp32 (issue 7,
-# README "Performance"): 2.9x torch's tokens/s here, nDCG@10 0.0004 below it.
+# README "Performance"): 2.3x torch's tokens/s (2.2x per CPU-second) here, hybrid nDCG@10
+# 0.0002 below it.
 DEFAULT_BACKEND = "onnx-int8"
+# Recipe version of each exported backend: bump it whenever the export or quantisation
+# procedure changes the vectors. It is part of the cached file's name (a stale export is never
+# reused) and of the embedder name (an index built by an older recipe is an
+# EmbedderMismatchError, not silently mixed vectors). History: onnx-int8 r2 = one text per run.
+RECIPES = {"onnx": 1, "onnx-int8": 2, "openvino": 1}
 # Dynamic int8 quantises each MatMul input with one scale for the whole tensor, i.e. the whole
 # batch (padding included): batched, a passage's vector moved with its neighbours (cosine
 # down to 0.984 against itself embedded alone). One text per run keeps vectors a function of
@@ -54,6 +60,11 @@ def check_backend(backend: str) -> None:
             raise BackendUnavailableError(f"backend {backend!r} needs {exc.name}") from exc
 
 
+def backend_label(backend: str) -> str:
+    """The backend as an embedder name suffix: `onnx-int8-r2`; torch (nothing exported) as is."""
+    return f"{backend}-r{RECIPES[backend]}" if backend in RECIPES else backend
+
+
 def default_cache_dir() -> Path:
     """Where exported models are kept: ~/.cache/newsrag/onnx."""
     return Path.home() / ".cache" / "newsrag" / "onnx"
@@ -74,12 +85,12 @@ def weights_digest(model_dir: Path) -> str:
 def model_file(st_model: Any, model_dir: Path, backend: str, cache_dir: Path) -> Path:
     """The ONNX file for `backend`, exporting (and quantising) it once into `cache_dir`."""
     folder = cache_dir / weights_digest(model_dir)
-    fp32 = folder / "model.onnx"
+    fp32 = folder / f"model-r{RECIPES['onnx']}.onnx"  # openvino compiles the same file
     if not fp32.exists():
         _atomic(fp32, lambda tmp: _export(st_model, tmp))
     if backend != "onnx-int8":
         return fp32
-    int8 = folder / "model-int8.onnx"
+    int8 = folder / f"model-{backend_label(backend)}.onnx"
     if not int8.exists():
         _atomic(int8, lambda tmp: _quantize(fp32, tmp))
     return int8

@@ -15,6 +15,7 @@ from index.backends import (
     BackendUnavailableError,
     Runner,
     available_cpus,
+    backend_label,
     check_backend,
     default_cache_dir,
     encode,
@@ -136,7 +137,7 @@ class SentenceTransformerEmbedder:
         self.backend = backend
         # Vectors differ (slightly) by runtime and quantisation: a different name makes
         # opening an index built with another backend a clear EmbedderMismatchError.
-        self.name = f"{self.name}@{backend}"
+        self.name = f"{self.name}@{backend_label(backend)}"  # recipe version included
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text with [CLS]/[SEP] included, never truncated."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -9,8 +10,16 @@ import numpy as np
 import pytest
 
 import index.embedding
-from index import SentenceTransformerEmbedder
-from index.backends import DEFAULT_BACKEND, BackendUnavailableError, check_backend
+from index import EmbedderMismatchError, SentenceTransformerEmbedder, open_index
+from index.backends import (
+    DEFAULT_BACKEND,
+    RECIPES,
+    BackendUnavailableError,
+    backend_label,
+    check_backend,
+    weights_digest,
+)
+from index.embedding import bundled_model_path
 
 TEXTS = [
     "Alibaba will invest $15 billion in overseas research hubs.",
@@ -27,7 +36,13 @@ def torch_embedder() -> SentenceTransformerEmbedder:
 
 def test_the_default_is_onnx_int8_and_says_so(embedder: SentenceTransformerEmbedder) -> None:
     assert DEFAULT_BACKEND == "onnx-int8"
-    assert (embedder.backend, embedder.name) == ("onnx-int8", "all-MiniLM-L6-v2@onnx-int8")
+    version = RECIPES["onnx-int8"]
+    assert version >= 2  # r1 batched texts, r2 embeds one text per run: other vectors
+    assert (embedder.backend, embedder.name) == (
+        "onnx-int8",
+        f"all-MiniLM-L6-v2@onnx-int8-r{version}",
+    )
+    assert (backend_label("torch"), backend_label("onnx")) == ("torch", f"onnx-r{RECIPES['onnx']}")
 
 
 def test_default_vectors_stay_close_to_torch(
@@ -54,13 +69,34 @@ def test_a_passage_vector_does_not_depend_on_its_batch(
 
 
 def test_first_use_exports_once_into_the_cache(tmp_path: Path) -> None:
+    folder = tmp_path / weights_digest(bundled_model_path())
+    folder.mkdir()
+    version = RECIPES["onnx-int8"]
+    stale = ["model.onnx", "model-int8.onnx", f"model-onnx-int8-r{version - 1}.onnx"]
+    for name in stale:  # what older recipes cached: never to be opened again
+        (folder / name).write_bytes(b"not a model")
     fast = SentenceTransformerEmbedder(cache_dir=tmp_path)
     assert fast.backend == "onnx-int8"
-    (model,) = tmp_path.rglob("model-int8.onnx")
+    model = folder / f"model-onnx-int8-r{version}.onnx"
     stamp = model.stat().st_mtime_ns
     again = SentenceTransformerEmbedder(cache_dir=tmp_path)
     assert again.backend == "onnx-int8" and model.stat().st_mtime_ns == stamp  # reused
     assert not list(tmp_path.rglob(".model*"))  # no half-written temporaries left behind
+    assert all((folder / name).read_bytes() == b"not a model" for name in stale)
+
+
+def test_an_index_of_an_older_recipe_is_refused_with_the_way_out(
+    writable_index_dir: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    for manifest in writable_index_dir.glob("gen-*/manifest.json"):
+        fields = json.loads(manifest.read_text())
+        fields["embedder"] = "all-MiniLM-L6-v2@onnx-int8"  # named before recipe versions
+        manifest.write_text(json.dumps(fields))
+    with pytest.raises(EmbedderMismatchError) as info:
+        open_index(writable_index_dir, embedder)
+    message = str(info.value)
+    assert "'all-MiniLM-L6-v2@onnx-int8' (dim 384)" in message and embedder.name in message
+    assert "re-ingest with --rebuild" in message
 
 
 def test_missing_runtime_falls_back_to_torch(
