@@ -62,6 +62,7 @@ class Candidate:
     context: float  # share of the question's terms in the passage and its title
     names_ok: bool  # the question's names all occur in the passage (or a bridging one)
     on_topic: bool  # it names what is measured or asked for ("profit", "which university")
+    in_scope: bool  # it names the places the asked figure is scoped to ("staff in Israel")
     values: frozenset[str]  # values of the asked-for type the sentence states
     score: float
 
@@ -200,8 +201,30 @@ class Scorer:
             typed = 0.75  # names the measure only loosely ("program" for "market value")
         score = 0.6 * sim + 0.25 * overlap + 0.1 * context + 0.15 * typed
         return Candidate(
-            sentence, marker, sim, overlap, coverage, context, names_ok, on_topic, values, score
+            sentence,
+            marker,
+            sim,
+            overlap,
+            coverage,
+            context,
+            names_ok,
+            on_topic,
+            self._in_scope(sentence.text),
+            values,
+            score,
         )
+
+    def _in_scope(self, text: str) -> bool:
+        """Whether `text` itself names each place the question scopes its figure to.
+
+        A company-wide "25,000 engineers" does not answer "how many employees in Israel", even
+        in a passage about Israel. Described subjects ("the company whose labs in Israel ...")
+        name places to find the subject, not to scope the figure: not checked.
+        """
+        if self.bridged or not self.asked.scopes:
+            return True
+        words = set(terms(text, keep_stopwords=True))
+        return all(name_present(place, words) for place in self.asked.scopes)
 
     def _measures(self, text: str, matcher: TermMatcher | None) -> bool:
         """Whether `text` names what the question measures (or a word related to it)."""

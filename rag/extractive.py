@@ -111,6 +111,7 @@ class ExtractiveAnswerer:
         return (
             candidate.names_ok
             and candidate.on_topic
+            and candidate.in_scope
             and candidate.similarity >= self.min_similarity
             and candidate.score >= self.min_score
             and (candidate.coverage >= self.min_coverage or candidate.similarity >= RESTATES)

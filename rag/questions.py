@@ -26,12 +26,16 @@ _COUNT = (
     r"\bhow many\b|\bwhat (?:is the )?number of\b"
     r"|\bhow large (?:a|is the) (?:staff|team|workforce)"
 )
+# Nouns that name a money measure ("what was its revenue", "how much did it earn in profit").
+_MEASURES = (
+    r"(?:revenue|sales|profit|income|loss|cost|price|valuation|market value|worth|budget|fine"
+    r"|penalty|salary|turnover|spending)"
+)
 _AMOUNT = (
     r"\bhow much\b|\bwhat (?:amount|sum|price|percentage|share|value|valuation)\b"
     r"|\bby how\b|\bhow (?:big|large|expensive|high|low)\b"
     r"|^\s*what (?:is|was|were|are) (?:the |its |their |\w+['’]s )?"
-    r"(?:[\w&'’-]+ ){0,4}?(?:revenue|sales|profit|income|loss|cost|price|valuation"
-    r"|market value|worth|budget|fine|penalty|salary|turnover|spending)\b"
+    rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}\b"
 )
 _DATE = (
     r"^\s*when\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b"
@@ -55,6 +59,11 @@ _FOCUS = re.compile(
     r"(?=\s+(?:of|for|in|on|at|by|to|from|according|that|which|last|this|next|during|over"
     r"|since|per|each|every|[a-z]+ed\b|[A-Z][a-z])"
     r"|\s*[?.]|\s*$)"
+)
+# "How much did it earn in profit?", "... spend on marketing costs?": the measure named after
+# the verb, when the question does not put it after a copula.
+_MEASURE_AFTER = re.compile(
+    rf"\bhow much\b.*\b(?:in|on|as)\s+(?:[a-z-]+\s+){{0,2}}?({_MEASURES})\b"
 )
 # "How many data centers does ...": the counted phrase, up to a verb or preposition.
 _HOW_MANY = re.compile(
@@ -102,6 +111,12 @@ _PLACE_CUE = re.compile(
 )
 
 
+# Places that scope a figure: "employees in Israel", not "invest to Asia" or "work at Acme".
+_SCOPE_CUE = re.compile(
+    r"\b(?:in|across|throughout|inside|within)\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     """A question with what it asks for and the terms and names it is about."""
@@ -115,6 +130,7 @@ class Question:
     measured: tuple[
         str, ...
     ] = ()  # "how many data centers" -> data, centers; "net profit" -> profit
+    scopes: tuple[str, ...] = ()  # places a figure is asked for: "staff in Israel" -> Israel
 
 
 def analyse(question: str) -> Question:
@@ -138,7 +154,17 @@ def analyse(question: str) -> Question:
         ),
         counted=_singular(measured[-1]) if answer_type == "count" and measured else None,
         measured=measured,
+        scopes=_scopes(question, answer_type),
     )
+
+
+def _scopes(question: str, answer_type: AnswerType) -> tuple[str, ...]:
+    """Places that scope an asked figure ('how many staff in Israel'); not dates ('in April')."""
+    if answer_type not in ("amount", "count", "date"):
+        return ()
+    dates = {*MONTHS, *WEEKDAYS}
+    found = (m.group(1).casefold() for m in _SCOPE_CUE.finditer(question))
+    return tuple(p for p in found if not set(p.split()) <= dates)
 
 
 def _measured(question: str, answer_type: AnswerType) -> tuple[str, ...]:
@@ -146,7 +172,7 @@ def _measured(question: str, answer_type: AnswerType) -> tuple[str, ...]:
     if answer_type == "count":
         match = _HOW_MANY.search(question.casefold())
     elif answer_type == "amount":
-        match = _FOCUS.match(question)
+        match = _FOCUS.match(question) or _MEASURE_AFTER.search(question.casefold())
     else:
         match = None
     if not match:

@@ -25,6 +25,11 @@ KESTREL = [
      "published_at": "2025-05-10",
      "text": "Kestrel Air was fined $12 million by the aviation regulator in May "
      "for cancelling flights without notice."},
+    {"id": "kestrel-norway", "title": "Kestrel Air opens a base in Norway", "source": "Wire",
+     "published_at": "2025-04-20",
+     "text": "Kestrel Air opened a maintenance base in Norway in April. "
+     "The carrier employs 2,400 staff. "
+     "In Norway, it runs 40 flights a week."},
 ]  # fmt: skip
 
 
@@ -49,6 +54,7 @@ def ask(store: IndexStore, embedder: SentenceTransformerEmbedder, question: str)
         ("How big was the penalty handed to Kestrel?", "amount", ("penalty",)),
         ("What is Kestrel's typical annual R&D budget?", "amount", ("budget",)),
         ("How much is Kestrel investing?", "amount", ()),
+        ("How much did Kestrel earn in profit last year?", "amount", ("profit",)),
         ("In which Irish city is Kestrel based?", "place", ()),
     ],
 )
@@ -90,6 +96,32 @@ def test_refuses_when_the_measure_asked_is_not_in_the_articles(
     assert not extract.answerable
     extract = ask(kestrel_store, embedder, "How many passengers did Kestrel Air carry?")
     assert extract.answerable and "4.2 million" in extract.text
+
+
+def test_refuses_a_measure_named_after_the_verb(
+    kestrel_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    # "earn in profit": the $12 million fine for cancelled flights is an amount, not a profit.
+    question = "How much did Kestrel Air earn in profit from cancelling flights?"
+    assert not ask(kestrel_store, embedder, question).answerable
+    fine = ask(kestrel_store, embedder, "How much was Kestrel Air fined in penalty?")
+    assert fine.answerable and "$12 million" in fine.text
+
+
+def test_a_figure_asked_for_a_place_must_be_stated_for_it(
+    kestrel_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    # The company-wide headcount sits in the Norway article (whose title names Norway) but
+    # does not say how many work in Norway; the flights sentence does name Norway.
+    assert analyse("How many staff does Kestrel Air employ in Norway?").scopes == ("norway",)
+    assert not ask(
+        kestrel_store, embedder, "How many staff does Kestrel Air employ in Norway?"
+    ).answerable
+    staff = ask(kestrel_store, embedder, "How many staff does Kestrel Air employ?")
+    assert staff.answerable and "2,400" in staff.text
+    flights = ask(kestrel_store, embedder, "How many flights does Kestrel Air run in Norway?")
+    assert flights.answerable and "40 flights" in flights.text
+    assert analyse("How large was the fine Kestrel Air paid in May?").scopes == ()  # a date
 
 
 def test_a_count_of_something_else_does_not_answer(
