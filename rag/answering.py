@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from index import Embedder, Hit
+from rag.candidates import Candidate
 from rag.citations import verify_citations
 from rag.conflicts import CONFLICT_TYPES
 from rag.errors import LLMError
@@ -60,6 +61,13 @@ class _Run:
     started: float
     retrieve_ms: float
     generate_started: float = 0.0
+    _ranked: list[Candidate] | None = None
+
+    def ranked(self, extractor: ExtractiveAnswerer) -> list[Candidate]:
+        """The retrieved sentences ranked as answers, once per answer (gate, then conflicts)."""
+        if self._ranked is None:
+            self._ranked = extractor.rank(self.standalone, self.hits, self.vectors)
+        return self._ranked
 
     def finish(self, **fields: object) -> Answer:
         """The Answer record with timings filled in."""
@@ -154,7 +162,6 @@ def _generate(
     extractor: ExtractiveAnswerer,
     max_context_tokens: int,
     streaming: bool,
-    cache: VectorCache | None = None,
 ) -> Iterator[AnswerEvent]:
     """The LLM path: prompt, (stream), sanitise, verify; an LLMError degrades to extractive."""
     messages, shown = build_answer_messages(
@@ -214,13 +221,15 @@ def _rewrite(question: str, history: list[dict[str, str]] | None, model: ChatMod
 
 def _relevant(extractor: ExtractiveAnswerer, run: _Run) -> bool:
     """Whether any retrieved sentence is about the question at all (else skip the LLM)."""
-    ranked = extractor.rank(run.standalone, run.hits, run.vectors)
+    ranked = run.ranked(extractor)
     return any(c.names_ok and c.similarity >= MIN_RELEVANCE for c in ranked[:10])
 
 
 def _extractive(run: _Run, extractor: ExtractiveAnswerer, *, mode: Mode, degraded: bool) -> Answer:
     """The extractive answer (or its refusal) as an Answer."""
-    extract: Extract = extractor.answer(run.standalone, run.hits, run.vectors)
+    extract: Extract = extractor.answer(
+        run.standalone, run.hits, run.vectors, run.ranked(extractor)
+    )
     if not extract.answerable:
         return refusal(run, "no_relevant_passages", mode=mode, degraded=degraded)
     return run.finish(
@@ -262,4 +271,4 @@ def _conflict(run: _Run, extractor: ExtractiveAnswerer) -> bool:
     """Whether the retrieved sources disagree about the asked slot (flag for LLM answers)."""
     if analyse(run.standalone).answer_type not in CONFLICT_TYPES:
         return False
-    return extractor.answer(run.standalone, run.hits, run.vectors).conflict
+    return extractor.answer(run.standalone, run.hits, run.vectors, run.ranked(extractor)).conflict

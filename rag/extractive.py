@@ -117,10 +117,21 @@ class ExtractiveAnswerer:
             and (candidate.coverage >= self.min_coverage or candidate.similarity >= RESTATES)
         )
 
-    def answer(self, question: str, hits: list[Hit], vectors: SentenceVectors) -> Extract:
-        """Cited sentences that answer `question`, or an empty Extract (a refusal)."""
+    def answer(
+        self,
+        question: str,
+        hits: list[Hit],
+        vectors: SentenceVectors,
+        ranked: list[Candidate] | None = None,
+    ) -> Extract:
+        """Cited sentences that answer `question`, or an empty Extract (a refusal).
+
+        `ranked`: `rank(question, hits, vectors)` when the caller already has it.
+        """
         asked = analyse(question)
-        passing = [c for c in self.rank(question, hits, vectors) if self.answers(asked, c)]
+        if ranked is None:
+            ranked = self.rank(question, hits, vectors)
+        passing = [c for c in ranked if self.answers(asked, c)]
         if not passing:
             return Extract("", (), (), conflict=False)
         other = find_conflict(asked, passing, vectors)

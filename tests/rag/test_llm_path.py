@@ -16,6 +16,7 @@ import pytest
 from index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
 from rag.answering import answer_question, stream_answer
 from rag.citations import parse_markers
+from rag.extractive import ExtractiveAnswerer
 from rag.llm import ChatModel, chat_model_from_settings
 from rag.prompts import (
     REFUSAL_TOKEN,
@@ -130,6 +131,28 @@ def test_correct_answer_is_cited_and_the_prompt_is_fenced(
     provenance = re.compile(r"\[\d+\] \([^,()]+, (\d{4}-\d{2}-\d{2}|undated)\) Title: ")
     assert all(provenance.match(text) for text in shown.values())
     assert count_tokens(prompt[: prompt.index("</passages>")]) <= 700 + 10
+
+
+def test_sentences_are_ranked_once_per_llm_answer(
+    llm_double: LLMDouble,
+    make_model: ModelFactory,
+    retriever: HybridRetriever,
+    embedder: Emb,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The relevance gate and the conflict check (an amount question) share one ranking.
+    calls: list[str] = []
+    rank = ExtractiveAnswerer.rank
+
+    def counted(self: ExtractiveAnswerer, question: str, *args: object) -> object:
+        calls.append(question)
+        return rank(self, question, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ExtractiveAnswerer, "rank", counted)
+    llm_double.script(reply(citing(FACT, RIGHT)))
+    answer = ask(retriever, embedder, make_model())
+    assert_cites_the_fact(answer)
+    assert answer.mode == "llm" and calls == [ALIBABA]
 
 
 def test_budget_limits_the_passages_shown(retriever: HybridRetriever) -> None:
