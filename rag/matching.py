@@ -42,17 +42,25 @@ class TermMatcher:
     def __init__(self, vectors: SentenceVectors, question_terms: dict[str, str]) -> None:
         self.vectors = vectors
         self.terms = question_terms  # stem -> surface word
+        self._words: dict[str, dict[str, str]] = {}  # text -> stem_words(text)
+
+    def _present(self, text: str) -> dict[str, str]:
+        """stem_words(text), split once per text (credits and related ask for the same ones)."""
+        found = self._words.get(text)
+        if found is None:
+            found = self._words[text] = stem_words(text)
+        return found
 
     def prepare(self, texts: list[str]) -> None:
         """Embed the words of `texts` (and the question's) in one batch, before scoring them."""
         words = set(self.terms.values())
         for text in texts:
-            words.update(stem_words(text).values())
+            words.update(self._present(text).values())
         self.vectors.embed(sorted(words))
 
     def credits(self, text: str) -> dict[str, float]:
         """Each question stem's credit in `text` (0 when neither it nor a synonym occurs)."""
-        present = stem_words(text)
+        present = self._present(text)
         credits = {t: 1.0 for t in self.terms if t in present}
         missing = [t for t in self.terms if t not in present]
         if not missing or not present:
@@ -66,7 +74,7 @@ class TermMatcher:
 
     def related(self, word: str, text: str) -> bool:
         """Whether `text` has `word`, or a word at least RELATED to it."""
-        present = stem_words(text)
+        present = self._present(text)
         if stem(word) in present:
             return True
         if not present:
