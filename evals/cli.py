@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,9 +85,12 @@ def eval_command(
         update_baseline=update_baseline,
         out=out,
     )
+    from rag import components
+
     model = _model_for(mode, settings)
     try:
-        with _torch_threads(torch_threads):
+        # Questions run one at a time on small inputs: few threads avoid oversubscribing.
+        with components.torch_threads(torch_threads):
             report, prior = run_eval(options, settings, model, quiet=as_json)
     except (EvalError, IndexStoreError) as exc:
         raise fail(str(exc), 2) from None
@@ -165,22 +168,6 @@ def run_eval(
     if options.update_baseline:
         write_baseline(options.baseline, report.snapshot())
     return report, prior
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    # Questions run one at a time on small inputs: one thread avoids oversubscribing the CPU.
-    if not n:
-        yield
-        return
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _default_corpus(settings: Settings) -> Path:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from index import IndexStore, SentenceTransformerEmbedder, open_index
 from index.backends import BACKENDS
 from rag.settings import Settings
@@ -21,3 +24,19 @@ def load_embedder(settings: Settings, *, threads: int | None = None) -> Sentence
 def load_store(settings: Settings, embedder: SentenceTransformerEmbedder) -> IndexStore:
     """The live index generation under settings.index_dir."""
     return open_index(settings.index_dir, embedder)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch with `n` intra-op CPU threads (0: leave the count), restoring it after."""
+    if not n:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import torch
 import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
 from api.engine import Engine
 from index import SentenceTransformerEmbedder
+from rag.components import torch_threads
 from rag.settings import Settings
 from tests.rag.llm_double import LLMDouble
 
@@ -80,17 +80,6 @@ def api_settings(index_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings.model_validate(values)  # validated as given: the environment is not read
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the model as `rag serve` does (--torch-threads 1), restoring the setting after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @pytest.fixture(autouse=True)

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import torch
+
+from rag.components import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def one_torch_thread() -> Iterator[None]:
     """Run each eval test with one torch CPU thread, restoring the previous count after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         yield
-    finally:
-        torch.set_num_threads(previous)
