@@ -8,7 +8,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 
 from index import Chunk, Hit
-from rag.facts import content_stems, stem, terms
+from rag.facts import content_stems, entity_spans, stem, terms
 from rag.facts import values as values_in
 from rag.matching import TermMatcher, stem_words, weighted_share
 from rag.questions import Question, counted_words, counts_the_noun, slot_values
@@ -140,15 +140,35 @@ class _PassageFacts:
     stems: frozenset[str]  # content stems of title and text
     words: frozenset[str]  # every word, stopwords kept, for name checks
     values: frozenset[float]  # the numbers it states
+    sequence: str  # those words in order, space-padded, for multi-word names
 
 
 def _passage_facts(chunk: Chunk) -> _PassageFacts:
     passage = f"{chunk.title} {chunk.source or ''} {chunk.published_at or ''} {chunk.text}"
+    words = terms(passage, keep_stopwords=True)
     return _PassageFacts(
         frozenset(content_stems(f"{chunk.title} {chunk.text}")),
-        frozenset(terms(passage, keep_stopwords=True)),
+        frozenset(words),
         frozenset(values_in(passage)),
+        f" {' '.join(words)} ",
     )
+
+
+def named_in(asked: Question, phrases: list[str], words: Set[str], sequence: str) -> bool:
+    """Whether a text (its words, and in order) names everything the question names.
+
+    A multi-word name whose words all occur must occur as the name: "Alibaba Cloud" is not
+    named by a passage about Alibaba's "cloud technology".
+    """
+    return all(name_present(name, words) for name in asked.entities) and all(
+        f" {p} " in sequence for p in phrases if set(p.split()) <= words
+    )
+
+
+def name_phrases(text: str) -> list[str]:
+    """The question's multi-word names as casefolded words ('Alibaba Cloud' -> 'alibaba cloud')."""
+    found = (" ".join(terms(span, keep_stopwords=True)) for span in entity_spans(text))
+    return [p for p in found if " " in p]
 
 
 class Scorer:
@@ -162,8 +182,11 @@ class Scorer:
         noun = asked_noun(asked)
         self.noun = stem(noun) if noun else None
         self.bridged = bridged(asked)
-        everywhere = " ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits)
-        self.everywhere = set(terms(everywhere, keep_stopwords=True))
+        everywhere = terms(
+            " ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits), keep_stopwords=True
+        )
+        self.everywhere = (frozenset(everywhere), f" {' '.join(everywhere)} ")
+        self.phrases = name_phrases(asked.text)
         self._facts: dict[tuple[str, int, int], _PassageFacts] = {}
 
     def candidate(
@@ -187,10 +210,8 @@ class Scorer:
         if facts is None:
             facts = self._facts[(chunk.id, chunk.start, chunk.end)] = _passage_facts(chunk)
         context = weighted_share({t: 1.0 for t in facts.stems}, self.weights)
-        present = facts.words
-        names_ok = all(
-            name_present(name, present) or (self.bridged and name_present(name, self.everywhere))
-            for name in asked.entities
+        names_ok = named_in(asked, self.phrases, facts.words, facts.sequence) or (
+            self.bridged and named_in(asked, self.phrases, *self.everywhere)
         )
         names_ok = names_ok and asked.values <= facts.values
         values = frozenset(slot_values(sentence.text, asked))

@@ -159,3 +159,13 @@ def test_a_name_in_a_nearby_sentence_does_not_answer_who(
     assert not ask(kestrel_store, embedder, "Who founded Kestrel Air?").answerable
     pilot = ask(kestrel_store, embedder, "Who is Kestrel Air's chief pilot?")
     assert pilot.answerable and "Maria Olsen" in pilot.text
+
+
+def test_a_multi_word_name_must_occur_as_that_name(
+    kestrel_store: IndexStore, embedder: SentenceTransformerEmbedder
+) -> None:
+    # "Northfield" and "Air" both occur in the passage, but nothing there is "Northfield Air".
+    question = "Which bank did {} partner with on a loyalty card?"
+    assert not ask(kestrel_store, embedder, question.format("Northfield Air")).answerable
+    bank = ask(kestrel_store, embedder, question.format("Kestrel Air"))
+    assert bank.answerable and "Northfield Bank" in bank.text
