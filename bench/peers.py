@@ -47,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("dataset", type=Path, nargs="?", help="BEIR folder")
     parser.add_argument("--subset", type=int, default=0, help="judged docs + N others (0: all)")
     parser.add_argument("--pool", type=int, default=100, help="passages pooled for nDCG")
+    parser.add_argument(
+        "--peer-whole-documents",
+        action="store_true",
+        help="split the peer's documents by word pieces so it embeds all of them, as ours does "
+        "(its default cuts each input at 256 word pieces): a same-work comparison",
+    )
     parser.add_argument("--side", choices=("ours",), help=argparse.SUPPRESS)
     parser.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
@@ -134,6 +140,7 @@ def compare(args: argparse.Namespace) -> dict[str, object]:
             "qrels": data.qrels,
             "pool": args.pool,
             "model_path": str(bundled_model_path()),
+            "whole_documents": args.peer_whole_documents,
         }
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -149,6 +156,9 @@ def compare(args: argparse.Namespace) -> dict[str, object]:
         "peer": peer,
         "ingest_throughput_x": round(float(mine["docs_per_s"]) / float(peer["docs_per_s"]), 2),
         "ingest_cpu_x": round(float(mine["docs_per_cpu_s"]) / float(peer["docs_per_cpu_s"]), 2),
+        "tokens_per_cpu_s_x": round(
+            float(mine["tokens_per_cpu_s"]) / float(peer["tokens_per_cpu_s"]), 2
+        ),
         "query_p50_ratio": round(float(mine["query_p50_ms"]) / float(peer["query_p50_ms"]), 3),
         "ndcg_delta": round(float(mine["ndcg@10"]) - float(peer["ndcg@10"]), 4),
         "load": load_note(),
