@@ -25,14 +25,19 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
 # The fastest backend whose SciFact nDCG@10 stays within 0.005 of torch fp32 (issue 7,
-# README "Performance"): 2.3x torch's tokens/s (2.2x per CPU-second) here, hybrid nDCG@10
-# 0.0002 below it.
+# README "Performance"): r2 ran 2.3x torch's tokens/s (2.2x per CPU-second) here, r3 13 %
+# more tokens per CPU-second than r2; dense nDCG@10 0.0024 below torch, hybrid 0.0007 above.
 DEFAULT_BACKEND = "onnx-int8"
 # Recipe version of each exported backend: bump it whenever the export or quantisation
 # procedure changes the vectors. It is part of the cached file's name (a stale export is never
 # reused) and of the embedder name (an index built by an older recipe is an
-# EmbedderMismatchError, not silently mixed vectors). History: onnx-int8 r2 = one text per run.
-RECIPES = {"onnx": 1, "onnx-int8": 2, "openvino": 1}
+# EmbedderMismatchError, not silently mixed vectors). openvino compiles the onnx export, so
+# the two move together. History: onnx-int8 r2 = one text per run; r3 (onnx, openvino r2) =
+# eager-attention export and no SkipLayerNormalization fusion (_export, load_runner).
+RECIPES = {"onnx": 2, "onnx-int8": 3, "openvino": 2}
+# ONNX Runtime's fused SkipLayerNormalization kernel is slower on this CPU than the Add and
+# LayerNormalization it replaces (7 % vs 3 % of an int8 run, one thread): left unfused.
+_UNFUSED = ["SkipLayerNormFusion"]
 # Dynamic int8 quantises each MatMul input with one scale for the whole tensor, i.e. the whole
 # batch (padding included): batched, a passage's vector moved with its neighbours (cosine
 # down to 0.984 against itself embedded alone). One text per run keeps vectors a function of
@@ -122,7 +127,9 @@ def load_runner(path: Path, backend: str, threads: int | None = None) -> Runner:
     # Idle workers sleep instead of spinning: on a shared or busy CPU spinning steals the
     # cycles the other thread needs (torch's 2-thread query latency went 55 ms -> 1.1 s here).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(path), options, providers=["CPUExecutionProvider"], disabled_optimizers=_UNFUSED
+    )
     return lambda feeds: np.asarray(session.run(None, feeds)[0])
 
 
@@ -200,18 +207,25 @@ def _export(st_model: Any, target: Path) -> None:
     mask = sample.clone()
     mask[1, 5:] = 0  # a padded row, so tracing keeps the attention mask in the graph
     axes = {0: "batch", 1: "sequence"}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about shape-dependent branches
-        torch.onnx.export(
-            _Hidden(),
-            (sample, mask, torch.zeros_like(sample)),
-            str(target),
-            dynamo=False,
-            input_names=list(_INPUTS),
-            output_names=["last_hidden_state"],
-            dynamic_axes={name: axes for name in (*_INPUTS, "last_hidden_state")},
-            opset_version=17,
-        )
+    # Eager attention exports as plain MatMul/Softmax; SDPA's mask handling adds Where/IsNaN
+    # nodes costing ~6 % of an int8 run. Restored after, for torch if this backend fails.
+    attention = hf_model.config._attn_implementation
+    hf_model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shape-dependent branches
+            torch.onnx.export(
+                _Hidden(),
+                (sample, mask, torch.zeros_like(sample)),
+                str(target),
+                dynamo=False,
+                input_names=list(_INPUTS),
+                output_names=["last_hidden_state"],
+                dynamic_axes={name: axes for name in (*_INPUTS, "last_hidden_state")},
+                opset_version=17,
+            )
+    finally:
+        hf_model.set_attn_implementation(attention)
 
 
 def _quantize(source: Path, target: Path) -> None:

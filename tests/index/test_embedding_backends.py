@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 import index.embedding
@@ -37,7 +38,7 @@ def torch_embedder() -> SentenceTransformerEmbedder:
 def test_the_default_is_onnx_int8_and_says_so(embedder: SentenceTransformerEmbedder) -> None:
     assert DEFAULT_BACKEND == "onnx-int8"
     version = RECIPES["onnx-int8"]
-    assert version >= 2  # r1 batched texts, r2 embeds one text per run: other vectors
+    assert version >= 3  # r2 embeds one text per run, r3 exports eager attention
     assert (embedder.backend, embedder.name) == (
         "onnx-int8",
         f"all-MiniLM-L6-v2@onnx-int8-r{version}",
@@ -68,7 +69,9 @@ def test_a_passage_vector_does_not_depend_on_its_batch(
     np.testing.assert_array_equal(embedder.embed_query(TEXTS[0]), batched[0])
 
 
-def test_first_use_exports_once_into_the_cache(tmp_path: Path) -> None:
+def test_first_use_exports_once_into_the_cache(
+    tmp_path: Path, torch_embedder: SentenceTransformerEmbedder
+) -> None:
     folder = tmp_path / weights_digest(bundled_model_path())
     folder.mkdir()
     version = RECIPES["onnx-int8"]
@@ -83,6 +86,10 @@ def test_first_use_exports_once_into_the_cache(tmp_path: Path) -> None:
     assert again.backend == "onnx-int8" and model.stat().st_mtime_ns == stamp  # reused
     assert not list(tmp_path.rglob(".model*"))  # no half-written temporaries left behind
     assert all((folder / name).read_bytes() == b"not a model" for name in stale)
+    ops = {node.op_type for node in onnx.load(model).graph.node}
+    assert "DynamicQuantizeLinear" in ops and "IsNaN" not in ops  # eager, not SDPA, attention
+    attention = torch_embedder._model[0].model.config._attn_implementation
+    assert fast._model[0].model.config._attn_implementation == attention  # restored for torch
 
 
 def test_an_index_of_an_older_recipe_is_refused_with_the_way_out(
