@@ -5,8 +5,9 @@
 Chunks the first --docs articles with the project's chunker, then embeds the same passages
 with each backend (torch fp32, ONNX Runtime fp32 and int8 - int8 runs one text at a time,
 see index.backends - and OpenVINO fp32 when installed), plus torch over batches in arrival
-order instead of sorted by length. CPU-seconds are the fairer figure on a shared machine:
-wall time includes waiting for other processes.
+order instead of sorted by length. Each row names its embedder (recipe version included).
+CPU-seconds are the fairer figure on a shared machine: wall time includes waiting for other
+processes.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         embedder.embed_passages(texts[:8])  # warm up
         vectors, wall, cpu = timed(embedder.embed_passages, texts)
         reference = vectors if reference is None else reference
-        rows[backend] = _row(vectors, reference, tokens, wall, cpu)
+        rows[backend] = {"embedder": embedder.name} | _row(vectors, reference, tokens, wall, cpu)
         if backend == "torch":
             vectors, wall, cpu = timed(lambda t: _unsorted(torch_embedder, t), texts)
             rows["torch (arrival order)"] = _row(vectors, reference, tokens, wall, cpu)
