@@ -90,15 +90,30 @@ def weights_digest(model_dir: Path) -> str:
 def model_file(st_model: Any, model_dir: Path, backend: str, cache_dir: Path) -> Path:
     """The ONNX file for `backend`, exporting (and quantising) it once into `cache_dir`."""
     folder = cache_dir / weights_digest(model_dir)
-    fp32 = folder / f"model-r{RECIPES['onnx']}.onnx"  # openvino compiles the same file
+    fp32, int8 = (folder / name for name in current_exports())
     if not fp32.exists():
         _atomic(fp32, lambda tmp: _export(st_model, tmp))
+        _prune_stale(folder)
     if backend != "onnx-int8":
         return fp32
-    int8 = folder / f"model-{backend_label(backend)}.onnx"
     if not int8.exists():
         _atomic(int8, lambda tmp: _quantize(fp32, tmp))
+        _prune_stale(folder)
     return int8
+
+
+def current_exports() -> tuple[str, str]:
+    """File names of this version's fp32 export (openvino compiles it too) and int8 model."""
+    return f"model-r{RECIPES['onnx']}.onnx", f"model-{backend_label('onnx-int8')}.onnx"
+
+
+def _prune_stale(folder: Path) -> None:
+    """Delete exports of older recipes (60-90 MB each) once a current one is written."""
+    keep = set(current_exports())
+    for path in folder.glob("model*.onnx"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+            log.info("removed an export of an older recipe", extra={"path": str(path)})
 
 
 def available_cpus() -> int:

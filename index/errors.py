@@ -28,7 +28,8 @@ class EmbedderMismatchError(IndexStoreError):
     def __init__(self, index_embedder: str, index_dim: int, given: str, given_dim: int) -> None:
         super().__init__(
             f"index was built with embedder {index_embedder!r} (dim {index_dim}) but "
-            f"{given!r} (dim {given_dim}) was given; re-ingest with --rebuild or use that model"
+            f"{given!r} (dim {given_dim}) was given; rebuild the index with "
+            "`rag ingest PATH --rebuild`"
         )
         self.index_embedder = index_embedder
         self.given = given

@@ -18,6 +18,7 @@ from index.backends import (
     BackendUnavailableError,
     backend_label,
     check_backend,
+    current_exports,
     weights_digest,
 )
 from index.embedding import bundled_model_path
@@ -85,7 +86,8 @@ def test_first_use_exports_once_into_the_cache(
     again = SentenceTransformerEmbedder(cache_dir=tmp_path)
     assert again.backend == "onnx-int8" and model.stat().st_mtime_ns == stamp  # reused
     assert not list(tmp_path.rglob(".model*"))  # no half-written temporaries left behind
-    assert all((folder / name).read_bytes() == b"not a model" for name in stale)
+    assert not any((folder / name).exists() for name in stale)  # older recipes' files pruned
+    assert sorted(p.name for p in folder.iterdir()) == sorted(current_exports())
     ops = {node.op_type for node in onnx.load(model).graph.node}
     assert "DynamicQuantizeLinear" in ops and "IsNaN" not in ops  # eager, not SDPA, attention
     attention = torch_embedder._model[0].model.config._attn_implementation
@@ -103,7 +105,7 @@ def test_an_index_of_an_older_recipe_is_refused_with_the_way_out(
         open_index(writable_index_dir, embedder)
     message = str(info.value)
     assert "'all-MiniLM-L6-v2@onnx-int8' (dim 384)" in message and embedder.name in message
-    assert "re-ingest with --rebuild" in message
+    assert "rag ingest PATH --rebuild" in message
 
 
 def test_missing_runtime_falls_back_to_torch(
