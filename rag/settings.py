@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     )
     embed_backend: str = Field(
         "onnx-int8",
-        description="Embedding runtime: onnx-int8 (default, ~2.5x torch; torch if it cannot"
+        description="Embedding runtime: onnx-int8 (default, ~2.8x torch; torch if it cannot"
         " load), onnx, openvino or torch.",
     )
     faiss_kind: str | None = Field(
