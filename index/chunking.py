@@ -162,10 +162,12 @@ def _sentence_units(
 ) -> tuple[list[tuple[int, int]], list[int]]:
     spans = split_sentences(text)
     sizes = count([text[s:e] for s, e in spans]) if spans else []
+    if all(size <= budget for size in sizes):
+        return spans, sizes  # nothing to cut: the sentences are the units
     units: list[tuple[int, int]] = []
     for span, size in zip(spans, sizes, strict=True):
         units.extend([span] if size <= budget else _split_long(text, span, budget, count))
-    return units, count([text[s:e] for s, e in units]) if units else []
+    return units, count([text[s:e] for s, e in units])
 
 
 def embed_input(title: str, text: str) -> str:

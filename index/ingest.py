@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +25,11 @@ from index.store import ArticleEntry, IndexStore, open_index
 
 log = logging.getLogger(__name__)
 
-# Below this many chunks to embed, a progress bar is noise rather than feedback.
-PROGRESS_MIN_CHUNKS = 256
+# Below this many articles to embed, a progress bar is noise rather than feedback.
+PROGRESS_MIN_ARTICLES = 100
+# Chunks handed to the embedder at a time: large enough to keep its workers busy, small
+# enough that chunking the next batch overlaps with embedding this one.
+EMBED_BATCH = 256
 
 
 @dataclass(slots=True)
@@ -61,7 +67,7 @@ class IngestOptions:
     prune: bool = False
     rebuild: bool = False
     fields: FieldMap = field(default_factory=FieldMap)
-    progress: bool = False  # a progress bar while embedding, on runs of PROGRESS_MIN_CHUNKS+
+    progress: bool = False  # a progress bar while embedding, on runs of PROGRESS_MIN_ARTICLES+
     on_step: StepHook | None = field(default=None, compare=False, repr=False)
 
 
@@ -198,22 +204,22 @@ def _write(
     if previous is not None:
         for row, chunk in enumerate(previous.chunks):
             old_rows.setdefault(chunk.doc_id, []).append(row)
-    count = embedder.count_tokens
     chunks: list[Chunk] = []
     rows: list[int | None] = []  # row in previous.vectors, or None for a fresh chunk
-    for doc_id in sorted(keep):
-        if doc_id in fresh:
-            new = chunk_article(keep[doc_id], options.params, count)
-            chunks.extend(new)
-            rows.extend([None] * len(new))
-        else:
-            assert previous is not None
-            chunks.extend(previous.chunks[r] for r in old_rows.get(doc_id, []))
-            rows.extend(old_rows.get(doc_id, []))
+    embedding = _Embedding(embedder, options, articles=len(fresh))
+    with embedding:
+        for doc_id in sorted(keep):
+            if doc_id in fresh:
+                new = chunk_article(keep[doc_id], options.params, embedder.count_tokens)
+                chunks.extend(new)
+                rows.extend([None] * len(new))
+                embedding.add(new)  # embedded in the background while the next are cut
+            else:
+                assert previous is not None
+                chunks.extend(previous.chunks[r] for r in old_rows.get(doc_id, []))
+                rows.extend(old_rows.get(doc_id, []))
+        fresh_vectors = embedding.vectors()  # (chunks added, dim), in order
     todo = [i for i, r in enumerate(rows) if r is None]
-    texts = [embed_input(_title(chunks[i], options, count), chunks[i].text) for i in todo]
-    progress = options.progress and len(texts) >= PROGRESS_MIN_CHUNKS
-    fresh_vectors = embedder.embed_passages(texts, progress=progress)  # (len(todo), dim)
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)  # (n_chunks, dim)
     if todo:
         vectors[todo] = fresh_vectors
@@ -245,5 +251,68 @@ def _write(
     report.total_chunks = len(chunks)
 
 
-def _title(chunk: Chunk, options: IngestOptions, count: object) -> str:
-    return short_title(chunk.title, options.params.max_title_tokens, count)  # type: ignore[arg-type]
+class _Embedding:
+    """Embeds fresh chunks EMBED_BATCH at a time on a background thread, in order.
+
+    The embedder's runtime releases the GIL, so the next articles are cleaned up and cut
+    while the previous ones embed: chunking no longer adds to the wall time.
+    """
+
+    def __init__(self, embedder: Embedder, options: IngestOptions, *, articles: int) -> None:
+        self.embedder = embedder
+        self.options = options
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="embed")
+        self._jobs: list[Future[np.ndarray]] = []
+        self._pending: list[str] = []
+        self._articles = 0  # articles in _pending
+        self._titles: dict[str, str] = {}  # article title -> its short form, cut once
+        self._bar = _progress_bar(articles) if options.progress else None
+
+    def __enter__(self) -> _Embedding:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._bar is not None:
+            self._bar.close()
+
+    def add(self, chunks: list[Chunk]) -> None:
+        """Queue one article's chunks; a full batch starts embedding."""
+        for chunk in chunks:
+            if chunk.title not in self._titles:
+                self._titles[chunk.title] = short_title(
+                    chunk.title, self.options.params.max_title_tokens, self.embedder.count_tokens
+                )
+            self._pending.append(embed_input(self._titles[chunk.title], chunk.text))
+        self._articles += 1
+        if len(self._pending) >= EMBED_BATCH:
+            self._submit()
+
+    def vectors(self) -> np.ndarray:
+        """(n, dim) vectors of every chunk added, in the order added."""
+        self._submit()
+        parts = [job.result() for job in self._jobs]
+        return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), np.float32)
+
+    def _submit(self) -> None:
+        if not self._pending:
+            return
+        job = self._pool.submit(self.embedder.embed_passages, self._pending)
+        if self._bar is not None:
+            job.add_done_callback(functools.partial(_advance, self._bar, self._articles))
+        self._jobs.append(job)
+        self._pending, self._articles = [], 0
+
+
+def _advance(bar: Any, articles: int, _job: Future[np.ndarray]) -> None:
+    """Move the bar on by a finished batch's articles."""
+    bar.update(articles)
+
+
+def _progress_bar(articles: int) -> Any:
+    """A bar (tqdm) over the articles being embedded, on runs long enough to need one."""
+    if articles < PROGRESS_MIN_ARTICLES:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=articles, desc="Embedding", unit="article")

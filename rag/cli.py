@@ -218,8 +218,8 @@ def _register_plugins() -> None:
 def _quiet_libraries() -> None:
     # transformers draws a "Loading weights" bar on every model load (its progress bars read
     # this variable when it is first imported, after this point), and bm25s sets its own
-    # logger to DEBUG. The embedding progress bar of long ingests is sentence-transformers'
-    # own and stays.
+    # logger to DEBUG. The embedding progress bar of long ingests is the ingest's own (tqdm,
+    # over articles) and stays.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     hf_logging = sys.modules.get("transformers.utils.logging")
     if hf_logging is not None:  # already imported (by a plugin): switch its bars off directly

@@ -19,7 +19,7 @@ from index import (
 )
 from index.chunking import embed_input, short_title
 from index.generations import generation_dirs
-from index.ingest import PROGRESS_MIN_CHUNKS
+from index.ingest import EMBED_BATCH, PROGRESS_MIN_ARTICLES
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 A000, A001, A004 = "000_55b3a58e47ab3e3b", "001_6e6788954849d3b3", "004_fa44ad58bdb6b94c"
@@ -267,18 +267,25 @@ class ProgressProbe:
         return np.full(self.dim, 0.5, dtype=np.float32)
 
 
-def test_progress_bar_only_on_long_runs(tmp_path: Path) -> None:
+def test_progress_bar_only_on_long_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(PROGRESS_MIN_CHUNKS + 10):
+    many = max(PROGRESS_MIN_ARTICLES, EMBED_BATCH) + 10  # one chunk each
+    for i in range(many):
         (folder / f"a{i:04d}.txt").write_text(f"Headline {i}\n\nStory number {i} happened today.")
     probe = ProgressProbe()
     options = IngestOptions(progress=True)
-    ingest([next(folder.iterdir())], tmp_path / "small", probe, options)
-    ingest([folder], tmp_path / "large", probe, options)
-    ingest([folder], tmp_path / "quiet", probe, IngestOptions(progress=False))
-    assert probe.calls == [
-        (1, False),
-        (PROGRESS_MIN_CHUNKS + 10, True),
-        (PROGRESS_MIN_CHUNKS + 10, False),
-    ]
+    bars = []
+    for paths, where, opts in [
+        ([next(folder.iterdir())], "small", options),
+        ([folder], "large", options),
+        ([folder], "quiet", IngestOptions(progress=False)),
+    ]:
+        ingest(paths, tmp_path / where, probe, opts)
+        bars.append(capsys.readouterr().err)
+    assert "Embedding" not in bars[0] and "Embedding" not in bars[2]
+    assert f"{many}/{many}" in bars[1]
+    # The embedder draws no bar of its own; batches of EMBED_BATCH chunks, in order.
+    assert all(not progress for _, progress in probe.calls)
+    batches = [EMBED_BATCH, many - EMBED_BATCH]
+    assert [n for n, _ in probe.calls] == [1, *batches, *batches]
