@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from pathlib import Path
@@ -105,6 +106,11 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim)
         self.max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer = self._model.tokenizer
+        # A fast tokenizer keeps its truncation setting as state, switched per call when the
+        # call asks for another: counting (never truncated) on the same object while another
+        # thread embeds (truncated at max_tokens) could count with the wrong setting. Ingest
+        # counts while it embeds, so counting has a copy of its own, always untruncated.
+        self._counter = copy.deepcopy(self._tokenizer)
         self.backend = "torch"
         self._runner: Runner | None = None
         self._threads = threads  # ONNX Runtime threads, all CPUs when None (torch's: process-wide)
@@ -143,7 +149,7 @@ class SentenceTransformerEmbedder:
         """Word pieces per text with [CLS]/[SEP] included, never truncated."""
         if not texts:
             return []
-        encoded = self._tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+        encoded = self._counter(texts, add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
