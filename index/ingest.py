@@ -254,7 +254,7 @@ def _write(
 class _Embedding:
     """Embeds fresh chunks EMBED_BATCH at a time on a background thread, in order.
 
-    The embedder's runtime releases the GIL, so the next articles are cleaned up and cut
+    The embedder's runtime releases the GIL, so the next articles are cut
     while the previous ones embed: chunking no longer adds to the wall time.
     """
 
