@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from index.chunking import ChunkingParams, chunk_article, embed_input, short_title
+from index.chunking import ChunkingParams, chunk_article
+from index.embed_stream import EmbedStream
 from index.embedding import Embedder
 from index.errors import CorruptIndexError, EmbedderMismatchError, IndexNotFoundError
 from index.generations import StepHook, current_generation, publish, writer_lock
@@ -24,12 +22,6 @@ from index.records import Article, Chunk
 from index.store import ArticleEntry, IndexStore, open_index
 
 log = logging.getLogger(__name__)
-
-# Below this many articles to embed, a progress bar is noise rather than feedback.
-PROGRESS_MIN_ARTICLES = 100
-# Chunks handed to the embedder at a time: large enough to keep its workers busy, small
-# enough that chunking the next batch overlaps with embedding this one.
-EMBED_BATCH = 256
 
 
 @dataclass(slots=True)
@@ -67,7 +59,7 @@ class IngestOptions:
     prune: bool = False
     rebuild: bool = False
     fields: FieldMap = field(default_factory=FieldMap)
-    progress: bool = False  # a progress bar while embedding, on runs of PROGRESS_MIN_ARTICLES+
+    progress: bool = False  # a progress bar while embedding (index.embed_stream), on long runs
     on_step: StepHook | None = field(default=None, compare=False, repr=False)
 
 
@@ -206,7 +198,9 @@ def _write(
             old_rows.setdefault(chunk.doc_id, []).append(row)
     chunks: list[Chunk] = []
     rows: list[int | None] = []  # row in previous.vectors, or None for a fresh chunk
-    embedding = _Embedding(embedder, options, articles=len(fresh))
+    embedding = EmbedStream(
+        embedder, options.params.max_title_tokens, progress=options.progress, articles=len(fresh)
+    )
     with embedding:
         for doc_id in sorted(keep):
             if doc_id in fresh:
@@ -249,70 +243,3 @@ def _write(
     report.chunks_embedded = len(todo)
     report.tokens_embedded = sum(chunks[i].n_tokens for i in todo)
     report.total_chunks = len(chunks)
-
-
-class _Embedding:
-    """Embeds fresh chunks EMBED_BATCH at a time on a background thread, in order.
-
-    The embedder's runtime releases the GIL, so the next articles are cut
-    while the previous ones embed: chunking no longer adds to the wall time.
-    """
-
-    def __init__(self, embedder: Embedder, options: IngestOptions, *, articles: int) -> None:
-        self.embedder = embedder
-        self.options = options
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="embed")
-        self._jobs: list[Future[np.ndarray]] = []
-        self._pending: list[str] = []
-        self._articles = 0  # articles in _pending
-        self._titles: dict[str, str] = {}  # article title -> its short form, cut once
-        self._bar = _progress_bar(articles) if options.progress else None
-
-    def __enter__(self) -> _Embedding:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._bar is not None:
-            self._bar.close()
-
-    def add(self, chunks: list[Chunk]) -> None:
-        """Queue one article's chunks; a full batch starts embedding."""
-        for chunk in chunks:
-            if chunk.title not in self._titles:
-                self._titles[chunk.title] = short_title(
-                    chunk.title, self.options.params.max_title_tokens, self.embedder.count_tokens
-                )
-            self._pending.append(embed_input(self._titles[chunk.title], chunk.text))
-        self._articles += 1
-        if len(self._pending) >= EMBED_BATCH:
-            self._submit()
-
-    def vectors(self) -> np.ndarray:
-        """(n, dim) vectors of every chunk added, in the order added."""
-        self._submit()
-        parts = [job.result() for job in self._jobs]
-        return np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), np.float32)
-
-    def _submit(self) -> None:
-        if not self._pending:
-            return
-        job = self._pool.submit(self.embedder.embed_passages, self._pending)
-        if self._bar is not None:
-            job.add_done_callback(functools.partial(_advance, self._bar, self._articles))
-        self._jobs.append(job)
-        self._pending, self._articles = [], 0
-
-
-def _advance(bar: Any, articles: int, _job: Future[np.ndarray]) -> None:
-    """Move the bar on by a finished batch's articles."""
-    bar.update(articles)
-
-
-def _progress_bar(articles: int) -> Any:
-    """A bar (tqdm) over the articles being embedded, on runs long enough to need one."""
-    if articles < PROGRESS_MIN_ARTICLES:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=articles, desc="Embedding", unit="article")

@@ -18,8 +18,8 @@ from index import (
     open_index,
 )
 from index.chunking import embed_input, short_title
+from index.embed_stream import EMBED_BATCH, PROGRESS_MIN_ARTICLES
 from index.generations import generation_dirs
-from index.ingest import EMBED_BATCH, PROGRESS_MIN_ARTICLES
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 A000, A001, A004 = "000_55b3a58e47ab3e3b", "001_6e6788954849d3b3", "004_fa44ad58bdb6b94c"
