@@ -66,7 +66,7 @@ def check_backend(backend: str) -> None:
 
 
 def backend_label(backend: str) -> str:
-    """The backend as an embedder name suffix: `onnx-int8-r2`; torch (nothing exported) as is."""
+    """The backend as an embedder name suffix: `onnx-int8-r3`; torch (nothing exported) as is."""
     return f"{backend}-r{RECIPES[backend]}" if backend in RECIPES else backend
 
 

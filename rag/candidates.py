@@ -145,13 +145,19 @@ class _PassageFacts:
 
 def _passage_facts(chunk: Chunk) -> _PassageFacts:
     passage = f"{chunk.title} {chunk.source or ''} {chunk.published_at or ''} {chunk.text}"
-    words = terms(passage, keep_stopwords=True)
+    words, sequence = _words_of(passage)
     return _PassageFacts(
         frozenset(content_stems(f"{chunk.title} {chunk.text}")),
-        frozenset(words),
+        words,
         frozenset(values_in(passage)),
-        f" {' '.join(words)} ",
+        sequence,
     )
+
+
+def _words_of(text: str) -> tuple[frozenset[str], str]:
+    """The words of `text` (stopwords kept), as a set and in order space-padded, for named_in."""
+    words = terms(text, keep_stopwords=True)
+    return frozenset(words), f" {' '.join(words)} "
 
 
 def named_in(asked: Question, phrases: list[str], words: Set[str], sequence: str) -> bool:
@@ -182,10 +188,7 @@ class Scorer:
         noun = asked_noun(asked)
         self.noun = stem(noun) if noun else None
         self.bridged = bridged(asked)
-        everywhere = terms(
-            " ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits), keep_stopwords=True
-        )
-        self.everywhere = (frozenset(everywhere), f" {' '.join(everywhere)} ")
+        self.everywhere = _words_of(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits))
         self.phrases = name_phrases(asked.text)
         self._facts: dict[tuple[str, int, int], _PassageFacts] = {}
 

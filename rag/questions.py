@@ -105,16 +105,14 @@ _NOT_NAME = _NOT_PERSON | _TITLES
 _NUMBER = r"(?:\d[\d,.]*|" + "|".join(NUMBER_WORDS) + r")"
 # "the Jack Ma-led company": the name before a participle suffix.
 _LED = re.compile(r"-(?:led|backed|owned|founded|run|controlled)$")
+# A capitalised name after a preposition ("the Philippines", "Southeast Asia"), captured.
+_NAME_AFTER = r"\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
 _PLACE_CUE = re.compile(
     r"\b(?:in|at|from|across|to|near|into|throughout|outside|inside|based in|headquartered in)"
-    r"\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
+    + _NAME_AFTER
 )
-
-
 # Places that scope a figure: "employees in Israel", not "invest to Asia" or "work at Acme".
-_SCOPE_CUE = re.compile(
-    r"\b(?:in|across|throughout|inside|within)\s+(?:the\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*)"
-)
+_SCOPE_CUE = re.compile(r"\b(?:in|across|throughout|inside|within)" + _NAME_AFTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +178,7 @@ def _measured(question: str, answer_type: AnswerType) -> tuple[str, ...]:
     words = match.group(1).casefold().split()
     if answer_type == "amount":
         words = words[-1:]  # the head: "total revenue" is measured as revenue
-    plurals = [i for i, w in enumerate(words) if w.endswith("s") and not w.endswith("ss")]
+    plurals = [i for i, w in enumerate(words) if _singular(w) != w]
     if answer_type == "count" and plurals:
         words = words[: plurals[-1] + 1]  # "engineers and scientists work at": up to the noun
     return tuple(w for w in words if w not in STOPWORDS)
