@@ -14,17 +14,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from api import ask, completions, documents, health, search
-from api.engine import Engine
-from api.errors import install_error_handlers
-from api.health import LLMProbe
-from api.limits import BodyLimitMiddleware, RateLimitMiddleware, TokenBuckets
-from api.metrics import MeteredChatModel, Metrics, MetricsMiddleware
-from api.web import router as web_router
-from index import Embedder
-from rag.components import load_embedder
-from rag.llm import chat_model_from_settings
-from rag.settings import Settings
+from newsrag.api import ask, completions, documents, health, search
+from newsrag.api.engine import Engine
+from newsrag.api.errors import install_error_handlers
+from newsrag.api.health import LLMProbe
+from newsrag.api.limits import BodyLimitMiddleware, RateLimitMiddleware, TokenBuckets
+from newsrag.api.metrics import MeteredChatModel, Metrics, MetricsMiddleware
+from newsrag.api.web import router as web_router
+from newsrag.index import Embedder
+from newsrag.rag.components import load_embedder
+from newsrag.rag.llm import chat_model_from_settings
+from newsrag.rag.settings import Settings
 
 log = logging.getLogger(__name__)
 

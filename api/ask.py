@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Authorized, EngineDep, SettingsDep
-from api.mapping import answer_out, query_of
-from api.schemas import AnswerOut, AskRequest, ErrorResponse
-from api.streaming import answer_events
+from newsrag.api.deps import Authorized, EngineDep, SettingsDep
+from newsrag.api.mapping import answer_out, query_of
+from newsrag.api.schemas import AnswerOut, AskRequest, ErrorResponse
+from newsrag.api.streaming import answer_events
 
 router = APIRouter(
     prefix="/v1",

@@ -37,9 +37,9 @@ def register(app: typer.Typer) -> None:
         import torch
         import uvicorn
 
-        from api.app import create_app
-        from rag.cli import settings_from
-        from rag.components import load_embedder
+        from newsrag.api.app import create_app
+        from newsrag.rag.cli import settings_from
+        from newsrag.rag.components import load_embedder
 
         settings = settings_from(index_dir, host=host, port=port)
         if threads > 0:

@@ -17,11 +17,11 @@ from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Authorized, EngineDep, SettingsDep
-from api.engine import Query
-from api.errors import ApiError, error_body
-from api.mapping import answer_out, check_question, filters_of
-from api.openai_schemas import (
+from newsrag.api.deps import Authorized, EngineDep, SettingsDep
+from newsrag.api.engine import Query
+from newsrag.api.errors import ApiError, error_body
+from newsrag.api.mapping import answer_out, check_question, filters_of
+from newsrag.api.openai_schemas import (
     MODEL_ID,
     AnswerMeta,
     AssistantMessage,
@@ -35,13 +35,13 @@ from api.openai_schemas import (
     ModelList,
     Usage,
 )
-from api.schemas import ErrorResponse
-from api.streaming import SEP, bridge
-from rag.answering import AnswerEvent
-from rag.errors import RagError
-from rag.prompts import count_tokens
-from rag.records import Answer
-from rag.settings import Settings
+from newsrag.api.schemas import ErrorResponse
+from newsrag.api.streaming import SEP, bridge
+from newsrag.rag.answering import AnswerEvent
+from newsrag.rag.errors import RagError
+from newsrag.rag.prompts import count_tokens
+from newsrag.rag.records import Answer
+from newsrag.rag.settings import Settings
 
 log = logging.getLogger(__name__)
 

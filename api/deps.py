@@ -17,10 +17,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.engine import Engine, Generation
-from api.errors import ApiError
-from api.metrics import Metrics
-from rag.settings import Settings
+from newsrag.api.engine import Engine, Generation
+from newsrag.api.errors import ApiError
+from newsrag.api.metrics import Metrics
+from newsrag.rag.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="RAG_API_KEY, when the server sets one.")
 

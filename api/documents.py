@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Authorized, EngineDep, LiveDep
-from api.errors import ApiError
-from api.schemas import (
+from newsrag.api.deps import Authorized, EngineDep, LiveDep
+from newsrag.api.errors import ApiError
+from newsrag.api.schemas import (
     DeleteResponse,
     DocumentList,
     DocumentOut,
@@ -18,7 +18,7 @@ from api.schemas import (
     UploadResponse,
     UploadResult,
 )
-from api.uploads import Upload, ingest_uploads
+from newsrag.api.uploads import Upload, ingest_uploads
 
 router = APIRouter(
     prefix="/v1/documents",

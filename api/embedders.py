@@ -21,9 +21,9 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-from api.batching import QueryBatcher
-from index import Embedder
-from rag.support import VectorCache
+from newsrag.api.batching import QueryBatcher
+from newsrag.index import Embedder
+from newsrag.rag.support import VectorCache
 
 T = TypeVar("T")
 # Texts of different lengths: padding is what could make a batch differ from single calls.

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api.embedders import EmbedGate, GatedEmbedder
-from api.errors import ApiError
-from api.metrics import Metrics
-from index import (
+from newsrag.api.embedders import EmbedGate, GatedEmbedder
+from newsrag.api.errors import ApiError
+from newsrag.api.metrics import Metrics
+from newsrag.index import (
     ChunkingParams,
     Embedder,
     Hit,
@@ -35,12 +35,12 @@ from index import (
     ingest,
     open_index,
 )
-from index.generations import CURRENT, current_generation
-from rag.answering import AnswerEvent, answer_question, stream_answer
-from rag.llm import ChatModel
-from rag.records import Answer
-from rag.retrieval import HybridRetriever, SearchFilters
-from rag.settings import Settings
+from newsrag.index.generations import CURRENT, current_generation
+from newsrag.rag.answering import AnswerEvent, answer_question, stream_answer
+from newsrag.rag.llm import ChatModel
+from newsrag.rag.records import Answer
+from newsrag.rag.retrieval import HybridRetriever, SearchFilters
+from newsrag.rag.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import httpx2
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import Authorized, EngineDep, MetricsDep
-from api.schemas import HealthStatus
+from newsrag.api.deps import Authorized, EngineDep, MetricsDep
+from newsrag.api.schemas import HealthStatus
 
 router = APIRouter(tags=["health"])
 

@@ -11,7 +11,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_response
+from newsrag.api.errors import error_response
 
 # Idle buckets refill to full and carry no information; past this many clients they are
 # dropped so the table cannot grow without bound.

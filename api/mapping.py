@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from api.engine import Query
-from api.errors import ApiError
-from api.schemas import AnswerOut, AskRequest, Filters, HistoryMessage, SearchResult
-from index import Hit
-from rag.records import Answer
-from rag.retrieval import SearchFilters
-from rag.settings import Settings
+from newsrag.api.engine import Query
+from newsrag.api.errors import ApiError
+from newsrag.api.schemas import AnswerOut, AskRequest, Filters, HistoryMessage, SearchResult
+from newsrag.index import Hit
+from newsrag.rag.records import Answer
+from newsrag.rag.retrieval import SearchFilters
+from newsrag.rag.settings import Settings
 
 
 def filters_of(body: Filters) -> SearchFilters | None:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from index import IndexStore
-from index.generations import generation_number
-from rag.errors import DeadlineExceeded, LLMError, LLMTimeoutError
-from rag.llm import ChatModel
-from rag.records import Answer
+from newsrag.index import IndexStore
+from newsrag.index.generations import generation_number
+from newsrag.rag.errors import DeadlineExceeded, LLMError, LLMTimeoutError
+from newsrag.rag.llm import ChatModel
+from newsrag.rag.records import Answer
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas import MAX_K, MAX_MESSAGES, MAX_TEXT_CHARS, CitationOut, Filters
+from newsrag.api.schemas import MAX_K, MAX_MESSAGES, MAX_TEXT_CHARS, CitationOut, Filters
 
 MODEL_ID = "newsrag"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Authorized, EngineDep, SettingsDep
-from api.mapping import check_question, filters_of, result_of
-from api.schemas import ErrorResponse, SearchRequest, SearchResponse
+from newsrag.api.deps import Authorized, EngineDep, SettingsDep
+from newsrag.api.mapping import check_question, filters_of, result_of
+from newsrag.api.schemas import ErrorResponse, SearchRequest, SearchResponse
 
 router = APIRouter(
     prefix="/v1",

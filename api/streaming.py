@@ -10,10 +10,10 @@ from typing import TypeVar
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import iterate_in_threadpool
 
-from api.errors import error_body
-from api.mapping import answer_out
-from rag.answering import AnswerEvent
-from rag.errors import RagError
+from newsrag.api.errors import error_body
+from newsrag.api.mapping import answer_out
+from newsrag.rag.answering import AnswerEvent
+from newsrag.rag.errors import RagError
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from api.engine import Engine
-from index import IndexStoreError, IngestReport, load_paths
-from index.loaders import SUPPORTED
+from newsrag.api.engine import Engine
+from newsrag.index import IndexStoreError, IngestReport, load_paths
+from newsrag.index.loaders import SUPPORTED
 
 log = logging.getLogger(__name__)
 

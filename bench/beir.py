@@ -85,7 +85,7 @@ def judged_subset(data: BeirData, others: int, target_dir: Path) -> Path:
 
 def chunking_params(args: argparse.Namespace) -> object:
     """The project's chunking defaults, with --target-tokens / --overlap-tokens applied."""
-    from index import ChunkingParams
+    from newsrag.index import ChunkingParams
 
     changes: dict[str, int] = {}
     if args.target_tokens:
@@ -102,7 +102,7 @@ def rank_documents(hits: list, k: int) -> list[str]:
 
 def evaluate(store: object, data: object, mode: str, pool: int) -> dict[str, float]:
     """Mean nDCG@10, recall@100 and MRR@10 of one retrieval mode over the queries."""
-    from rag.retrieval import HybridRetriever
+    from newsrag.rag.retrieval import HybridRetriever
 
     # collapse=False: dropping overlapping windows is what max-per-document aggregation does
     # anyway, and its pairwise checks over hundreds of passages would dominate the timing.
@@ -134,7 +134,7 @@ def _single_thread_queries() -> None:
 
 def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, object]:
     """Ingest (or reuse) the index, evaluate each mode, return figures."""
-    from index import IngestOptions, SentenceTransformerEmbedder, ingest, open_index
+    from newsrag.index import IngestOptions, SentenceTransformerEmbedder, ingest, open_index
 
     data = load_beir(args.dataset, args.split)
     if embedder is None:

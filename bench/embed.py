@@ -49,8 +49,8 @@ def cpu_seconds() -> float:
 
 def passages(path: Path, docs: int, count: object, tmp: Path) -> list[str]:
     """Embedded inputs (short title + passage) of the first `docs` articles' chunks."""
-    from index import ChunkingParams, chunk_article, load_paths
-    from index.chunking import embed_input
+    from newsrag.index import ChunkingParams, chunk_article, load_paths
+    from newsrag.index.chunking import embed_input
 
     source = corpus_input(path)
     if source.suffix == ".jsonl":
@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     """Embed the same passages with every backend and compare."""
     import tempfile
 
-    from index import SentenceTransformerEmbedder
-    from index.backends import BackendUnavailableError, check_backend
+    from newsrag.index import SentenceTransformerEmbedder
+    from newsrag.index.backends import BackendUnavailableError, check_backend
 
     torch_embedder = SentenceTransformerEmbedder(backend="torch")
     with tempfile.TemporaryDirectory() as tmp:

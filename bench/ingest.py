@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, object]:
     """Ingest `args.path` from scratch and return the throughput figures."""
-    from index import IngestOptions, SentenceTransformerEmbedder, ingest
+    from newsrag.index import IngestOptions, SentenceTransformerEmbedder, ingest
 
     before = load_note()
     with stopwatch() as load_s:

@@ -75,10 +75,10 @@ def ensure_peer_venv() -> float:
 
 def ours(spec: dict) -> dict[str, object]:
     """Our side: project ingest into a fresh index, HybridRetriever defaults for queries."""
-    from index import IngestOptions, ingest, open_index
-    from rag.components import load_embedder
-    from rag.retrieval import HybridRetriever
-    from rag.settings import Settings
+    from newsrag.index import IngestOptions, ingest, open_index
+    from newsrag.rag.components import load_embedder
+    from newsrag.rag.retrieval import HybridRetriever
+    from newsrag.rag.settings import Settings
 
     embedder = load_embedder(Settings())
     load_before = os.getloadavg()[0]
@@ -128,7 +128,7 @@ def side(command: list[str]) -> dict[str, object]:
 def compare(args: argparse.Namespace) -> dict[str, object]:
     """Both sides on the same corpus; ratios are ours relative to the peer."""
     from bench.beir import judged_subset
-    from index.embedding import bundled_model_path
+    from newsrag.index.embedding import bundled_model_path
 
     install_s = ensure_peer_venv()
     data = load_beir(args.dataset)

@@ -60,7 +60,7 @@ def real_vectors(args: argparse.Namespace) -> np.ndarray:
     if args.corpus is None:
         raise SystemExit("give --vectors-from INDEX_DIR or --corpus PATH")
     from bench.common import corpus_input, iter_jsonl
-    from index import SentenceTransformerEmbedder
+    from newsrag.index import SentenceTransformerEmbedder
 
     texts: list[str] = []
     for record in iter_jsonl(corpus_input(args.corpus)):
@@ -115,7 +115,7 @@ def bench_kind(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.nd
     """Build one kind, then measure its default and a sweep of its search knob."""
     import faiss
 
-    from index.dense import build_faiss
+    from newsrag.index.dense import build_faiss
 
     start = time.perf_counter()
     index = build_faiss(vectors, kind)

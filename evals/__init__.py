@@ -1,9 +1,9 @@
 """Evals: gold sets, metrics, runner, reports and the CI gate (`rag eval`)."""
 
-from evals.errors import EvalError, GateConfigError, GoldFormatError
-from evals.gate import GateResult, Rule, Snapshot, evaluate_gate, load_baseline, load_rules
-from evals.gold import GoldQuestion, load_gold, missing_evidence
-from evals.metrics import QuestionScore, contains, normalise, score_question, summarise
+from newsrag.evals.errors import EvalError, GateConfigError, GoldFormatError
+from newsrag.evals.gate import GateResult, Rule, Snapshot, evaluate_gate, load_baseline, load_rules
+from newsrag.evals.goldset import GoldQuestion, load_gold, missing_evidence
+from newsrag.evals.metrics import QuestionScore, contains, normalise, score_question, summarise
 
 __all__ = [
     "EvalError",

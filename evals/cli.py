@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from evals.gate import Snapshot
-    from evals.report import Report
-    from evals.runner import QuestionRun
-    from rag.llm import ChatModel
-    from rag.settings import Settings
+    from newsrag.evals.gate import Snapshot
+    from newsrag.evals.report import Report
+    from newsrag.evals.runner import QuestionRun
+    from newsrag.rag.llm import ChatModel
+    from newsrag.rag.settings import Settings
 
 PACKAGE = Path(__file__).resolve().parent
 SHIPPED_GOLD = PACKAGE / "gold" / "news.jsonl"
@@ -68,9 +68,9 @@ def eval_command(
     ] = 1,
 ) -> None:
     """Score the answer pipeline on a gold set; exit 1 when the gate fails."""
-    from evals.errors import EvalError
-    from index import IndexStoreError
-    from rag.cli import err, fail, settings_from
+    from newsrag.evals.errors import EvalError
+    from newsrag.index import IndexStoreError
+    from newsrag.rag.cli import err, fail, settings_from
 
     if mode not in MODES:
         raise fail(f"--mode must be one of {', '.join(MODES)}", 2)
@@ -85,7 +85,7 @@ def eval_command(
         update_baseline=update_baseline,
         out=out,
     )
-    from rag import components
+    from newsrag.rag import components
 
     model = _model_for(mode, settings)
     try:
@@ -122,12 +122,12 @@ def run_eval(
     options: EvalOptions, settings: Settings, model: ChatModel | None, *, quiet: bool = False
 ) -> tuple[Report, Snapshot | None]:
     """Index the corpus, answer and score every gold question, gate, write the reports."""
-    from evals.gate import evaluate_gate, load_baseline, load_rules, write_baseline
-    from evals.gold import file_digest, load_gold, missing_evidence
-    from evals.report import Report, RunInfo, write_report
-    from evals.runner import chunk_texts, pipeline_answerer, prepare_index, run_questions
-    from rag.cli import err
-    from rag.components import load_embedder
+    from newsrag.evals.gate import evaluate_gate, load_baseline, load_rules, write_baseline
+    from newsrag.evals.goldset import file_digest, load_gold, missing_evidence
+    from newsrag.evals.report import Report, RunInfo, write_report
+    from newsrag.evals.runner import chunk_texts, pipeline_answerer, prepare_index, run_questions
+    from newsrag.rag.cli import err
+    from newsrag.rag.components import load_embedder
 
     questions = load_gold(options.gold)
     rules = load_rules(options.thresholds)
@@ -179,7 +179,7 @@ def _quiet() -> contextlib.AbstractContextManager[None]:
 
 
 def _judge(runs: Sequence[QuestionRun]) -> dict[str, float | None] | None:
-    from evals.judge import JudgeSettings, judge_from_settings, judge_runs
+    from newsrag.evals.judge import JudgeSettings, judge_from_settings, judge_runs
 
     judge = judge_from_settings(JudgeSettings())
     return judge_runs(runs, judge) if judge is not None else None
@@ -188,7 +188,7 @@ def _judge(runs: Sequence[QuestionRun]) -> dict[str, float | None] | None:
 def _model_for(mode: str, settings: Settings) -> ChatModel | None:
     if mode == "extractive":
         return None
-    from rag.llm import chat_model_from_settings
+    from newsrag.rag.llm import chat_model_from_settings
 
     model = chat_model_from_settings(settings)
     if model is None:
@@ -201,7 +201,7 @@ def _print_summary(report: Report, prior: Snapshot | None, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from evals.report import metric_table
+    from newsrag.evals.report import metric_table
 
     console = Console()
     if not console.is_terminal:

@@ -8,7 +8,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.errors import GateConfigError
+from newsrag.evals.errors import GateConfigError
 
 BASELINE_VERSION = 1
 _EPS = 1e-9  # metric shares are ratios of small counts; compare with a little slack

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from evals.runner import QuestionRun
-from rag.errors import LLMError
-from rag.llm import ChatModel, OpenAIChatModel
+from newsrag.evals.runner import QuestionRun
+from newsrag.rag.errors import LLMError
+from newsrag.rag.llm import ChatModel, OpenAIChatModel
 
 log = logging.getLogger(__name__)
 

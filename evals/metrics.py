@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evals.gold import QUESTION_TYPES, GoldQuestion
-from rag.records import Answer
+from newsrag.evals.goldset import QUESTION_TYPES, GoldQuestion
+from newsrag.rag.records import Answer
 
 _MARKERS = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 GATE_K = 5  # the k of the per-question retrieval check and of hit@5 in thresholds.toml

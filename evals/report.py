@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evals.gate import GateResult, QuestionState, Snapshot
-from evals.metrics import GATE_K, MRR_K, summarise, summarise_by_type
-from evals.runner import QuestionRun
+from newsrag.evals.gate import GateResult, QuestionState, Snapshot
+from newsrag.evals.metrics import GATE_K, MRR_K, summarise, summarise_by_type
+from newsrag.evals.runner import QuestionRun
 
 REPORT_VERSION = 1
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from evals.gold import GoldQuestion
-from evals.metrics import QuestionScore, score_question
-from index import (
+from newsrag.evals.goldset import GoldQuestion
+from newsrag.evals.metrics import QuestionScore, score_question
+from newsrag.index import (
     ChunkingParams,
     Embedder,
     EmbedderMismatchError,
@@ -18,10 +18,10 @@ from index import (
     ingest,
     open_index,
 )
-from rag.llm import ChatModel
-from rag.records import Answer
-from rag.retrieval import HybridRetriever
-from rag.support import VectorCache
+from newsrag.rag.llm import ChatModel
+from newsrag.rag.records import Answer
+from newsrag.rag.retrieval import HybridRetriever
+from newsrag.rag.support import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def pipeline_answerer(
 ) -> AnswerFn:
     """The production answer path (hybrid retrieval, LLM or extractive) as a one-argument call."""
     # Imported when a run starts: the answer layer is the heaviest part of `rag`.
-    from rag.answering import answer_question
+    from newsrag.rag.answering import answer_question
 
     retriever = HybridRetriever(store)
     cache = VectorCache()  # words and sentences recur across the questions of a run

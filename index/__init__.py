@@ -1,21 +1,21 @@
 """Index layer: load, clean, chunk, embed and store news articles (FAISS + BM25)."""
 
-from index.chunking import ChunkingParams, chunk_article, split_sentences
-from index.cleaning import clean_text
-from index.dense import FAISS_KINDS, FaissStore
-from index.embedding import BUNDLED_MODEL, Embedder, SentenceTransformerEmbedder
-from index.errors import (
+from newsrag.index.chunking import ChunkingParams, chunk_article, split_sentences
+from newsrag.index.cleaning import clean_text
+from newsrag.index.dense import FAISS_KINDS, FaissStore
+from newsrag.index.embedding import BUNDLED_MODEL, Embedder, SentenceTransformerEmbedder
+from newsrag.index.errors import (
     ArticleLoadError,
     CorruptIndexError,
     EmbedderMismatchError,
     IndexNotFoundError,
     IndexStoreError,
 )
-from index.ingest import IngestOptions, IngestReport, delete_articles, ingest
-from index.loaders import FieldMap, LoadFailure, load_paths
-from index.records import Article, Chunk, Hit
-from index.sparse import Bm25Store
-from index.store import IndexStore, open_index
+from newsrag.index.ingest import IngestOptions, IngestReport, delete_articles, ingest
+from newsrag.index.loaders import FieldMap, LoadFailure, load_paths
+from newsrag.index.records import Article, Chunk, Hit
+from newsrag.index.sparse import Bm25Store
+from newsrag.index.store import IndexStore, open_index
 
 __all__ = [
     "BUNDLED_MODEL",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from index.records import Article, Chunk
+from newsrag.index.records import Article, Chunk
 
 CountTokens = Callable[[list[str]], list[int]]
 

@@ -9,8 +9,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from index.embedding import Embedder
-from index.records import Chunk, Hit
+from newsrag.index.embedding import Embedder
+from newsrag.index.records import Chunk, Hit
 
 FAISS_KINDS = ("flat", "hnsw", "ivf-sq8", "ivf-pq")
 ChunkFilter = Callable[[Chunk], bool]

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from index.chunking import embed_input, short_title
-from index.embedding import Embedder
-from index.records import Chunk
+from newsrag.index.chunking import embed_input, short_title
+from newsrag.index.embedding import Embedder
+from newsrag.index.records import Chunk
 
 # Below this many articles to embed, a progress bar is noise rather than feedback.
 PROGRESS_MIN_ARTICLES = 100

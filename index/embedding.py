@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from index.backends import (
+from newsrag.index.backends import (
     BATCH_DEPENDENT,
     DEFAULT_BACKEND,
     BackendUnavailableError,

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from index.chunking import ChunkingParams, chunk_article
-from index.embed_stream import EmbedStream
-from index.embedding import Embedder
-from index.errors import CorruptIndexError, EmbedderMismatchError, IndexNotFoundError
-from index.generations import StepHook, current_generation, publish, writer_lock
-from index.loaders import FieldMap, LoadFailure, load_paths
-from index.records import Article, Chunk
-from index.store import ArticleEntry, IndexStore, open_index
+from newsrag.index.chunking import ChunkingParams, chunk_article
+from newsrag.index.embed_stream import EmbedStream
+from newsrag.index.embedding import Embedder
+from newsrag.index.errors import CorruptIndexError, EmbedderMismatchError, IndexNotFoundError
+from newsrag.index.generations import StepHook, current_generation, publish, writer_lock
+from newsrag.index.loaders import FieldMap, LoadFailure, load_paths
+from newsrag.index.records import Article, Chunk
+from newsrag.index.store import ArticleEntry, IndexStore, open_index
 
 log = logging.getLogger(__name__)
 

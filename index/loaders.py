@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from index.cleaning import clean_text
-from index.errors import ArticleLoadError
-from index.records import Article
+from newsrag.index.cleaning import clean_text
+from newsrag.index.errors import ArticleLoadError
+from newsrag.index.records import Article
 
 log = logging.getLogger(__name__)
 

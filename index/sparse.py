@@ -10,8 +10,8 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from index.chunking import embed_input
-from index.records import Chunk, Hit
+from newsrag.index.chunking import embed_input
+from newsrag.index.records import Chunk, Hit
 
 log = logging.getLogger(__name__)
 ChunkFilter = Callable[[Chunk], bool]

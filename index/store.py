@@ -11,16 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from index.dense import FaissStore, build_faiss
-from index.embedding import Embedder
-from index.errors import (
+from newsrag.index.dense import FaissStore, build_faiss
+from newsrag.index.embedding import Embedder
+from newsrag.index.errors import (
     CorruptIndexError,
     EmbedderMismatchError,
     IndexNotFoundError,
 )
-from index.generations import StepHook, current_generation, generation_dirs, sha256_file
-from index.records import Article, Chunk
-from index.sparse import Bm25Store
+from newsrag.index.generations import StepHook, current_generation, generation_dirs, sha256_file
+from newsrag.index.records import Article, Chunk
+from newsrag.index.sparse import Bm25Store
 
 log = logging.getLogger(__name__)
 

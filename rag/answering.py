@@ -13,21 +13,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from index import Embedder, Hit
-from rag.candidates import Candidate
-from rag.citations import verify_citations
-from rag.conflicts import CONFLICT_TYPES
-from rag.errors import LLMError
-from rag.extractive import Extract, ExtractiveAnswerer
-from rag.followup import rewrite_followup
-from rag.prompts import build_answer_messages, is_refusal, sanitize_model_text, sanitize_stream
-from rag.questions import analyse
-from rag.records import Answer, Mode, RefusalReason
-from rag.retrieval import HybridRetriever, SearchFilters
-from rag.support import SentenceVectors, VectorCache
+from newsrag.index import Embedder, Hit
+from newsrag.rag.candidates import Candidate
+from newsrag.rag.citations import verify_citations
+from newsrag.rag.conflicts import CONFLICT_TYPES
+from newsrag.rag.errors import LLMError
+from newsrag.rag.extractive import Extract, ExtractiveAnswerer
+from newsrag.rag.followup import rewrite_followup
+from newsrag.rag.prompts import (
+    build_answer_messages,
+    is_refusal,
+    sanitize_model_text,
+    sanitize_stream,
+)
+from newsrag.rag.questions import analyse
+from newsrag.rag.records import Answer, Mode, RefusalReason
+from newsrag.rag.retrieval import HybridRetriever, SearchFilters
+from newsrag.rag.support import SentenceVectors, VectorCache
 
 if TYPE_CHECKING:
-    from rag.llm import ChatModel
+    from newsrag.rag.llm import ChatModel
 
 log = logging.getLogger(__name__)
 

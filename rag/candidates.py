@@ -7,12 +7,12 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 
-from index import Chunk, Hit
-from rag.facts import content_stems, entity_spans, stem, terms
-from rag.facts import values as values_in
-from rag.matching import TermMatcher, stem_words, weighted_share
-from rag.questions import Question, counted_words, counts_the_noun, slot_values
-from rag.support import Sentence
+from newsrag.index import Chunk, Hit
+from newsrag.rag.facts import content_stems, entity_spans, stem, terms
+from newsrag.rag.facts import values as values_in
+from newsrag.rag.matching import TermMatcher, stem_words, weighted_share
+from newsrag.rag.questions import Question, counted_words, counts_the_noun, slot_values
+from newsrag.rag.support import Sentence
 
 _ADJECTIVAL = ("an", "ese", "ish", "ian", "eli")
 # Words that say how the question is put, not what it asks about.

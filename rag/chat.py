@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.errors import RagError
-from rag.followup import Message
-from rag.records import Answer
+from newsrag.rag.errors import RagError
+from newsrag.rag.followup import Message
+from newsrag.rag.records import Answer
 
 if TYPE_CHECKING:
-    from rag.answering import AnswerEvent
+    from newsrag.rag.answering import AnswerEvent
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index import Hit, split_sentences
-from rag.records import AnswerSentence, Citation
-from rag.support import MEANING_THRESHOLD, SentenceVectors, check_support
+from newsrag.index import Hit, split_sentences
+from newsrag.rag.records import AnswerSentence, Citation
+from newsrag.rag.support import MEANING_THRESHOLD, SentenceVectors, check_support
 
 # One bracket group: numbers separated by commas/semicolons, or ranges with - or –.
 MARKER_GROUP = re.compile(r"\s*\[\s*(\d{1,4}(?:\s*(?:[,;]|[-–])\s*\d{1,4})*)\s*\]")

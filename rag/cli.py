@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from index import (
+from newsrag.index import (
     FAISS_KINDS,
     ChunkingParams,
     IndexStoreError,
@@ -25,10 +25,10 @@ from index import (
     delete_articles,
     ingest,
 )
-from rag import cli_answers
-from rag.cli_common import IndexDir, JsonFlag, console, err, fail, settings_from
-from rag.components import load_embedder, load_store
-from rag.settings import Settings
+from newsrag.rag import cli_answers
+from newsrag.rag.cli_common import IndexDir, JsonFlag, console, err, fail, settings_from
+from newsrag.rag.components import load_embedder, load_store
+from newsrag.rag.settings import Settings
 
 app = typer.Typer(
     help="Cited question answering over news articles.",

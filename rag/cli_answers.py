@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from index import IndexStoreError
-from rag.cli_common import IndexDir, JsonFlag, console, err, fail, settings_from
-from rag.components import load_embedder, load_store
+from newsrag.index import IndexStoreError
+from newsrag.rag.cli_common import IndexDir, JsonFlag, console, err, fail, settings_from
+from newsrag.rag.components import load_embedder, load_store
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +38,7 @@ def search_command(
     """Show the passages hybrid retrieval ranks highest, with their provenance."""
     from rich.markup import escape
 
-    from rag.retrieval import HybridRetriever, SearchFilters, hit_to_dict
+    from newsrag.rag.retrieval import HybridRetriever, SearchFilters, hit_to_dict
 
     settings = settings_from(index_dir, k=k)
     try:
@@ -78,9 +78,9 @@ def ask_command(
     """Answer a question with cited passages (or say the articles do not hold the answer)."""
     from rich.markup import escape
 
-    from rag.answering import answer_question
-    from rag.llm import chat_model_from_settings
-    from rag.retrieval import HybridRetriever, SearchFilters
+    from newsrag.rag.answering import answer_question
+    from newsrag.rag.llm import chat_model_from_settings
+    from newsrag.rag.retrieval import HybridRetriever, SearchFilters
 
     settings = settings_from(index_dir, k=k)
     try:
@@ -145,11 +145,11 @@ def chat_command(
     """Chat with the corpus: streamed cited answers, follow-ups, /help for commands."""
     from collections.abc import Iterator
 
-    from rag.answering import AnswerEvent, stream_answer
-    from rag.chat import run_chat, terminal_io
-    from rag.llm import chat_model_from_settings
-    from rag.retrieval import HybridRetriever, SearchFilters
-    from rag.support import VectorCache
+    from newsrag.rag.answering import AnswerEvent, stream_answer
+    from newsrag.rag.chat import run_chat, terminal_io
+    from newsrag.rag.llm import chat_model_from_settings
+    from newsrag.rag.retrieval import HybridRetriever, SearchFilters
+    from newsrag.rag.support import VectorCache
 
     settings = settings_from(index_dir, k=k)
     try:

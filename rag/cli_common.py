@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rag.settings import Settings
+from newsrag.rag.settings import Settings
 
 console = Console()
 err = Console(stderr=True)

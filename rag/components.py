@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from index import IndexStore, SentenceTransformerEmbedder, open_index
-from index.backends import BACKENDS
-from rag.settings import Settings
+from newsrag.index import IndexStore, SentenceTransformerEmbedder, open_index
+from newsrag.index.backends import BACKENDS
+from newsrag.rag.settings import Settings
 
 
 def load_embedder(settings: Settings, *, threads: int | None = None) -> SentenceTransformerEmbedder:

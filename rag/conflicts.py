@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rag.questions import Question
-from rag.support import SentenceVectors
+from newsrag.rag.questions import Question
+from newsrag.rag.support import SentenceVectors
 
 if TYPE_CHECKING:
-    from rag.extractive import Candidate
+    from newsrag.rag.extractive import Candidate
 
 # Slots where two values mean disagreement (two dates or two places may both be true).
 CONFLICT_TYPES = frozenset({"person", "amount", "count"})

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index import Hit
-from rag.candidates import Candidate, Scorer, term_weights, two_sided
-from rag.citations import attach_markers, citation_for
-from rag.conflicts import find_conflict
-from rag.facts import content_stems
-from rag.matching import TermMatcher, stem_words
-from rag.questions import STRICT_TYPES, Question, analyse
-from rag.records import AnswerSentence, Citation
-from rag.support import Sentence, SentenceVectors, passage_sentences
+from newsrag.index import Hit
+from newsrag.rag.candidates import Candidate, Scorer, term_weights, two_sided
+from newsrag.rag.citations import attach_markers, citation_for
+from newsrag.rag.conflicts import find_conflict
+from newsrag.rag.facts import content_stems
+from newsrag.rag.matching import TermMatcher, stem_words
+from newsrag.rag.questions import STRICT_TYPES, Question, analyse
+from newsrag.rag.records import AnswerSentence, Citation
+from newsrag.rag.support import Sentence, SentenceVectors, passage_sentences
 
 CONFLICT_PREFIX = "Sources disagree:"
 # Weighted share of the question's asking terms (not its names) that an answer sentence must

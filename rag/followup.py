@@ -10,11 +10,11 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from rag.errors import LLMError
-from rag.prompts import build_rewrite_messages, sanitize_model_text
+from newsrag.rag.errors import LLMError
+from newsrag.rag.prompts import build_rewrite_messages, sanitize_model_text
 
 if TYPE_CHECKING:
-    from rag.llm import ChatModel
+    from newsrag.rag.llm import ChatModel
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import openai
 from openai import Stream
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
-from rag.errors import DeadlineExceeded, LLMError, LLMTimeoutError
-from rag.settings import Settings
+from newsrag.rag.errors import DeadlineExceeded, LLMError, LLMTimeoutError
+from newsrag.rag.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 
-from rag.facts import stem, terms
-from rag.support import SentenceVectors
+from newsrag.rag.facts import stem, terms
+from newsrag.rag.support import SentenceVectors
 
 _HYPHENATED = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b")
 # all-MiniLM-L6-v2 cosine between two single words above which they name the same thing:

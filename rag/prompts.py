@@ -15,7 +15,7 @@ from functools import cache
 
 import tiktoken
 
-from index import Hit
+from newsrag.index import Hit
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from rag.facts import (
+from newsrag.rag.facts import (
     MONTHS,
     NUMBER_WORDS,
     STOPWORDS,

@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from index import Chunk, Hit, IndexStore
+from newsrag.index import Chunk, Hit, IndexStore
 
 Mode = Literal["hybrid", "dense", "bm25"]
 Fusion = Literal["rrf", "score", "dbsf"]

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index import Chunk, Embedder, split_sentences
-from rag.facts import content_stems, entities_supported, numbers_supported
+from newsrag.index import Chunk, Embedder, split_sentences
+from newsrag.rag.facts import content_stems, entities_supported, numbers_supported
 
 # all-MiniLM-L6-v2 cosine above which a claim restates a passage sentence; paraphrases of
 # one fact score ~0.6-0.9, different facts about the same company ~0.3-0.5.

@@ -10,7 +10,7 @@ import pytest
 
 from bench import beir, common, peers, scale
 from bench import ingest as bench_ingest
-from index import SentenceTransformerEmbedder
+from newsrag.index import SentenceTransformerEmbedder
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -101,9 +101,9 @@ def test_scale_bench_flat_is_exact_and_ivf_close(corpus_index_dir: Path) -> None
 def test_peers_ours_side_reports_every_figure(
     tiny_beir: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag.components
+    import newsrag.rag.components
 
-    monkeypatch.setattr(rag.components, "load_embedder", lambda settings: embedder)
+    monkeypatch.setattr(newsrag.rag.components, "load_embedder", lambda settings: embedder)
     data = common.load_beir(tiny_beir)
     spec = {"corpus": str(data.corpus), "queries": data.queries, "qrels": data.qrels, "pool": 10}
     figures = peers.ours(spec)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from rag.cli import app
+from newsrag.rag.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -83,8 +83,8 @@ def test_stats_json_shows_what_the_index_holds(writable_index_dir: Path) -> None
 
 
 def test_cli_and_library_share_the_default_embedding_backend() -> None:
-    from index.backends import DEFAULT_BACKEND
-    from rag.settings import Settings
+    from newsrag.index.backends import DEFAULT_BACKEND
+    from newsrag.rag.settings import Settings
 
     assert Settings.model_fields["embed_backend"].default == DEFAULT_BACKEND
 

@@ -1,4 +1,8 @@
-"""Imports flow one way: index <- rag <- api, evals (DESIGN.md); a back-edge fails here."""
+"""Imports flow one way: index <- rag <- api, evals (DESIGN.md); a back-edge fails here.
+
+Our packages install as newsrag.index, newsrag.rag, newsrag.api and newsrag.evals: an import of
+the bare folder name (`import index`) would reach whatever else is called that, so it fails too.
+"""
 
 from __future__ import annotations
 
@@ -18,17 +22,33 @@ ALLOWED = {
 }
 
 
+NAMESPACE = "newsrag"
+
+
 def imported_packages(path: Path, package: str) -> list[tuple[int, str]]:
-    """(line, top-level package) of every import of ours in a module, nested ones included."""
+    """(line, package) of every import of ours in a module, nested ones included.
+
+    `newsrag.rag.cli` is package "rag"; a bare `rag.cli` is reported as "bare rag".
+    """
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            names = [package] if node.level else [node.module or ""]  # relative: same package
+            if node.level:  # relative: same package
+                names = [f"{NAMESPACE}.{package}"]
+            elif node.module == NAMESPACE:  # from newsrag import rag
+                names = [f"{NAMESPACE}.{alias.name}" for alias in node.names]
+            else:
+                names = [node.module or ""]
         else:
             continue
-        found += [(node.lineno, n.split(".")[0]) for n in names if n.split(".")[0] in OURS]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == NAMESPACE and len(parts) > 1 and parts[1] in OURS:
+                found.append((node.lineno, parts[1]))
+            elif parts[0] in OURS:
+                found.append((node.lineno, f"bare {parts[0]}"))
     return found
 
 
@@ -52,17 +72,21 @@ def test_package_imports_only_what_it_may(package: str) -> None:
 def test_the_checker_sees_every_kind_of_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text(
-        "import api.app\n"
-        "from evals import gold\n"
+        "import newsrag.api.app\n"
+        "from newsrag.evals import goldset\n"
         "from . import sibling\n"
-        "import json, rag.cli as c\n"
+        "import json, newsrag.rag.cli as c\n"
         "def later():\n"
-        "    from index.store import open_index\n"
+        "    from newsrag.index.store import open_index\n"
+        "from newsrag import api\n"
+        "import index.store\n"
     )
     assert imported_packages(module, "rag") == [
         (1, "api"),
         (2, "evals"),
         (3, "rag"),
         (4, "rag"),
+        (7, "api"),
+        (8, "bare index"),
         (6, "index"),
     ]

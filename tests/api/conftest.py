@@ -15,11 +15,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from api.app import create_app
-from api.engine import Engine
-from index import SentenceTransformerEmbedder
-from rag.components import torch_threads
-from rag.settings import Settings
+from newsrag.api.app import create_app
+from newsrag.api.engine import Engine
+from newsrag.index import SentenceTransformerEmbedder
+from newsrag.rag.components import torch_threads
+from newsrag.rag.settings import Settings
 from tests.rag.llm_double import LLMDouble
 
 STARTUP_TIMEOUT_S = 30.0

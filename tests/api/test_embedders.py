@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from api.embedders import EmbedGate, GatedEmbedder, batches_exactly
-from index import SentenceTransformerEmbedder
+from newsrag.api.embedders import EmbedGate, GatedEmbedder, batches_exactly
+from newsrag.index import SentenceTransformerEmbedder
 
 
 class CountingEmbedder:

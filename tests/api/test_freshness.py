@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.embedders import GatedEmbedder
-from index import ingest
+from newsrag.api.embedders import GatedEmbedder
+from newsrag.index import ingest
 from tests.api.conftest import LiveServer, ServerFactory, api_settings
 
 N_CLIENTS = 4
@@ -141,7 +141,7 @@ def test_a_generation_built_with_another_embedder_keeps_the_live_one(
     pointer.write_text(foreign.name + "\n", encoding="utf-8")
     pointer.rename(writable_index_dir / "CURRENT")  # as a publish switches it
 
-    with caplog.at_level(logging.ERROR, logger="api.engine"):
+    with caplog.at_level(logging.ERROR, logger="newsrag.api.engine"):
         server.engine.refresh()  # (or the app's own poll sees it first)
         time.sleep(2.5)  # two more polls
         assert server.engine.refresh() is False

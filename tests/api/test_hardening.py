@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.limits import TokenBuckets
+from newsrag.api.limits import TokenBuckets
 from tests.api.conftest import LiveServer, ServerFactory, api_settings, llm_settings
 from tests.rag.llm_double import LLMDouble
 

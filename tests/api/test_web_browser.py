@@ -22,9 +22,9 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, Locator, Page, Request
 
-from api.app import create_app
-from index import Embedder
-from rag.settings import Settings
+from newsrag.api.app import create_app
+from newsrag.index import Embedder
+from newsrag.rag.settings import Settings
 from tests.rag.llm_double import LLMDouble, reply, status
 
 pytestmark = pytest.mark.browser

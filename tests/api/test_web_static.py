@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.web import ASSET_TYPES, STATIC_DIR, router
+from newsrag.api.web import ASSET_TYPES, STATIC_DIR, router
 
 SCRIPTS = sorted(STATIC_DIR.glob("*.js"))
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rag.components import torch_threads
+from newsrag.rag.components import torch_threads
 
 
 @pytest.fixture(autouse=True)

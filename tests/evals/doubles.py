@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from index import IndexStore
-from rag.records import Answer, Citation
-from rag.retrieval import HybridRetriever
+from newsrag.index import IndexStore
+from newsrag.rag.records import Answer, Citation
+from newsrag.rag.retrieval import HybridRetriever
 
 
 def retrieval_only_answerer(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from evals.gold import GoldQuestion, QuestionType
-from rag.records import Answer, Citation
+from newsrag.evals.goldset import GoldQuestion, QuestionType
+from newsrag.rag.records import Answer, Citation
 
 
 def gold(

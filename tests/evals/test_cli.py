@@ -14,12 +14,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import evals.runner
-import rag.components
-from evals.cli import register
-from evals.gate import load_rules
-from index import IndexStore
-from rag.records import Answer
+import newsrag.evals.runner
+import newsrag.rag.components
+from newsrag.evals.cli import register
+from newsrag.evals.gate import load_rules
+from newsrag.index import IndexStore
+from newsrag.rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
 from tests.rag.llm_double import LLMDouble, reply
 
@@ -65,7 +65,7 @@ def workdir(
     """Gold file, a copy of the corpus index, and the shared embedder for the command."""
     (tmp_path / "gold.jsonl").write_text("\n".join(json.dumps(r) for r in GOLD) + "\n", "utf-8")
     shutil.copytree(corpus_index_dir, tmp_path / "index")
-    monkeypatch.setattr(rag.components, "load_embedder", lambda settings: embedder)
+    monkeypatch.setattr(newsrag.rag.components, "load_embedder", lambda settings: embedder)
     for name in ("RAG_LLM_BASE_URL", "RAG_EVAL_JUDGE_BASE_URL", "RAG_K"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
@@ -75,7 +75,7 @@ def _use_answerer(monkeypatch: pytest.MonkeyPatch, refuse: Callable[[str], bool]
     def fake(store: IndexStore, *args: object, **kwargs: object) -> Callable[[str], Answer]:
         return retrieval_only_answerer(store, refuse=refuse)
 
-    monkeypatch.setattr(evals.runner, "pipeline_answerer", fake)
+    monkeypatch.setattr(newsrag.evals.runner, "pipeline_answerer", fake)
 
 
 def _eval(workdir: Path, *extra: str) -> tuple[int, str]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.errors import GateConfigError
-from evals.gate import (
+from newsrag.evals.errors import GateConfigError
+from newsrag.evals.gate import (
     QuestionState,
     Rule,
     Snapshot,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from evals.judge import JudgeSettings, judge_from_settings, judge_runs
-from evals.metrics import score_question
-from evals.runner import QuestionRun
+from newsrag.evals.judge import JudgeSettings, judge_from_settings, judge_runs
+from newsrag.evals.metrics import score_question
+from newsrag.evals.runner import QuestionRun
 from tests.evals.helpers import answer, citation, gold
 from tests.rag.llm_double import LLMDouble, reply
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evals.metrics import (
+from newsrag.evals.metrics import (
     QuestionScore,
     contains,
     normalise,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from evals.gate import evaluate_gate, load_rules
-from evals.gold import GoldQuestion, load_gold
-from evals.report import Report, RunInfo, render_markdown, write_report
-from evals.runner import chunk_texts, run_questions
-from index import IndexStore
-from rag.records import Answer
+from newsrag.evals.gate import evaluate_gate, load_rules
+from newsrag.evals.goldset import GoldQuestion, load_gold
+from newsrag.evals.report import Report, RunInfo, render_markdown, write_report
+from newsrag.evals.runner import chunk_texts, run_questions
+from newsrag.index import IndexStore
+from newsrag.rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
 from tests.evals.helpers import answer, citation
 
@@ -81,8 +81,8 @@ def test_reports_are_written_and_show_changes_against_the_baseline(
 def test_real_pipeline_end_to_end_on_a_tiny_gold_file(
     corpus_store: IndexStore, embedder: object
 ) -> None:
-    pytest.importorskip("rag.answering")
-    from evals.runner import pipeline_answerer
+    pytest.importorskip("newsrag.rag.answering")
+    from newsrag.evals.runner import pipeline_answerer
 
     ask = pipeline_answerer(corpus_store, embedder, None, k=8, max_context_tokens=3000)  # type: ignore[arg-type]
     runs = run_questions([TINY[0], TINY[2]], ask, chunk_texts(corpus_store))

@@ -2,7 +2,7 @@
 
 Started once (as a script) by the `rag_processes` fixture: it imports the `rag` CLI and the
 model libraries, then reads one JSON request per line on stdin, forks, and in the child runs
-`rag.cli.main()` with the request's argv, environment and working directory, stdout and
+`newsrag.rag.cli.main()` with the request's argv, environment and working directory, stdout and
 stderr going to files. It answers one JSON line per request: the child's exit code, or the
 signal that ended it. Nothing heavy runs before the fork (no model, no torch threads), so
 each child is an ordinary fresh `rag` process that only skipped the imports; crash tests
@@ -19,7 +19,7 @@ import traceback
 import sentence_transformers  # noqa: F401  (the slow imports, done once before any fork)
 import transformers.models.bert.modeling_bert  # noqa: F401
 
-import rag.cli
+import newsrag.rag.cli
 
 
 def _child(request: dict[str, object]) -> int:
@@ -31,7 +31,7 @@ def _child(request: dict[str, object]) -> int:
         os.close(target)
     sys.argv = ["rag", *request["argv"]]  # type: ignore[misc]
     try:
-        rag.cli.main()
+        newsrag.rag.cli.main()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:

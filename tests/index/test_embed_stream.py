@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index import Chunk
-from index.embed_stream import EMBED_BATCH, EmbedStream
+from newsrag.index import Chunk
+from newsrag.index.embed_stream import EMBED_BATCH, EmbedStream
 
 
 class Numbering:

@@ -10,9 +10,9 @@ import numpy as np
 import onnx
 import pytest
 
-import index.embedding
-from index import EmbedderMismatchError, SentenceTransformerEmbedder, open_index
-from index.backends import (
+import newsrag.index.embedding
+from newsrag.index import EmbedderMismatchError, SentenceTransformerEmbedder, open_index
+from newsrag.index.backends import (
     DEFAULT_BACKEND,
     RECIPES,
     BackendUnavailableError,
@@ -21,7 +21,7 @@ from index.backends import (
     current_exports,
     weights_digest,
 )
-from index.embedding import bundled_model_path
+from newsrag.index.embedding import bundled_model_path
 
 TEXTS = [
     "Alibaba will invest $15 billion in overseas research hubs.",
@@ -114,8 +114,8 @@ def test_missing_runtime_falls_back_to_torch(
     def unavailable(backend: str) -> None:
         raise BackendUnavailableError(f"backend {backend!r} needs onnxruntime")
 
-    monkeypatch.setattr(index.embedding, "check_backend", unavailable)
-    with caplog.at_level(logging.WARNING, logger="index.embedding"):
+    monkeypatch.setattr(newsrag.index.embedding, "check_backend", unavailable)
+    with caplog.at_level(logging.WARNING, logger="newsrag.index.embedding"):
         embedder = SentenceTransformerEmbedder(cache_dir=tmp_path)
     assert (embedder.backend, embedder.name) == ("torch", "all-MiniLM-L6-v2")
     assert "unavailable; using torch" in caplog.text
@@ -129,8 +129,8 @@ def test_failed_export_falls_back_to_torch(
     def broken(*args: object) -> Path:
         raise RuntimeError("exporter exploded")
 
-    monkeypatch.setattr(index.embedding, "model_file", broken)
-    with caplog.at_level(logging.WARNING, logger="index.embedding"):
+    monkeypatch.setattr(newsrag.index.embedding, "model_file", broken)
+    with caplog.at_level(logging.WARNING, logger="newsrag.index.embedding"):
         embedder = SentenceTransformerEmbedder(cache_dir=tmp_path)
     assert (embedder.backend, embedder.name) == ("torch", "all-MiniLM-L6-v2")
     assert "failed to load; using torch" in caplog.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from index import SentenceTransformerEmbedder
+from newsrag.index import SentenceTransformerEmbedder
 
 
 def test_counting_is_never_truncated_while_another_thread_embeds(

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from index import Article, Chunk, ChunkingParams, IndexStore, chunk_article
-from index.chunking import CountTokens, embed_input, short_title, split_sentences
-from index.embedding import SentenceTransformerEmbedder
+from newsrag.index import Article, Chunk, ChunkingParams, IndexStore, chunk_article
+from newsrag.index.chunking import CountTokens, embed_input, short_title, split_sentences
+from newsrag.index.embedding import SentenceTransformerEmbedder
 
 # A cheap stand-in for a word-piece tokenizer: words cost one piece per 4 characters, each
 # punctuation mark one, plus [CLS] and [SEP]. Like BERT's, it splits on whitespace and

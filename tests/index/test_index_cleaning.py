@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index import IndexStore, clean_text
-from index.cleaning import boilerplate_reason, strip_invisible
-from index.sparse import bm25_document
+from newsrag.index import IndexStore, clean_text
+from newsrag.index.cleaning import boilerplate_reason, strip_invisible
+from newsrag.index.sparse import bm25_document
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 

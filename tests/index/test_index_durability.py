@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import (
+from newsrag.index import (
     CorruptIndexError,
     IndexNotFoundError,
     IndexStore,
@@ -29,7 +29,7 @@ from index import (
     ingest,
     open_index,
 )
-from index.generations import CURRENT, generation_dirs
+from newsrag.index.generations import CURRENT, generation_dirs
 
 # Every step of a durable write, in order (index.generations.publish and IndexStore.write).
 STEPS = [

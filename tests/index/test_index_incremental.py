@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import (
+from newsrag.index import (
     ChunkingParams,
     IndexStore,
     IngestOptions,
@@ -17,9 +17,9 @@ from index import (
     ingest,
     open_index,
 )
-from index.chunking import embed_input, short_title
-from index.embed_stream import EMBED_BATCH, PROGRESS_MIN_ARTICLES
-from index.generations import generation_dirs
+from newsrag.index.chunking import embed_input, short_title
+from newsrag.index.embed_stream import EMBED_BATCH, PROGRESS_MIN_ARTICLES
+from newsrag.index.generations import generation_dirs
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 A000, A001, A004 = "000_55b3a58e47ab3e3b", "001_6e6788954849d3b3", "004_fa44ad58bdb6b94c"

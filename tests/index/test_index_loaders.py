@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from index import (
+from newsrag.index import (
     FieldMap,
     IndexNotFoundError,
     IngestOptions,
@@ -19,7 +19,7 @@ from index import (
     load_paths,
     open_index,
 )
-from index.generations import CURRENT
+from newsrag.index.generations import CURRENT
 
 BODY = (
     "Dock workers at the port of Rotterdam returned to work on Wednesday after a nine-day "
@@ -211,7 +211,7 @@ def test_unknown_extensions_are_skipped_with_a_warning_naming_the_file(
     write(tmp_path, "good.txt", BODY)
     pdf = write(tmp_path, "scan.pdf", b"%PDF-1.7 binary")
     csv = write(tmp_path, "table.csv", "a,b\n1,2\n")
-    with caplog.at_level(logging.WARNING, logger="index.loaders"):
+    with caplog.at_level(logging.WARNING, logger="newsrag.index.loaders"):
         result = load_paths([tmp_path])
     assert [a.id for a in result.articles] == ["good"]
     assert result.failures == []

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import (
+from newsrag.index import (
     Bm25Store,
     Chunk,
     ChunkingParams,
@@ -22,8 +22,8 @@ from index import (
     ingest,
     open_index,
 )
-from index.dense import build_faiss
-from index.generations import sha256_file
+from newsrag.index.dense import build_faiss
+from newsrag.index.generations import sha256_file
 
 BACKENDS = ["faiss-flat", "faiss-hnsw", "bm25"]
 

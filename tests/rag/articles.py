@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from index import Embedder, IndexStore, ingest, open_index
+from newsrag.index import Embedder, IndexStore, ingest, open_index
 
 
 def store_of(articles: list[dict[str, str]], root: Path, embedder: Embedder) -> IndexStore:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from rag.llm import OpenAIChatModel
+from newsrag.rag.llm import OpenAIChatModel
 from tests.rag.llm_double import LLMDouble
 
 ModelFactory = Callable[..., OpenAIChatModel]

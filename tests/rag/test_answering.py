@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from index import IndexStore, SentenceTransformerEmbedder
-from rag.answering import REFUSALS, answer_question, stream_answer
-from rag.citations import parse_markers
-from rag.retrieval import HybridRetriever, SearchFilters
+from newsrag.index import IndexStore, SentenceTransformerEmbedder
+from newsrag.rag.answering import REFUSALS, answer_question, stream_answer
+from newsrag.rag.citations import parse_markers
+from newsrag.rag.retrieval import HybridRetriever, SearchFilters
 from tests.rag.conftest import ModelFactory
 from tests.rag.llm_double import LLMDouble
 

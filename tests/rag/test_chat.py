@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from rag.chat import run_chat
-from rag.followup import is_followup, named_entities, rewrite_followup
-from rag.records import Answer, Citation
+from newsrag.rag.chat import run_chat
+from newsrag.rag.followup import is_followup, named_entities, rewrite_followup
+from newsrag.rag.records import Answer, Citation
 from tests.rag.conftest import ModelFactory
 from tests.rag.llm_double import LLMDouble, reply, status
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.prompts import REWRITE_PROMPT
+from newsrag.rag.prompts import REWRITE_PROMPT
 from tests.rag.llm_double import LLMDouble, Request, reply
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")

@@ -6,17 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from index import Hit, IndexStore, SentenceTransformerEmbedder
-from rag.citations import (
+from newsrag.index import Hit, IndexStore, SentenceTransformerEmbedder
+from newsrag.rag.citations import (
     attach_markers,
     parse_markers,
     split_cited,
     strip_markers,
     verify_citations,
 )
-from rag.facts import entities_supported, numbers_supported, quantities, values
-from rag.retrieval import HybridRetriever
-from rag.support import SentenceVectors
+from newsrag.rag.facts import entities_supported, numbers_supported, quantities, values
+from newsrag.rag.retrieval import HybridRetriever
+from newsrag.rag.support import SentenceVectors
 
 QUESTION = "How much will Alibaba invest in its overseas research hubs?"
 

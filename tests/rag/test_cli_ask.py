@@ -43,7 +43,7 @@ def test_ask_json_refuses_off_topic(corpus_index_dir: Path) -> None:
 def test_ask_text_and_search(corpus_index_dir: Path) -> None:
     from typer.testing import CliRunner
 
-    from rag.cli import app
+    from newsrag.rag.cli import app
 
     runner = CliRunner()
     env = {"RAG_INDEX_DIR": str(corpus_index_dir), "HF_HUB_OFFLINE": "1"}

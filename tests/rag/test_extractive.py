@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from index import IndexStore, SentenceTransformerEmbedder
-from rag.citations import parse_markers
-from rag.extractive import CONFLICT_PREFIX, ExtractiveAnswerer
-from rag.questions import analyse, person_names
-from rag.retrieval import HybridRetriever
-from rag.support import SentenceVectors
+from newsrag.index import IndexStore, SentenceTransformerEmbedder
+from newsrag.rag.citations import parse_markers
+from newsrag.rag.extractive import CONFLICT_PREFIX, ExtractiveAnswerer
+from newsrag.rag.questions import analyse, person_names
+from newsrag.rag.retrieval import HybridRetriever
+from newsrag.rag.support import SentenceVectors
 from tests.rag.articles import store_of
 
 ORBIT = [

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from rag.errors import DeadlineExceeded, LLMError, LLMTimeoutError
-from rag.llm import PLACEHOLDER_API_KEY, OpenAIChatModel, chat_model_from_settings
-from rag.settings import Settings
+from newsrag.rag.errors import DeadlineExceeded, LLMError, LLMTimeoutError
+from newsrag.rag.llm import PLACEHOLDER_API_KEY, OpenAIChatModel, chat_model_from_settings
+from newsrag.rag.settings import Settings
 from tests.rag.conftest import ModelFactory
 from tests.rag.llm_double import LLMDouble, cut, empty, hang, malformed, reply, status
 

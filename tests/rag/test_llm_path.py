@@ -13,21 +13,21 @@ from collections.abc import Callable
 
 import pytest
 
-from index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
-from rag.answering import answer_question, stream_answer
-from rag.citations import parse_markers
-from rag.extractive import ExtractiveAnswerer
-from rag.llm import ChatModel, chat_model_from_settings
-from rag.prompts import (
+from newsrag.index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
+from newsrag.rag.answering import answer_question, stream_answer
+from newsrag.rag.citations import parse_markers
+from newsrag.rag.extractive import ExtractiveAnswerer
+from newsrag.rag.llm import ChatModel, chat_model_from_settings
+from newsrag.rag.prompts import (
     REFUSAL_TOKEN,
     REWRITE_PROMPT,
     SYSTEM_PROMPT,
     build_answer_messages,
     count_tokens,
 )
-from rag.records import Answer
-from rag.retrieval import HybridRetriever
-from rag.settings import Settings
+from newsrag.rag.records import Answer
+from newsrag.rag.retrieval import HybridRetriever
+from newsrag.rag.settings import Settings
 from tests.rag.conftest import ModelFactory
 from tests.rag.llm_double import (
     LLMDouble,

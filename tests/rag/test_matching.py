@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from index import IndexStore, SentenceTransformerEmbedder
-from rag.extractive import ExtractiveAnswerer
-from rag.matching import TermMatcher, stem_words
-from rag.questions import analyse, counted_words, person_names
-from rag.retrieval import HybridRetriever
-from rag.support import SentenceVectors
+from newsrag.index import IndexStore, SentenceTransformerEmbedder
+from newsrag.rag.extractive import ExtractiveAnswerer
+from newsrag.rag.matching import TermMatcher, stem_words
+from newsrag.rag.questions import analyse, counted_words, person_names
+from newsrag.rag.retrieval import HybridRetriever
+from newsrag.rag.support import SentenceVectors
 from tests.rag.articles import store_of
 
 # An invented airline, so no test leans on the shipped corpus or its gold questions.

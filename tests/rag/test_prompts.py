@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from index import Chunk, Hit
-from rag.prompts import (
+from newsrag.index import Chunk, Hit
+from newsrag.rag.prompts import (
     ANSWER_INSTRUCTIONS,
     REFUSAL_TOKEN,
     SYSTEM_PROMPT,

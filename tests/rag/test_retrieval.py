@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from index import Hit, IndexStore, SentenceTransformerEmbedder, ingest, open_index
-from rag.retrieval import (
+from newsrag.index import Hit, IndexStore, SentenceTransformerEmbedder, ingest, open_index
+from newsrag.rag.retrieval import (
     HybridRetriever,
     SearchFilters,
     jaccard,

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from rag.support import SentenceVectors, VectorCache
+from newsrag.rag.support import SentenceVectors, VectorCache
 
 
 class CountingEmbedder:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from evals.errors import GoldFormatError
-from evals.gold import load_gold, missing_evidence, parse_question
-from index import load_paths
+from newsrag.evals.errors import GoldFormatError
+from newsrag.evals.goldset import load_gold, missing_evidence, parse_question
+from newsrag.index import load_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLD = ROOT / "evals" / "gold" / "news.jsonl"

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from evals.errors import GoldFormatError
-from index import Article
+from newsrag.evals.errors import GoldFormatError
+from newsrag.index import Article
 
 QuestionType = Literal["single", "multi", "conflict", "unanswerable"]
 QUESTION_TYPES: tuple[QuestionType, ...] = ("single", "multi", "conflict", "unanswerable")
