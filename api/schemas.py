@@ -89,7 +89,10 @@ class AnswerOut(BaseModel):
     question: str
     answer: str
     answerable: bool
-    refusal_reason: Literal["no_relevant_passages", "not_supported", "llm_refused"] | None
+    refusal_reason: (
+        Literal["no_relevant_passages", "not_supported", "llm_refused", "near_miss"] | None
+    )
+    short_answer: str | None = None
     mode: Literal["llm", "extractive"]
     degraded: bool
     citations: list[CitationOut]

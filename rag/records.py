@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 Mode = Literal["llm", "extractive"]
-RefusalReason = Literal["no_relevant_passages", "not_supported", "llm_refused"]
+RefusalReason = Literal["no_relevant_passages", "not_supported", "llm_refused", "near_miss"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,10 @@ class Answer:
     conflict: bool = False  # retrieved sources disagree about what was asked
     standalone_question: str | None = None  # the rewritten follow-up, when it differs
     passages: tuple[str, ...] = field(default=(), repr=False)  # chunk ids the answerer saw
+    short_answer: str | None = None  # the value asked (a name, a date, an amount); None refusing
+    # The smallest distance of a gating score to its threshold among the decisions that made
+    # this answer (or refusal): how far the vectors could move before the outcome flips.
+    margin: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The Answer JSON contract (plus the documented extra fields)."""
