@@ -34,21 +34,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the JSON, streaming and OpenAI-compatible API and the web page."""
         import faiss
-        import torch
         import uvicorn
 
         from newsrag.api.app import create_app
-        from newsrag.rag.cli import settings_from
+        from newsrag.rag.cli_common import note, settings_from
         from newsrag.rag.components import load_embedder
 
         settings = settings_from(index_dir, host=host, port=port)
         if threads > 0:
-            torch.set_num_threads(threads)
             faiss.omp_set_num_threads(threads)
         typer.echo(
             f"serving on http://{settings.host}:{settings.port}  (index: {settings.index_dir})"
         )
-        embedder = load_embedder(settings, threads=threads or None)
+        embedder = load_embedder(settings, threads=threads or None, progress=note)
+        if threads > 0 and embedder.backend == "torch":  # torch only loads for that backend
+            import torch
+
+            torch.set_num_threads(threads)
         uvicorn.run(
             create_app(settings, embedder=embedder),
             host=settings.host,

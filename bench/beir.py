@@ -134,12 +134,12 @@ def _single_thread_queries() -> None:
 
 def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, object]:
     """Ingest (or reuse) the index, evaluate each mode, return figures."""
-    from newsrag.index import IngestOptions, SentenceTransformerEmbedder, ingest, open_index
+    from newsrag.index import IngestOptions, create_embedder, ingest, open_index
 
     data = load_beir(args.dataset, args.split)
     if embedder is None:
         kwargs = {"backend": args.backend} if args.backend else {}
-        embedder = SentenceTransformerEmbedder(**kwargs)
+        embedder = create_embedder(**kwargs)
     name = getattr(embedder, "name", "embedder").replace("/", "_").replace("@", "-")
     scope = f"-subset{args.subset}" if args.subset else f"-head{args.limit}" if args.limit else ""
     if args.target_tokens or args.overlap_tokens >= 0:

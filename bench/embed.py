@@ -71,10 +71,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     """Embed the same passages with every backend and compare."""
     import tempfile
 
-    from newsrag.index import SentenceTransformerEmbedder
+    from newsrag.index import SentenceTransformerEmbedder, create_embedder
     from newsrag.index.backends import BackendUnavailableError, check_backend
 
-    torch_embedder = SentenceTransformerEmbedder(backend="torch")
+    torch_embedder = SentenceTransformerEmbedder()
     with tempfile.TemporaryDirectory() as tmp:
         texts = passages(args.path, args.docs, torch_embedder.count_tokens, Path(tmp))
     tokens = sum(torch_embedder.count_tokens(texts))
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         except BackendUnavailableError as exc:
             rows[backend] = {"skipped": str(exc)}
             continue
-        embedder = SentenceTransformerEmbedder(backend=backend, cache_dir=args.cache_dir)
+        embedder = create_embedder(backend=backend, cache_dir=args.cache_dir)
         embedder.embed_passages(texts[:8])  # warm up
         vectors, wall, cpu = timed(embedder.embed_passages, texts)
         reference = vectors if reference is None else reference

@@ -38,13 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, object]:
     """Ingest `args.path` from scratch and return the throughput figures."""
-    from newsrag.index import IngestOptions, SentenceTransformerEmbedder, ingest
+    from newsrag.index import IngestOptions, create_embedder, ingest
 
     before = load_note()
     with stopwatch() as load_s:
         if embedder is None:
             kwargs = {"backend": args.backend} if args.backend else {}
-            embedder = SentenceTransformerEmbedder(batch_size=args.batch_size, **kwargs)
+            embedder = create_embedder(batch_size=args.batch_size, **kwargs)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         source = corpus_input(args.path)
         if args.limit and source.suffix == ".jsonl":

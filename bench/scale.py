@@ -60,14 +60,14 @@ def real_vectors(args: argparse.Namespace) -> np.ndarray:
     if args.corpus is None:
         raise SystemExit("give --vectors-from INDEX_DIR or --corpus PATH")
     from bench.common import corpus_input, iter_jsonl
-    from newsrag.index import SentenceTransformerEmbedder
+    from newsrag.index import create_embedder
 
     texts: list[str] = []
     for record in iter_jsonl(corpus_input(args.corpus)):
         texts.append(f"{record.get('title', '')}\n{record.get('text', '')}")
         if len(texts) >= args.sample:
             break
-    return SentenceTransformerEmbedder().embed_passages(texts)
+    return create_embedder().embed_passages(texts)
 
 
 def synthesise(real: np.ndarray, n: int, noise: float, rng: np.random.Generator) -> np.ndarray:

@@ -5,14 +5,18 @@ pin an older `transformers` (optimum-onnx) or pull a newer torch with CUDA (opti
 the model is exported here with `torch.onnx` from the local model path (never a hub), cached
 by weight checksum, optionally quantised with onnxruntime's dynamic int8 quantisation, and run
 with mean pooling + L2 normalisation exactly as the sentence-transformers pipeline does.
+torch is needed for the export only: index.onnx_embedder runs the cached file without it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import json
 import logging
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +37,7 @@ DEFAULT_BACKEND = "onnx-int8"
 # reused) and of the embedder name (an index built by an older recipe is an
 # EmbedderMismatchError, not silently mixed vectors). openvino compiles the onnx export, so
 # the two move together. History: onnx-int8 r2 = one text per run; r3 (onnx, openvino r2) =
-# eager-attention export and no SkipLayerNormalization fusion (_export, load_runner).
+# eager-attention export and no SkipLayerNormalization fusion (export_onnx, load_runner).
 RECIPES = {"onnx": 2, "onnx-int8": 3, "openvino": 2}
 # ONNX Runtime's fused SkipLayerNormalization kernel is slower on this CPU than the Add and
 # LayerNormalization it replaces (7 % vs 3 % of an int8 run, one thread): left unfused.
@@ -45,6 +49,7 @@ _UNFUSED = ["SkipLayerNormFusion"]
 BATCH_DEPENDENT = frozenset({"onnx-int8"})
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]  # inputs -> (batch, seq, hidden)
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+DIGESTS = "digests.json"  # in the cache folder: model folder -> weights digest, by file stamps
 
 
 class BackendUnavailableError(ImportError):
@@ -55,14 +60,15 @@ def check_backend(backend: str) -> None:
     """Raise ValueError for an unknown backend, BackendUnavailableError for a missing runtime."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; choose one of {BACKENDS}")
-    module = {"onnx": "onnxruntime", "onnx-int8": "onnxruntime", "openvino": "openvino"}
-    if backend in module:
-        try:
-            __import__(module[backend])
-            if backend == "onnx-int8":
-                __import__("onnx")
-        except ImportError as exc:
-            raise BackendUnavailableError(f"backend {backend!r} needs {exc.name}") from exc
+    # Looked up, not imported: `onnx` (protobuf) is only needed to quantise, once.
+    needs = {
+        "onnx": ["onnxruntime"],
+        "onnx-int8": ["onnxruntime", "onnx"],
+        "openvino": ["openvino"],
+    }
+    for module in needs.get(backend, []):
+        if importlib.util.find_spec(module) is None:
+            raise BackendUnavailableError(f"backend {backend!r} needs {module}")
 
 
 def backend_label(backend: str) -> str:
@@ -78,28 +84,85 @@ def default_cache_dir() -> Path:
 def weights_digest(model_dir: Path) -> str:
     """Short sha256 over the model's weight and config files, keying the export cache."""
     digest = hashlib.sha256()
-    for path in sorted(model_dir.glob("*")):
-        if path.is_file() and path.suffix in (".safetensors", ".bin", ".json"):
-            digest.update(path.name.encode())
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+    for path in _digested(model_dir):
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()[:16]
 
 
-def model_file(st_model: Any, model_dir: Path, backend: str, cache_dir: Path) -> Path:
-    """The ONNX file for `backend`, exporting (and quantising) it once into `cache_dir`."""
-    folder = cache_dir / weights_digest(model_dir)
+def _digested(model_dir: Path) -> list[Path]:
+    """The files `weights_digest` covers: weights and configs at the top of the model folder."""
+    return [
+        path
+        for path in sorted(model_dir.glob("*"))
+        if path.is_file() and path.suffix in (".safetensors", ".bin", ".json")
+    ]
+
+
+Progress = Callable[[str], None]  # one line of news for the user (the entry point shows it)
+
+
+def model_file(
+    model_dir: Path,
+    backend: str,
+    cache_dir: Path,
+    *,
+    export: Callable[[Path], None],
+    progress: Progress | None = None,
+) -> Path:
+    """The ONNX file for `backend`, exported (by `export`) and quantised once into `cache_dir`.
+
+    `export(path)` writes the fp32 model (it loads torch: called only when nothing is cached);
+    `progress` hears what the one-time work is doing, it runs for 20-40 s here.
+    """
+    folder = cache_dir / cached_digest(model_dir, cache_dir)
     fp32, int8 = (folder / name for name in current_exports())
+    wanted = int8 if backend == "onnx-int8" else fp32
+    if wanted.exists():
+        return wanted
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
     if not fp32.exists():
-        _atomic(fp32, lambda tmp: _export(st_model, tmp))
+        say(f"exporting the embedder to ONNX for {backend} (first use only; cached in {folder})")
+        _atomic(fp32, export)
         _prune_stale(folder)
-    if backend != "onnx-int8":
-        return fp32
-    if not int8.exists():
+    if backend == "onnx-int8" and not int8.exists():
+        say("quantising the exported embedder to int8")
         _atomic(int8, lambda tmp: _quantize(fp32, tmp))
         _prune_stale(folder)
-    return int8
+    say(f"embedder ready for {backend} in {time.perf_counter() - started:.1f} s")
+    return wanted
+
+
+def cached_digest(model_dir: Path, cache_dir: Path) -> str:
+    """`weights_digest`, remembered in `cache_dir` by each file's size and mtime.
+
+    Hashing the weights (90 MB for MiniLM) cost 0.1 s of every process that embeds.
+    """
+    memo = cache_dir / DIGESTS
+    key = str(model_dir.resolve())
+    stamp = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in _digested(model_dir)]
+    try:
+        known = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(key) if isinstance(known, dict) else None
+    if isinstance(entry, dict) and entry.get("stamp") == stamp:
+        return str(entry["digest"])
+    digest = weights_digest(model_dir)
+    known = known if isinstance(known, dict) else {}
+    known[key] = {"stamp": stamp, "digest": digest}
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(json.dumps(known), encoding="utf-8")
+
+    try:
+        _atomic(memo, write)
+    except OSError as exc:  # a read-only cache still works, only slower
+        log.warning("cannot remember the weights digest", extra={"reason": str(exc)})
+    return digest
 
 
 def current_exports() -> tuple[str, str]:
@@ -194,18 +257,8 @@ def _embed_batch(runner: Runner, ids: list[list[int]], batch: np.ndarray) -> np.
     return pooled.astype(np.float32, copy=False)
 
 
-def supports_model(st_model: Any) -> bool:
-    """Whether the model is transformer + mean pooling (+ normalise), what `encode` reproduces."""
-    modules = list(st_model)
-    names = [type(m).__name__ for m in modules]
-    if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
-        return False
-    return getattr(modules[1], "pooling_mode", None) in ("mean", None) and bool(
-        getattr(modules[1], "pooling_mode_mean_tokens", True)
-    )
-
-
-def _export(st_model: Any, target: Path) -> None:
+def export_onnx(st_model: Any, target: Path) -> None:
+    """Write the transformer of a loaded sentence-transformers model to `target` as ONNX (fp32)."""
     import torch
 
     hf_model = st_model[0].model.eval()
@@ -278,13 +331,13 @@ class _DropMessage(logging.Filter):
 
 
 def _atomic(target: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temp file in the same folder and rename, so readers never see half a model."""
+    """Write via a temp file in the same folder and rename, so readers never see half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".onnx", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
-        log.info("exporting embedder", extra={"target": str(target)})
+        log.info("writing to the embedder cache", extra={"target": str(target)})
         write(tmp)
         os.replace(tmp, target)
     finally:

@@ -1,4 +1,9 @@
-"""Embedders: text to L2-normalised float32 vectors, plus the word-piece counting chunking needs."""
+"""Embedders: text to L2-normalised float32 vectors, plus the word-piece counting chunking needs.
+
+`create_embedder` picks the class: OnnxEmbedder (index.onnx_embedder: onnxruntime/OpenVINO
+and `tokenizers`, no torch) for the exported backends, SentenceTransformerEmbedder for torch,
+for the one-time export, and for the fallback when a runtime is missing or the export fails.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +16,15 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from newsrag.index.backends import (
-    BATCH_DEPENDENT,
     DEFAULT_BACKEND,
     BackendUnavailableError,
-    Runner,
-    available_cpus,
-    backend_label,
+    Progress,
     check_backend,
     default_cache_dir,
-    encode,
-    load_runner,
+    export_onnx,
     model_file,
-    supports_model,
 )
+from newsrag.index.onnx_embedder import OnnxEmbedder, UnsupportedModelError, read_model_spec
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -73,23 +74,71 @@ def resolve_model(name_or_path: str | None) -> tuple[str, str]:
     return name_or_path, name_or_path
 
 
-class SentenceTransformerEmbedder:
-    """sentence-transformers model, loaded offline; the bundled MiniLM by default.
+def create_embedder(
+    model: str | None = None,
+    *,
+    backend: str = DEFAULT_BACKEND,
+    batch_size: int = 64,
+    device: str = "cpu",
+    cache_dir: Path | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> OnnxEmbedder | SentenceTransformerEmbedder:
+    """The embedder for `model` (bundled MiniLM by default) on `backend` (index.backends).
 
-    `backend` picks the runtime (index.backends): onnx-int8 by default, exported from the
-    model on first use and cached; torch when that runtime is missing or the export fails,
-    and then `name` has no `@backend` suffix, so it says which vectors an index holds.
+    onnx-int8 by default: exported from the model on first use (`progress` hears about it)
+    and cached in `cache_dir`; torch when that runtime is missing, the model cannot be
+    exported or the export fails, and then the name has no `@backend` suffix, so it says which
+    vectors an index holds. `threads`: runtime intra-op threads, one per CPU when None.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model, batch_size=batch_size, device=device)
+    try:
+        check_backend(backend)  # a ValueError for an unknown name goes to the caller
+    except BackendUnavailableError as exc:
+        log.warning("embedding backend unavailable; using torch", extra={"reason": str(exc)})
+        return SentenceTransformerEmbedder(model, batch_size=batch_size, device=device)
+    name, target = resolve_model(model)
+    try:
+        spec = read_model_spec(Path(target))
+    except UnsupportedModelError as exc:
+        log.warning("model cannot be exported; using torch", extra={"reason": str(exc)})
+        return SentenceTransformerEmbedder(model, batch_size=batch_size, device=device)
+    loaded: list[SentenceTransformerEmbedder] = []  # torch, loaded only if an export is needed
+
+    def export(target: Path) -> None:
+        loaded.append(SentenceTransformerEmbedder(model, batch_size=batch_size, device=device))
+        export_onnx(loaded[0].model, target)
+
+    cache = cache_dir or default_cache_dir()
+    try:
+        path = model_file(spec.root, backend, cache, export=export, progress=progress)
+        return OnnxEmbedder(
+            spec, path, name=name, backend=backend, batch_size=batch_size, threads=threads
+        )
+    except Exception as exc:  # exporters and runtimes raise their own, unrelated types
+        log.warning(
+            "embedding backend failed to load; using torch",
+            extra={"backend": backend, "cache_dir": str(cache), "reason": repr(exc)},
+        )
+    if loaded:
+        return loaded[0]
+    return SentenceTransformerEmbedder(model, batch_size=batch_size, device=device)
+
+
+class SentenceTransformerEmbedder:
+    """The sentence-transformers model on torch, loaded offline; the bundled MiniLM by default.
+
+    Importing sentence-transformers takes seconds: `create_embedder` builds this only for the
+    torch backend, to export the ONNX model once, or when the faster runtime cannot run.
     """
 
+    backend = "torch"
+
     def __init__(
-        self,
-        model: str | None = None,
-        *,
-        batch_size: int = 64,
-        device: str = "cpu",
-        backend: str = DEFAULT_BACKEND,
-        cache_dir: Path | None = None,
-        threads: int | None = None,
+        self, model: str | None = None, *, batch_size: int = 64, device: str = "cpu"
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -99,51 +148,17 @@ class SentenceTransformerEmbedder:
 
         self.name, target = resolve_model(model)
         self.batch_size = batch_size
-        self._model: SentenceTransformer = SentenceTransformer(target, device=device)
-        dim = self._model.get_embedding_dimension()
+        self.model: SentenceTransformer = SentenceTransformer(target, device=device)
+        dim = self.model.get_embedding_dimension()
         if dim is None:
             raise ValueError(f"model {self.name!r} does not report an embedding dimension")
         self.dim = int(dim)
-        self.max_tokens = int(self._model.max_seq_length or 512)
-        self._tokenizer = self._model.tokenizer
+        self.max_tokens = int(self.model.max_seq_length or 512)
         # A fast tokenizer keeps its truncation setting as state, switched per call when the
         # call asks for another: counting (never truncated) on the same object while another
         # thread embeds (truncated at max_tokens) could count with the wrong setting. Ingest
         # counts while it embeds, so counting has a copy of its own, always untruncated.
-        self._counter = copy.deepcopy(self._tokenizer)
-        self.backend = "torch"
-        self._runner: Runner | None = None
-        self._threads = threads  # ONNX Runtime threads, all CPUs when None (torch's: process-wide)
-        if backend != "torch":
-            self._use_backend(backend, Path(target), cache_dir or default_cache_dir())
-
-    def _use_backend(self, backend: str, model_dir: Path, cache_dir: Path) -> None:
-        """Switch to an exported ONNX/OpenVINO runtime, or stay on torch when it cannot run."""
-        try:
-            check_backend(backend)
-        except BackendUnavailableError as exc:
-            log.warning("embedding backend unavailable; using torch", extra={"reason": str(exc)})
-            return
-        if not model_dir.is_dir() or not supports_model(self._model):
-            log.warning("model cannot be exported; using torch", extra={"backend": backend})
-            return
-        try:
-            path = model_file(self._model, model_dir, backend, cache_dir)
-            # One text per run (BATCH_DEPENDENT) goes faster as single-threaded runs side by
-            # side than as one multi-threaded run at a time (index.backends.encode); then
-            # `threads` is how many run at once.
-            threads = 1 if backend in BATCH_DEPENDENT else self._threads
-            self._runner = load_runner(path, backend, threads)
-        except Exception as exc:  # exporters and runtimes raise their own, unrelated types
-            log.warning(
-                "embedding backend failed to load; using torch",
-                extra={"backend": backend, "cache_dir": str(cache_dir), "reason": repr(exc)},
-            )
-            return
-        self.backend = backend
-        # Vectors differ (slightly) by runtime and quantisation: a different name makes
-        # opening an index built with another backend a clear EmbedderMismatchError.
-        self.name = f"{self.name}@{backend_label(backend)}"  # recipe version included
+        self._counter = copy.deepcopy(self.model.tokenizer)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text with [CLS]/[SEP] included, never truncated."""
@@ -156,13 +171,7 @@ class SentenceTransformerEmbedder:
         """(n, dim) float32 L2-normalised; sentence-transformers sorts by length per batch."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._runner is not None:
-            ids = self._tokenizer(texts, truncation=True, max_length=self.max_tokens)["input_ids"]
-            if self.backend in BATCH_DEPENDENT:
-                workers = self._threads or available_cpus()
-                return encode(self._runner, ids, 1, workers=workers, progress=progress)
-            return encode(self._runner, ids, self.batch_size, progress=progress)  # (n, dim)
-        vectors = self._model.encode(
+        vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -177,9 +186,7 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """(dim,) float32 L2-normalised."""
-        if self._runner is not None:
-            return self.embed_passages([text])[0]
-        vector = self._model.encode(
+        vector = self.model.encode(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return np.ascontiguousarray(vector[0], dtype=np.float32)

@@ -1,12 +1,23 @@
-"""Bm25Store: BM25 over the same chunks (bm25s, English stemming and stopwords)."""
+"""Bm25Store: BM25 over the same chunks (bm25s, English stemming and stopwords).
+
+bm25s builds and saves the index: per term, the chunks it occurs in and their precomputed BM25
+scores (an eager, column-sparse matrix in plain .npy + JSON files). Queries are scored here from
+those files as bm25s scores them (the sum of the query terms' columns), and split as
+`bm25s.tokenize` splits text, from the settings `query.json` records beside them: a process
+that only answers questions never imports bm25s, nor the scipy it pulls in (0.2-0.4 s of a
+`rag ask`, issue 13). tests/index/test_index_sparse.py checks both against bm25s itself.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import bm25s
 import numpy as np
 import Stemmer
 
@@ -16,9 +27,67 @@ from newsrag.index.records import Chunk, Hit
 log = logging.getLogger(__name__)
 ChunkFilter = Callable[[Chunk], bool]
 
+# bm25s' file names (BM25.save / BM25.load) and ours beside them.
+_DATA, _INDICES, _INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
+_VOCAB, _PARAMS, _NONOCCURRENCE = (
+    "vocab.index.json",
+    "params.index.json",
+    "nonoccurrence_array.index.npy",
+)
+QUERY_FILE = "query.json"
+# How chunks are split (bm25s.tokenize's defaults, English stopwords, Snowball English stems).
+LANGUAGE = "english"
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
+
+@dataclass(frozen=True, slots=True)
+class QueryTokenizer:
+    """bm25s.tokenize's steps for one text: lowercase, split by pattern, drop stopwords, stem."""
+
+    pattern: str
+    stopwords: frozenset[str]
+    language: str = LANGUAGE
+    lower: bool = True
+
+    def terms(self, text: str, stemmer: Stemmer.Stemmer) -> list[str]:
+        """The stemmed terms of `text`, in order, repeats kept (each counts, as in bm25s)."""
+        words = re.findall(self.pattern, text.lower() if self.lower else text)
+        return stemmer.stemWords([w for w in words if w not in self.stopwords])
+
+    def to_json(self) -> str:
+        """What `query.json` holds."""
+        fields = {"pattern": self.pattern, "lower": self.lower, "language": self.language}
+        return json.dumps({**fields, "stopwords": sorted(self.stopwords)}, indent=1)
+
+    @classmethod
+    def read(cls, path: Path) -> QueryTokenizer:
+        """From `query.json`; an index written before it existed asks bm25s for its stopwords."""
+        if not path.is_file():
+            log.info(
+                "BM25 query settings missing; importing bm25s for them", extra={"path": str(path)}
+            )
+            return _bm25s_tokenizer()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data["pattern"], frozenset(data["stopwords"]), data["language"], data["lower"])
+
+
+def _bm25s_tokenizer() -> QueryTokenizer:
+    """The settings `Bm25Store.build` passes to bm25s.tokenize (stopwords="en")."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return QueryTokenizer(TOKEN_PATTERN, frozenset(STOPWORDS_EN))
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """bm25s' eager index: term t's chunks are indices[indptr[t]:indptr[t+1]], scores in data."""
+
+    data: np.ndarray  # (nnz,) BM25 score of a term in a chunk
+    indices: np.ndarray  # (nnz,) chunk rows
+    indptr: np.ndarray  # (n_terms + 1,)
+    vocab: dict[str, int]  # stem -> term column
+    n_docs: int
+    nonoccurrence: np.ndarray | None  # (n_terms,) for BM25L / BM25+ only
 
 
 def bm25_document(chunk: Chunk) -> str:
@@ -29,60 +98,130 @@ def bm25_document(chunk: Chunk) -> str:
 class Bm25Store:
     """Sparse retriever over chunk text; an empty store answers every query with nothing."""
 
-    def __init__(self, retriever: bm25s.BM25 | None, chunks: Sequence[Chunk]) -> None:
-        self.retriever = retriever
+    def __init__(
+        self,
+        columns: _Columns | None,
+        chunks: Sequence[Chunk],
+        tokenizer: QueryTokenizer | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         self.chunks = chunks
-        self._stem = _stemmer()
-        count = 0 if retriever is None else int(retriever.scores["num_docs"])
-        if count != len(chunks):
-            raise ValueError(f"BM25 holds {count} documents for {len(chunks)} chunks")
+        self.n_docs = 0 if columns is None else columns.n_docs
+        if self.n_docs != len(chunks):
+            raise ValueError(f"BM25 holds {self.n_docs} documents for {len(chunks)} chunks")
+        self._columns = columns
+        self._tokenizer = tokenizer or QueryTokenizer(TOKEN_PATTERN, frozenset())
+        self._params = params or {}
+        self._stem = Stemmer.Stemmer(self._tokenizer.language)
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk]) -> Bm25Store:
         """Index the chunks with Lucene-style BM25 (k1=1.2, b=0.75)."""
         if not chunks:
             return cls(None, chunks)
+        import bm25s
+
+        tokenizer = _bm25s_tokenizer()
         tokens = bm25s.tokenize(
             [bm25_document(c) for c in chunks],
-            stopwords="en",
-            stemmer=_stemmer(),
+            lower=tokenizer.lower,
+            token_pattern=tokenizer.pattern,
+            stopwords=sorted(tokenizer.stopwords),
+            stemmer=Stemmer.Stemmer(tokenizer.language),
             show_progress=False,
         )
         retriever = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
         retriever.index(tokens, show_progress=False)
-        return cls(retriever, chunks)
+        scores = retriever.scores
+        params = {
+            "k1": retriever.k1,
+            "b": retriever.b,
+            "delta": retriever.delta,
+            "method": retriever.method,
+            "idf_method": retriever.idf_method,
+            "dtype": retriever.dtype,
+            "int_dtype": retriever.int_dtype,
+            "num_docs": int(scores["num_docs"]),
+            "version": bm25s.__version__,
+            "backend": retriever.backend,
+        }
+        columns = _Columns(
+            scores["data"],
+            scores["indices"],
+            scores["indptr"],
+            dict(retriever.vocab_dict),
+            int(scores["num_docs"]),
+            retriever.nonoccurrence_array,
+        )
+        return cls(columns, chunks, tokenizer, params)
 
     @classmethod
     def read(cls, directory: Path, chunks: Sequence[Chunk]) -> Bm25Store:
         """Load a store written by `write` (plain JSON + .npy files, no pickle)."""
         if not chunks:
             return cls(None, chunks)
-        retriever = bm25s.BM25.load(str(directory), mmap=False, show_progress=False)
-        return cls(retriever, chunks)
+        params = json.loads((directory / _PARAMS).read_text(encoding="utf-8"))
+        nonoccurrence = directory / _NONOCCURRENCE
+        data, indices, indptr = (
+            np.load(directory / name, allow_pickle=False) for name in (_DATA, _INDICES, _INDPTR)
+        )
+        columns = _Columns(
+            data,
+            indices,
+            indptr,
+            json.loads((directory / _VOCAB).read_text(encoding="utf-8")),
+            int(params["num_docs"]),
+            np.load(nonoccurrence, allow_pickle=False) if nonoccurrence.exists() else None,
+        )
+        return cls(columns, chunks, QueryTokenizer.read(directory / QUERY_FILE), params)
 
     def write(self, directory: Path) -> None:
-        """Save the BM25 arrays and vocabulary under `directory`."""
+        """Save the BM25 arrays, vocabulary and parameters (bm25s' format) and query.json."""
         directory.mkdir(parents=True, exist_ok=True)
-        if self.retriever is not None:
-            self.retriever.save(str(directory), show_progress=False)
+        columns = self._columns
+        if columns is None:
+            return
+        arrays = [(_DATA, columns.data), (_INDICES, columns.indices), (_INDPTR, columns.indptr)]
+        if columns.nonoccurrence is not None:
+            arrays.append((_NONOCCURRENCE, columns.nonoccurrence))
+        for name, array in arrays:
+            np.save(directory / name, array, allow_pickle=False)
+        vocab = json.dumps(columns.vocab, ensure_ascii=False)
+        (directory / _VOCAB).write_text(vocab, encoding="utf-8")
+        (directory / _PARAMS).write_text(json.dumps(self._params, indent=4), encoding="utf-8")
+        (directory / QUERY_FILE).write_text(self._tokenizer.to_json(), encoding="utf-8")
+
+    def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray | None:
+        """(n_chunks,) BM25 score of each chunk (times `mask`), None when no term is known."""
+        columns = self._columns
+        if columns is None:
+            return None
+        terms = self._tokenizer.terms(query, self._stem)
+        known = [columns.vocab[t] for t in terms if t in columns.vocab]
+        if not known:
+            return None
+        scores = np.zeros(columns.n_docs, dtype=columns.data.dtype)  # (n_chunks,)
+        for term in known:  # bm25s' _compute_relevance_from_scores, term by term in query order
+            start, end = columns.indptr[term], columns.indptr[term + 1]
+            np.add.at(scores, columns.indices[start:end], columns.data[start:end])
+        if columns.nonoccurrence is not None:
+            scores += columns.nonoccurrence[known].sum()
+        if mask is not None:
+            scores *= mask
+        return scores
 
     def search(self, query: str, k: int, *, where: ChunkFilter | None = None) -> list[Hit]:
         """Top-k chunks by BM25 score; chunks that share no term with the query are left out."""
-        if self.retriever is None or k < 1:
-            return []
-        tokens = bm25s.tokenize(
-            [query], stopwords="en", stemmer=self._stem, show_progress=False, return_ids=False
-        )
-        vocab = self.retriever.vocab_dict
-        known = [t for t in (tokens[0] if tokens else []) if t in vocab]
-        if not known:
+        if self._columns is None or k < 1:
             return []
         mask = None
         if where is not None:
             mask = np.array([1.0 if where(c) else 0.0 for c in self.chunks], dtype=np.float32)
             if not mask.any():
                 return []
-        scores = self.retriever.get_scores(known, weight_mask=mask)  # (n_chunks,)
+        scores = self.scores(query, mask)  # (n_chunks,)
+        if scores is None:
+            return []
         k = min(k, len(self.chunks))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

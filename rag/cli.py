@@ -7,28 +7,27 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from newsrag.index import (
-    FAISS_KINDS,
-    ChunkingParams,
-    IndexStoreError,
-    IngestOptions,
-    IngestReport,
-    delete_articles,
-    ingest,
-)
+from newsrag.index.dense import FAISS_KINDS
+from newsrag.index.errors import IndexStoreError
 from newsrag.rag import cli_answers
-from newsrag.rag.cli_common import IndexDir, JsonFlag, console, err, fail, settings_from
+from newsrag.rag.cli_common import IndexDir, JsonFlag, console, err, fail, note, settings_from
 from newsrag.rag.components import load_embedder, load_store
-from newsrag.rag.settings import Settings
+
+if TYPE_CHECKING:
+    from newsrag.index import IngestReport
+
+# Heavy modules (FAISS, bm25s, pydantic, the embedder's runtime) are imported inside the
+# commands that use them: `rag --help` stays fast (issue 13, bench/startup.py).
 
 app = typer.Typer(
     help="Cited question answering over news articles.",
@@ -63,6 +62,8 @@ def ingest_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Add or update articles (unchanged ones are not re-embedded)."""
+    from newsrag.index import ChunkingParams, IngestOptions, ingest
+
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise fail(f"no such file or folder: {', '.join(missing)}")
@@ -70,7 +71,8 @@ def ingest_command(
     if settings.faiss_kind is not None and settings.faiss_kind not in FAISS_KINDS:
         raise fail(f"--faiss must be one of {', '.join(FAISS_KINDS)}")
     try:
-        embedder = load_embedder(settings)
+        embedder = load_embedder(settings, progress=note)
+        started = time.perf_counter()
         params = ChunkingParams(
             max_tokens=embedder.max_tokens,
             target_tokens=target_tokens,
@@ -85,9 +87,10 @@ def ingest_command(
             on_step=_kill_switch(),
         )
         report = ingest(paths, settings.index_dir, embedder, options)
+        startup = started - process_started()
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
-    _print_report(report, as_json)
+    _print_report(report, as_json, startup)
     if report.failed and not report.changed and not report.unchanged:
         raise typer.Exit(1)
 
@@ -99,16 +102,20 @@ def delete_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove articles from the index by id."""
+    from newsrag.index import IngestOptions, delete_articles
+
     settings = settings_from(index_dir)
     try:
-        embedder = load_embedder(settings)
+        embedder = load_embedder(settings, progress=note)
+        started = time.perf_counter()
         options = IngestOptions(on_step=_kill_switch())
         report = delete_articles(doc_ids, settings.index_dir, embedder, options)
+        startup = started - process_started()
     except KeyError as exc:
         raise fail(str(exc.args[0])) from None
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
-    _print_report(report, as_json)
+    _print_report(report, as_json, startup)
 
 
 @app.command("stats")
@@ -116,7 +123,7 @@ def stats_command(index_dir: IndexDir = None, as_json: JsonFlag = False) -> None
     """Show what the index holds."""
     settings = settings_from(index_dir)
     try:
-        store = load_store(settings, load_embedder(settings))
+        store = load_store(settings, load_embedder(settings, progress=note))
     except IndexStoreError as exc:
         raise fail(str(exc)) from None
     manifest = store.manifest
@@ -144,6 +151,8 @@ def stats_command(index_dir: IndexDir = None, as_json: JsonFlag = False) -> None
 @app.command("config")
 def config_command(as_json: JsonFlag = False) -> None:
     """Show the effective settings (environment RAG_*), secrets masked."""
+    from newsrag.rag.settings import Settings
+
     values = Settings().masked()
     if as_json:
         print(json.dumps(values, indent=2, default=str))
@@ -171,9 +180,19 @@ def _kill_switch() -> Callable[[str], None] | None:
     return on_step
 
 
-def _print_report(report: IngestReport, as_json: bool) -> None:
+def process_started() -> float:
+    """When this process started, on the `time.perf_counter` clock (for start-up seconds)."""
+    import psutil
+
+    return time.perf_counter() - (time.time() - psutil.Process().create_time())
+
+
+def _print_report(report: IngestReport, as_json: bool, startup: float) -> None:
+    """The report; `seconds` covers the indexing, `startup_seconds` the process before it
+    (interpreter, imports, embedder load and, on first use, the ONNX export)."""
+    startup = round(max(startup, 0.0), 3)
     if as_json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({**report.to_dict(), "startup_seconds": startup}, indent=2))
         return
     for failure in report.failed:
         err.print(
@@ -186,7 +205,8 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
         f"articles: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
         f"{len(report.failed)} failed | chunks embedded: {report.chunks_embedded} "
-        f"(index holds {report.total_chunks}) | {report.seconds:.1f}s | {report.generation}",
+        f"(index holds {report.total_chunks}) | {report.seconds:.1f} s indexing, "
+        f"{startup:.1f} s start-up | {report.generation}",
         soft_wrap=True,
     )
 
@@ -218,13 +238,25 @@ def _register_plugins() -> None:
 def _quiet_libraries() -> None:
     # transformers draws a "Loading weights" bar on every model load (its progress bars read
     # this variable when it is first imported, after this point), and bm25s sets its own
-    # logger to DEBUG. The embedding progress bar of long ingests is the ingest's own (tqdm,
-    # over articles) and stays.
+    # logger to DEBUG when it is imported (lazily, by an ingest: after this point, so a filter,
+    # which its setLevel does not undo). The embedding progress bar of long ingests is the
+    # ingest's own (tqdm, over articles) and stays.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     hf_logging = sys.modules.get("transformers.utils.logging")
     if hf_logging is not None:  # already imported (by a plugin): switch its bars off directly
         hf_logging.disable_progress_bar()
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    bm25s = logging.getLogger("bm25s")
+    bm25s.setLevel(logging.WARNING)
+    if not any(isinstance(f, _AtLeastWarning) for f in bm25s.filters):
+        bm25s.addFilter(_AtLeastWarning())
+
+
+class _AtLeastWarning(logging.Filter):
+    """Drops records below WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """True (keep) for warnings and errors."""
+        return record.levelno >= logging.WARNING
 
 
 def main() -> None:

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from newsrag.index import IndexStore, SentenceTransformerEmbedder, open_index
-from newsrag.index.backends import BACKENDS
-from newsrag.rag.settings import Settings
+if TYPE_CHECKING:
+    from newsrag.index import Embedder, IndexStore, OnnxEmbedder, SentenceTransformerEmbedder
+    from newsrag.rag.settings import Settings
 
 
-def load_embedder(settings: Settings, *, threads: int | None = None) -> SentenceTransformerEmbedder:
+def load_embedder(
+    settings: Settings,
+    *,
+    threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> OnnxEmbedder | SentenceTransformerEmbedder:
     """The configured embedder (bundled MiniLM by default), loaded offline.
 
-    `threads`: ONNX Runtime intra-op threads (None: one per CPU).
+    `threads`: ONNX Runtime intra-op threads (None: one per CPU). `progress` hears what the
+    one-time ONNX export does (the entry points print it to stderr).
     """
+    from newsrag.index.backends import BACKENDS
+    from newsrag.index.embedding import create_embedder
+
     backend = settings.embed_backend
     if backend not in BACKENDS:
         raise ValueError(f"RAG_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    return SentenceTransformerEmbedder(settings.embed_model, backend=backend, threads=threads)
+    return create_embedder(
+        settings.embed_model, backend=backend, threads=threads, progress=progress
+    )
 
 
-def load_store(settings: Settings, embedder: SentenceTransformerEmbedder) -> IndexStore:
+def load_store(settings: Settings, embedder: Embedder) -> IndexStore:
     """The live index generation under settings.index_dir."""
+    from newsrag.index.store import open_index
+
     return open_index(settings.index_dir, embedder)
 
 

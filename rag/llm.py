@@ -11,15 +11,19 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol, TypeVar, cast
-
-import httpx2
-import openai
-from openai import Stream
-from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from newsrag.rag.errors import DeadlineExceeded, LLMError, LLMTimeoutError
-from newsrag.rag.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx2
+    from openai import Stream
+    from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+    from newsrag.rag.settings import Settings
+
+# `openai` is imported by the methods that use it: importing it takes ~0.9 s, and without
+# an LLM configured (extractive mode) nothing needs it (issue 13, bench/startup.py).
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,8 @@ class OpenAIChatModel:
         self.backoff_s = backoff_s
         self.max_retry_after_s = max_retry_after_s
         self.calls = 0  # upstream HTTP attempts, retries included
+        import openai
+
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or PLACEHOLDER_API_KEY,
@@ -92,6 +98,9 @@ class OpenAIChatModel:
 
     def stream(self, messages: Messages) -> Iterator[str]:
         """Text deltas as they arrive; retried only before the first delta, then a cut raises."""
+        import httpx2
+        import openai
+
         deadline = time.monotonic() + self.deadline_s
         stream = self._with_retries(lambda timeout: self._open_stream(messages, timeout), deadline)
         finished = False
@@ -118,7 +127,7 @@ class OpenAIChatModel:
     def _complete_once(self, messages: Messages, timeout: float) -> str:
         response = self._client.chat.completions.create(
             model=self.name,
-            messages=cast(list[ChatCompletionMessageParam], messages),
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             temperature=self.temperature,
             stream=False,
             timeout=timeout,
@@ -135,7 +144,7 @@ class OpenAIChatModel:
     def _open_stream(self, messages: Messages, timeout: float) -> Stream[ChatCompletionChunk]:
         return self._client.chat.completions.create(
             model=self.name,
-            messages=cast(list[ChatCompletionMessageParam], messages),
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             temperature=self.temperature,
             stream=True,
             timeout=timeout,
@@ -143,6 +152,8 @@ class OpenAIChatModel:
 
     def _with_retries(self, attempt: Callable[[float], T], deadline: float | None = None) -> T:
         """Run attempt(timeout) until it succeeds, a non-retryable error, or the deadline."""
+        import openai
+
         deadline = deadline if deadline is not None else time.monotonic() + self.deadline_s
         for retry in range(self.max_retries + 1):
             remaining = deadline - time.monotonic()
@@ -170,6 +181,8 @@ class OpenAIChatModel:
 
     def _classify(self, exc: Exception, retry: int) -> tuple[LLMError, float | None]:
         """The LLMError for a failed attempt and the delay before a retry (None: no retry)."""
+        import openai
+
         if isinstance(exc, openai.APIStatusError):
             code = exc.status_code
             error = LLMError(f"LLM endpoint answered HTTP {code}", status=code)

@@ -14,25 +14,32 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning threads
 
-from newsrag.index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
+from newsrag.index import (
+    IndexStore,
+    OnnxEmbedder,
+    create_embedder,
+    ingest,
+    open_index,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
+def embedder() -> OnnxEmbedder:
     """The bundled all-MiniLM-L6-v2 on the default backend (onnx-int8), loaded once per session.
 
     The default, like `rag ingest` and `rag serve`, so indexes the CLI builds open with it.
+    Tests annotated with SentenceTransformerEmbedder get this one too: the same protocol.
     """
-    return SentenceTransformerEmbedder()
+    embedder = create_embedder()
+    assert isinstance(embedder, OnnxEmbedder), "the default backend fell back to torch"
+    return embedder
 
 
 @pytest.fixture(scope="session")
-def corpus_index_dir(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
-) -> Path:
+def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: OnnxEmbedder) -> Path:
     """An index of the shipped corpus; tests must not modify it (copy it first)."""
     index_dir = tmp_path_factory.mktemp("corpus-index") / "index"
     ingest([CORPUS], index_dir, embedder)
@@ -40,7 +47,7 @@ def corpus_index_dir(
 
 
 @pytest.fixture(scope="session")
-def corpus_store(corpus_index_dir: Path, embedder: SentenceTransformerEmbedder) -> IndexStore:
+def corpus_store(corpus_index_dir: Path, embedder: OnnxEmbedder) -> IndexStore:
     """The loaded shipped-corpus index (read-only)."""
     return open_index(corpus_index_dir, embedder)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,8 @@ def test_ingest_json_through_the_console_script_then_nothing_to_embed(tmp_path: 
     assert summary["failed"] == []
     assert summary["chunks_embedded"] == summary["total_chunks"] > 0
     assert summary["generation"] == "gen-000001" and summary["seconds"] > 0
+    # `seconds` is the indexing; start-up (interpreter, imports, embedder load) is apart.
+    assert summary["startup_seconds"] > 0
     # Quiet: no weight-loading bars, no library debug lines, no progress bar for 3 articles.
     assert "Loading weights" not in proc.stderr and "DEBUG" not in proc.stderr
     assert "Batches" not in proc.stderr and "Traceback" not in proc.stderr
@@ -68,6 +71,7 @@ def test_ingest_prints_a_one_line_summary(tmp_path: Path) -> None:
     (line,) = result.stdout.strip().splitlines()  # one line, however narrow the terminal
     assert line.startswith("articles: 3 added, 0 updated, 0 unchanged, 0 removed, 0 failed")
     assert "chunks embedded: " in line and line.endswith("gen-000001")
+    assert re.search(r" \| \d+\.\d s indexing, \d+\.\d s start-up \| ", line), line
 
 
 def test_stats_json_shows_what_the_index_holds(writable_index_dir: Path) -> None:

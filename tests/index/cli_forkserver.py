@@ -1,12 +1,12 @@
-"""Run `rag` commands as real child processes without paying torch's import time for each.
+"""Run `rag` commands as real child processes without paying the import time for each.
 
 Started once (as a script) by the `rag_processes` fixture: it imports the `rag` CLI and the
-model libraries, then reads one JSON request per line on stdin, forks, and in the child runs
-`newsrag.rag.cli.main()` with the request's argv, environment and working directory, stdout and
-stderr going to files. It answers one JSON line per request: the child's exit code, or the
-signal that ended it. Nothing heavy runs before the fork (no model, no torch threads), so
-each child is an ordinary fresh `rag` process that only skipped the imports; crash tests
-SIGKILL it at a named write step (RAG_TEST_KILL_AT).
+libraries the default (onnx-int8) path loads, then reads one JSON request per line on stdin,
+forks, and in the child runs `newsrag.rag.cli.main()` with the request's argv, environment
+and working directory, stdout and stderr going to files. It answers one JSON line per
+request: the child's exit code, or the signal that ended it. Nothing heavy runs before the
+fork (no model, no runtime threads), so each child is an ordinary fresh `rag` process that
+only skipped the imports; crash tests SIGKILL it at a named write step (RAG_TEST_KILL_AT).
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import os
 import sys
 import traceback
 
-import sentence_transformers  # noqa: F401  (the slow imports, done once before any fork)
-import transformers.models.bert.modeling_bert  # noqa: F401
+import bm25s  # noqa: F401  (the slow imports, done once before any fork)
+import faiss  # noqa: F401
+import onnxruntime  # noqa: F401
+import tokenizers  # noqa: F401
 
 import newsrag.rag.cli
 

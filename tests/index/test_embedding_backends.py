@@ -11,7 +11,13 @@ import onnx
 import pytest
 
 import newsrag.index.embedding
-from newsrag.index import EmbedderMismatchError, SentenceTransformerEmbedder, open_index
+from newsrag.index import (
+    EmbedderMismatchError,
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    create_embedder,
+    open_index,
+)
 from newsrag.index.backends import (
     DEFAULT_BACKEND,
     RECIPES,
@@ -19,6 +25,7 @@ from newsrag.index.backends import (
     backend_label,
     check_backend,
     current_exports,
+    export_onnx,
     weights_digest,
 )
 from newsrag.index.embedding import bundled_model_path
@@ -33,10 +40,12 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def torch_embedder() -> SentenceTransformerEmbedder:
     """The plain torch fp32 model, the reference the faster runtimes are checked against."""
-    return SentenceTransformerEmbedder(backend="torch")
+    embedder = create_embedder(backend="torch")
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    return embedder
 
 
-def test_the_default_is_onnx_int8_and_says_so(embedder: SentenceTransformerEmbedder) -> None:
+def test_the_default_is_onnx_int8_and_says_so(embedder: OnnxEmbedder) -> None:
     assert DEFAULT_BACKEND == "onnx-int8"
     version = RECIPES["onnx-int8"]
     assert version >= 3  # r2 embeds one text per run, r3 exports eager attention
@@ -48,7 +57,7 @@ def test_the_default_is_onnx_int8_and_says_so(embedder: SentenceTransformerEmbed
 
 
 def test_default_vectors_stay_close_to_torch(
-    embedder: SentenceTransformerEmbedder, torch_embedder: SentenceTransformerEmbedder
+    embedder: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder
 ) -> None:
     assert torch_embedder.name == "all-MiniLM-L6-v2"  # an index of the other runtime mismatches
     vectors = embedder.embed_passages(TEXTS)  # (3, dim), padded batch of mixed lengths
@@ -60,9 +69,7 @@ def test_default_vectors_stay_close_to_torch(
     assert query.shape == (embedder.dim,) and float(query @ reference[2]) > 0.97
 
 
-def test_a_passage_vector_does_not_depend_on_its_batch(
-    embedder: SentenceTransformerEmbedder,
-) -> None:
+def test_a_passage_vector_does_not_depend_on_its_batch(embedder: OnnxEmbedder) -> None:
     texts = [*TEXTS, TEXTS[1] * 3]  # mixed lengths: runs side by side, out of order
     batched = embedder.embed_passages(texts)  # (4, dim)
     for text, row in zip(texts, batched, strict=True):
@@ -79,19 +86,64 @@ def test_first_use_exports_once_into_the_cache(
     stale = ["model.onnx", "model-int8.onnx", f"model-onnx-int8-r{version - 1}.onnx"]
     for name in stale:  # what older recipes cached: never to be opened again
         (folder / name).write_bytes(b"not a model")
-    fast = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    said: list[str] = []
+    fast = create_embedder(cache_dir=tmp_path, progress=said.append)
     assert fast.backend == "onnx-int8"
+    assert [line.split(" ")[0] for line in said] == ["exporting", "quantising", "embedder"]
+    assert str(folder) in said[0] and said[2].startswith("embedder ready for onnx-int8 in ")
     model = folder / f"model-onnx-int8-r{version}.onnx"
     stamp = model.stat().st_mtime_ns
-    again = SentenceTransformerEmbedder(cache_dir=tmp_path)
+    said.clear()
+    again = create_embedder(cache_dir=tmp_path, progress=said.append)
     assert again.backend == "onnx-int8" and model.stat().st_mtime_ns == stamp  # reused
+    assert said == []  # nothing to do, nothing said
+    np.testing.assert_array_equal(fast.embed_passages(TEXTS), again.embed_passages(TEXTS))
     assert not list(tmp_path.rglob(".model*"))  # no half-written temporaries left behind
     assert not any((folder / name).exists() for name in stale)  # older recipes' files pruned
     assert sorted(p.name for p in folder.iterdir()) == sorted(current_exports())
     ops = {node.op_type for node in onnx.load(model).graph.node}
     assert "DynamicQuantizeLinear" in ops and "IsNaN" not in ops  # eager, not SDPA, attention
-    attention = torch_embedder._model[0].model.config._attn_implementation
-    assert fast._model[0].model.config._attn_implementation == attention  # restored for torch
+
+
+def test_a_failed_export_leaves_torch_as_it_was(
+    tmp_path: Path, torch_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The model that exported is the fallback when the export fails: it must run as before,
+    # not with the eager attention the export switches to.
+    import torch
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("exporter exploded")
+
+    config = torch_embedder.model[0].model.config
+    before = config._attn_implementation
+    monkeypatch.setattr(torch.onnx, "export", explode)
+    with pytest.raises(RuntimeError, match="exploded"):
+        export_onnx(torch_embedder.model, tmp_path / "model.onnx")
+    assert config._attn_implementation == before
+
+
+def test_a_failed_export_falls_back_to_the_model_it_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    loads: list[object] = []
+    real_init = SentenceTransformerEmbedder.__init__
+
+    def counting_init(self: SentenceTransformerEmbedder, *args: object, **kwargs: object) -> None:
+        loads.append(self)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def failing_export(model: object, target: Path) -> None:
+        raise RuntimeError("exporter exploded")
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "__init__", counting_init)
+    monkeypatch.setattr(newsrag.index.embedding, "export_onnx", failing_export)
+    with caplog.at_level(logging.WARNING, logger="newsrag.index.embedding"):
+        embedder = create_embedder(cache_dir=tmp_path)
+    assert (embedder.backend, embedder.name) == ("torch", "all-MiniLM-L6-v2")
+    assert loads == [embedder]  # loaded once, for the export, and kept
+    assert "failed to load; using torch" in caplog.text
+    assert embedder.embed_query("short").shape == (embedder.dim,)
 
 
 def test_an_index_of_an_older_recipe_is_refused_with_the_way_out(
@@ -116,7 +168,7 @@ def test_missing_runtime_falls_back_to_torch(
 
     monkeypatch.setattr(newsrag.index.embedding, "check_backend", unavailable)
     with caplog.at_level(logging.WARNING, logger="newsrag.index.embedding"):
-        embedder = SentenceTransformerEmbedder(cache_dir=tmp_path)
+        embedder = create_embedder(cache_dir=tmp_path)
     assert (embedder.backend, embedder.name) == ("torch", "all-MiniLM-L6-v2")
     assert "unavailable; using torch" in caplog.text
     assert not list(tmp_path.iterdir())
@@ -126,12 +178,12 @@ def test_missing_runtime_falls_back_to_torch(
 def test_failed_export_falls_back_to_torch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(*args: object) -> Path:
+    def broken(*args: object, **kwargs: object) -> Path:
         raise RuntimeError("exporter exploded")
 
     monkeypatch.setattr(newsrag.index.embedding, "model_file", broken)
     with caplog.at_level(logging.WARNING, logger="newsrag.index.embedding"):
-        embedder = SentenceTransformerEmbedder(cache_dir=tmp_path)
+        embedder = create_embedder(cache_dir=tmp_path)
     assert (embedder.backend, embedder.name) == ("torch", "all-MiniLM-L6-v2")
     assert "failed to load; using torch" in caplog.text
     assert [r.__dict__["reason"] for r in caplog.records] == ["RuntimeError('exporter exploded')"]

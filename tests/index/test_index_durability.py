@@ -143,7 +143,7 @@ class Reference:
         """One generation, not a mix: counts agree and each row holds its own chunk's vector."""
         n = len(store.chunks)
         assert store.dense.index.ntotal == n
-        assert store.sparse.retriever is None or store.sparse.retriever.scores["num_docs"] == n
+        assert store.sparse.n_docs == n
         assert store.vectors.shape[0] == store.manifest.n_chunks == n
         doc_ids = {c.doc_id for c in store.chunks}
         assert set(store.articles) == set(store.manifest.articles) == doc_ids

@@ -63,8 +63,7 @@ def assert_consistent(store: IndexStore) -> None:
     """FAISS vectors == BM25 documents == chunk records == vector rows == manifest counts."""
     n = len(store.chunks)
     assert store.dense.index.ntotal == n
-    assert store.sparse.retriever is not None
-    assert int(store.sparse.retriever.scores["num_docs"]) == n
+    assert store.sparse.n_docs == n
     assert store.vectors.shape == (n, store.manifest.dim)
     assert store.manifest.n_chunks == n
     assert sum(e.n_chunks for e in store.manifest.articles.values()) == n
