@@ -127,13 +127,12 @@ def run_eval(
     from newsrag.evals.report import Report, RunInfo, write_report
     from newsrag.evals.runner import chunk_texts, pipeline_answerer, prepare_index, run_questions
     from newsrag.rag.cli import err
-    from newsrag.rag.cli_common import note as say
     from newsrag.rag.components import load_embedder
 
     questions = load_gold(options.gold)
     rules = load_rules(options.thresholds)
     prior = load_baseline(options.baseline)
-    embedder = load_embedder(settings, progress=say)
+    embedder = load_embedder(settings)
     store = prepare_index(
         options.corpus, options.index_dir, embedder, faiss_kind=settings.faiss_kind
     )

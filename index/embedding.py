@@ -108,9 +108,9 @@ def create_embedder(
         return SentenceTransformerEmbedder(model, batch_size=batch_size, device=device)
     loaded: list[SentenceTransformerEmbedder] = []  # torch, loaded only if an export is needed
 
-    def export(target: Path) -> None:
+    def export(onnx_file: Path) -> None:
         loaded.append(SentenceTransformerEmbedder(model, batch_size=batch_size, device=device))
-        export_onnx(loaded[0].model, target)
+        export_onnx(loaded[0].model, onnx_file)
 
     cache = cache_dir or default_cache_dir()
     try:

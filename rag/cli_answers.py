@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from newsrag.index import IndexStoreError
-from newsrag.rag.cli_common import IndexDir, JsonFlag, console, err, fail, settings_from
+from newsrag.rag.cli_common import IndexDir, JsonFlag, console, err, fail, note, settings_from
 from newsrag.rag.components import load_embedder, load_store
 
 
@@ -43,7 +43,7 @@ def search_command(
     settings = settings_from(index_dir, k=k)
     try:
         filters = SearchFilters(source=source, since=since, until=until)
-        store = load_store(settings, load_embedder(settings))
+        store = load_store(settings, load_embedder(settings, progress=note))
         hits = HybridRetriever(store).search(query, settings.k, filters=filters)
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -85,7 +85,7 @@ def ask_command(
     settings = settings_from(index_dir, k=k)
     try:
         filters = SearchFilters(source=source, since=since, until=until)
-        embedder = load_embedder(settings)
+        embedder = load_embedder(settings, progress=note)
         store = load_store(settings, embedder)
         model = None if no_llm else chat_model_from_settings(settings)
         answer = answer_question(
@@ -153,7 +153,7 @@ def chat_command(
 
     settings = settings_from(index_dir, k=k)
     try:
-        embedder = load_embedder(settings)
+        embedder = load_embedder(settings, progress=note)
         store = load_store(settings, embedder)
         filters = SearchFilters(source=source, since=since, until=until)
     except (IndexStoreError, ValueError) as exc:
