@@ -18,9 +18,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from newsrag.api.deps import Authorized, EngineDep, SettingsDep
-from newsrag.api.engine import Query
 from newsrag.api.errors import ApiError, error_body
-from newsrag.api.mapping import answer_out, check_question, filters_of
+from newsrag.api.mapping import answer_out, check_conversation, check_question, filters_of
 from newsrag.api.openai_schemas import (
     MODEL_ID,
     AnswerMeta,
@@ -37,10 +36,9 @@ from newsrag.api.openai_schemas import (
 )
 from newsrag.api.schemas import ErrorResponse
 from newsrag.api.streaming import SEP, bridge
-from newsrag.rag.answering import AnswerEvent
 from newsrag.rag.errors import RagError
 from newsrag.rag.prompts import count_tokens
-from newsrag.rag.records import Answer
+from newsrag.rag.records import Answer, AnswerEvent, AnswerRequest
 from newsrag.rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,15 +95,9 @@ def usage_of(body: ChatCompletionRequest, answer: Answer) -> Usage:
     )
 
 
-def query_of_chat(body: ChatCompletionRequest, settings: Settings) -> Query:
-    """An engine Query from a conversation; 422 when it does not end with a user question."""
-    if len(body.messages) > settings.max_conversation_messages:
-        raise ApiError(
-            422,
-            f"conversation has {len(body.messages)} messages; "
-            f"the limit is {settings.max_conversation_messages}",
-            code="conversation_too_long",
-        )
+def query_of_chat(body: ChatCompletionRequest, settings: Settings) -> AnswerRequest:
+    """The pipeline's request from a conversation; 422 unless it ends with a user question."""
+    check_conversation(len(body.messages), [], settings)
     *earlier, last = body.messages
     if last.role != "user":
         raise ApiError(422, "the last message must come from the user", code="no_question")
@@ -114,16 +106,11 @@ def query_of_chat(body: ChatCompletionRequest, settings: Settings) -> Query:
         for m in earlier
         if m.role in ("user", "assistant") and m.text().strip()
     ]
-    budget = settings.max_question_chars * settings.max_conversation_messages
-    if sum(len(m["content"]) for m in history) > budget:
-        raise ApiError(
-            422, f"conversation is longer than {budget} characters", code="conversation_too_long"
-        )
-    return Query(
+    return AnswerRequest(
         question=check_question(last.text(), settings, field="last user message"),
+        history=check_conversation(len(body.messages), history, settings),
         k=body.k or settings.k,
         filters=filters_of(body),
-        history=tuple(history),
         no_llm=body.no_llm,
     )
 

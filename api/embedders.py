@@ -23,7 +23,6 @@ import numpy as np
 
 from newsrag.api.batching import QueryBatcher
 from newsrag.index import Embedder
-from newsrag.rag.support import VectorCache
 
 T = TypeVar("T")
 # Texts of different lengths: padding is what could make a batch differ from single calls.
@@ -74,7 +73,10 @@ class EmbedGate:
 
 
 class GatedEmbedder:
-    """An Embedder whose calls pass through an EmbedGate (queries: priority; ingest: bulk)."""
+    """An Embedder whose calls pass through an EmbedGate (queries: priority; ingest: bulk).
+
+    It keeps no vectors: the one vector cache (rag.vectors.CachedEmbedder) wraps it.
+    """
 
     def __init__(
         self,
@@ -83,14 +85,10 @@ class GatedEmbedder:
         *,
         priority: bool,
         batch: int = 32,
-        cache_size: int = 0,
         query_batch: int = 0,
     ) -> None:
-        if batch < 1 or cache_size < 0 or query_batch < 0:
-            raise ValueError(
-                f"batch must be >= 1, cache_size and query_batch >= 0, "
-                f"got {batch}, {cache_size}, {query_batch}"
-            )
+        if batch < 1 or query_batch < 0:
+            raise ValueError(f"batch must be >= 1 and query_batch >= 0, got {batch}, {query_batch}")
         if query_batch and not isinstance(inner, QueryBatchEmbedder):
             raise ValueError(f"{inner.name!r} has no embed_queries; query_batch must be 0")
         self.inner = inner
@@ -100,10 +98,6 @@ class GatedEmbedder:
         self.gate = gate
         self.priority = priority
         self.batch = batch
-        # Answers embed the question and every sentence of the retrieved passages to check
-        # support; the corpus repeats, so an LRU of vectors by text saves most model calls.
-        self.cache_size = cache_size
-        self._cache = VectorCache(cache_size) if cache_size else None
         self.batcher = QueryBatcher(self._embed_queries, query_batch) if query_batch else None
 
     def batch_queries_if_exact(self, limit: int = 32) -> bool:
@@ -116,64 +110,32 @@ class GatedEmbedder:
         """Word pieces per text."""
         return self.gate.run(lambda: self.inner.count_tokens(texts), priority=self.priority)
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        """(n, dim) float32: cached rows, the rest embedded a batch per turn at the gate."""
-        found = self._cached("passage", texts)
-        todo = list(dict.fromkeys(t for t in texts if t not in found))
-        for start in range(0, len(todo), self.batch):
-            part = todo[start : start + self.batch]
-            found.update(self.gate.run(partial(self._embed_missing, part), priority=self.priority))
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) float32, embedded a batch per turn at the gate."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)  # (n, dim)
+        parts = [
+            self.gate.run(
+                partial(self.inner.embed_passages, texts[start : start + self.batch]),
+                priority=self.priority,
+            )
+            for start in range(0, len(texts), self.batch)
+        ]
+        return np.concatenate(parts).astype(np.float32, copy=False)  # (n, dim)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) float32: one query at a time at the gate (or batched, when exact)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.embed_query(t) for t in texts])
 
     def embed_query(self, text: str) -> np.ndarray:
-        """(dim,) float32; repeated queries come from the cache; concurrent ones share a call."""
-        cached = self._cached("query", [text])
-        if text in cached:
-            return cached[text]
+        """(dim,) float32; concurrent queries share a model call when that is exact."""
         if self.batcher is None:
-            return self.gate.run(partial(self._embed_query_missing, text), priority=self.priority)
+            return self.gate.run(partial(self.inner.embed_query, text), priority=self.priority)
         return self.batcher.embed(text)
 
     def _embed_queries(self, texts: list[str]) -> np.ndarray:
         assert isinstance(self.inner, QueryBatchEmbedder)
         inner = self.inner
-        vectors = self.gate.run(partial(inner.embed_queries, texts), priority=self.priority)
-        self._remember("query", texts, vectors)
-        return vectors  # (len(texts), dim)
-
-    def _embed_missing(self, texts: list[str]) -> dict[str, np.ndarray]:
-        # Runs holding the gate: a caller ahead in line may have embedded some meanwhile, so
-        # concurrent answers over the same passages pay for the model once.
-        found = self._cached("passage", texts)
-        missing = [t for t in texts if t not in found]
-        if missing:
-            vectors = self.inner.embed_passages(missing)  # (len(missing), dim)
-            found.update(zip(missing, vectors, strict=True))
-            self._remember("passage", missing, vectors)
-        return found
-
-    def _embed_query_missing(self, text: str) -> np.ndarray:
-        cached = self._cached("query", [text])
-        if text in cached:
-            return cached[text]
-        vector = self.inner.embed_query(text)
-        self._remember("query", [text], vector[None, :])
-        return vector
-
-    def _cached(self, kind: str, texts: list[str]) -> dict[str, np.ndarray]:
-        if self._cache is None:
-            return {}
-        found: dict[str, np.ndarray] = {}
-        for text in texts:
-            vector = self._cache.get((kind, text))
-            if vector is not None:
-                found[text] = vector.copy()
-        return found
-
-    def _remember(self, kind: str, texts: list[str], vectors: np.ndarray) -> None:
-        if self._cache is None:
-            return
-        for text, vector in zip(texts, vectors, strict=True):
-            self._cache.put((kind, text), vector.copy())
+        return self.gate.run(partial(inner.embed_queries, texts), priority=self.priority)

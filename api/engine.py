@@ -17,7 +17,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from newsrag.api.embedders import EmbedGate, GatedEmbedder
 from newsrag.api.errors import ApiError
@@ -36,37 +35,26 @@ from newsrag.index import (
     open_index,
 )
 from newsrag.index.generations import CURRENT, current_generation
-from newsrag.rag.answering import AnswerEvent, answer_question, stream_answer
 from newsrag.rag.llm import ChatModel
-from newsrag.rag.records import Answer
-from newsrag.rag.retrieval import HybridRetriever, SearchFilters
+from newsrag.rag.pipeline import AnswerPipeline, pipeline_over
+from newsrag.rag.records import Answer, AnswerEvent, AnswerRequest
 from newsrag.rag.settings import Settings
+from newsrag.rag.vectors import CachedEmbedder, VectorCache
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Generation:
-    """One loaded index generation and the retriever over it; replaced whole, never mutated."""
+    """One loaded index generation and the answer pipeline over it; replaced whole."""
 
     store: IndexStore
-    retriever: HybridRetriever
+    pipeline: AnswerPipeline
 
     @property
     def name(self) -> str | None:
         """The generation directory name, e.g. gen-000003."""
         return self.store.path.name if self.store.path else None
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """What an ask carries into the answer layer."""
-
-    question: str
-    k: int
-    filters: SearchFilters | None = None
-    history: tuple[dict[str, str], ...] = ()
-    no_llm: bool = False
 
 
 class Engine:
@@ -77,7 +65,10 @@ class Engine:
     ) -> None:
         self.settings = settings
         gate = EmbedGate()
-        self.embedder = GatedEmbedder(embedder, gate, priority=True, cache_size=20_000)  # answers
+        self._gated = GatedEmbedder(embedder, gate, priority=True)  # answers
+        # Answers embed the question and every sentence of the retrieved passages; the corpus
+        # repeats, so the one vector cache (rag.vectors) sits in front of the gate.
+        self.embedder = CachedEmbedder(self._gated, VectorCache(20_000))
         self._bulk_embedder = GatedEmbedder(embedder, gate, priority=False)  # ingests
         self.model = model
         self.metrics = metrics
@@ -104,7 +95,7 @@ class Engine:
 
     def load(self) -> None:
         """Load the current generation from disk, if there is one, and make it live."""
-        batching = self.embedder.batch_queries_if_exact()
+        batching = self._gated.batch_queries_if_exact()
         log.info("query embedding", extra={"batched": batching, "embedder": self.embedder.name})
         self._seen = self._pointer()
         try:
@@ -154,32 +145,19 @@ class Engine:
             return None
         return stat.st_ino, stat.st_mtime_ns
 
-    def search(self, query: str, k: int, filters: SearchFilters | None) -> list[Hit]:
+    def search(self, request: AnswerRequest) -> list[Hit]:
         """Ranked passages from the live generation."""
-        return self.require().retriever.search(query, k, filters=filters)
+        return self.require().pipeline.search(request)
 
-    def ask(self, query: Query) -> Answer:
+    def ask(self, request: AnswerRequest) -> Answer:
         """A cited answer (degraded to extractive when the LLM fails)."""
-        answer = answer_question(query.question, **self._answer_options(query))
+        answer = self.require().pipeline.answer(request)
         self.metrics.observe_answer(answer)
         return answer
 
-    def stream(self, query: Query) -> Iterator[AnswerEvent]:
+    def stream(self, request: AnswerRequest) -> Iterator[AnswerEvent]:
         """Token events as the model writes, then one final answer event (lazy; 503 up front)."""
-        events = stream_answer(query.question, **self._answer_options(query))
-        return self._observed(events)
-
-    def _answer_options(self, query: Query) -> dict[str, Any]:
-        # One place maps a request to the answer flow, for both the JSON and the stream route.
-        return {
-            "retriever": self.require().retriever,
-            "embedder": self.embedder,
-            "model": None if query.no_llm else self.model,
-            "k": query.k,
-            "filters": query.filters,
-            "history": list(query.history) or None,
-            "max_context_tokens": self.settings.llm_max_context_tokens,
-        }
+        return self._observed(self.require().pipeline.stream(request))
 
     def _observed(self, events: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
         try:
@@ -232,7 +210,7 @@ class Engine:
         self._make_live(store)
 
     def _make_live(self, store: IndexStore) -> None:
-        generation = Generation(store, HybridRetriever(store))
+        generation = Generation(store, pipeline_over(store, self.settings, model=self.model))
         with self._swap:
             self._live = generation
         self.metrics.observe_index(store)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsrag.api.engine import Query
 from newsrag.api.errors import ApiError
-from newsrag.api.schemas import AnswerOut, AskRequest, Filters, HistoryMessage, SearchResult
+from newsrag.api.schemas import AnswerOut, AskRequest, Filters, SearchResult
 from newsrag.index import Hit
-from newsrag.rag.records import Answer
-from newsrag.rag.retrieval import SearchFilters
+from newsrag.rag.records import Answer, AnswerRequest, SearchFilters
+from newsrag.rag.retrieval import hit_to_dict
 from newsrag.rag.settings import Settings
 
 
@@ -37,32 +36,33 @@ def check_question(text: str, settings: Settings, field: str = "question") -> st
     return question
 
 
-def check_history(
-    history: Sequence[HistoryMessage], settings: Settings
+def check_conversation(
+    messages: int, history: Sequence[dict[str, str]], settings: Settings
 ) -> tuple[dict[str, str], ...]:
-    """History as plain messages; 422 when the conversation is too long."""
-    if len(history) + 1 > settings.max_conversation_messages:
+    """The history as a tuple; 422 when the conversation (`messages` in all) is too long."""
+    if messages > settings.max_conversation_messages:
         raise ApiError(
             422,
-            f"conversation has {len(history) + 1} messages; "
+            f"conversation has {messages} messages; "
             f"the limit is {settings.max_conversation_messages}",
             code="conversation_too_long",
         )
     budget = settings.max_question_chars * settings.max_conversation_messages
-    if sum(len(m.content) for m in history) > budget:
+    if sum(len(m["content"]) for m in history) > budget:
         raise ApiError(
             422, f"conversation is longer than {budget} characters", code="conversation_too_long"
         )
-    return tuple({"role": m.role, "content": m.content} for m in history)
+    return tuple(history)
 
 
-def query_of(body: AskRequest, settings: Settings) -> Query:
-    """An engine Query from an ask request, every limit checked."""
-    return Query(
+def query_of(body: AskRequest, settings: Settings) -> AnswerRequest:
+    """The pipeline's request from an ask request, every limit checked."""
+    history = [{"role": m.role, "content": m.content} for m in body.history]
+    return AnswerRequest(
         question=check_question(body.question, settings),
+        history=check_conversation(len(history) + 1, history, settings),
         k=body.k or settings.k,
         filters=filters_of(body),
-        history=check_history(body.history, settings),
         no_llm=body.no_llm,
     )
 
@@ -73,19 +73,5 @@ def answer_out(answer: Answer) -> AnswerOut:
 
 
 def result_of(hit: Hit) -> SearchResult:
-    """A search result with provenance from a Hit."""
-    chunk = hit.chunk
-    return SearchResult(
-        rank=hit.rank,
-        score=hit.score,
-        chunk_id=chunk.id,
-        doc_id=chunk.doc_id,
-        title=chunk.title,
-        source=chunk.source,
-        published_at=chunk.published_at,
-        url=chunk.url,
-        text=chunk.text,
-        start=chunk.start,
-        end=chunk.end,
-        scores=dict(hit.scores),
-    )
+    """A search result with provenance from a Hit (the fields `rag search --json` prints)."""
+    return SearchResult.model_validate(hit_to_dict(hit))

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from newsrag.api.deps import Authorized, EngineDep, SettingsDep
 from newsrag.api.mapping import check_question, filters_of, result_of
 from newsrag.api.schemas import ErrorResponse, SearchRequest, SearchResponse
+from newsrag.rag.records import AnswerRequest
 
 router = APIRouter(
     prefix="/v1",
@@ -23,5 +24,6 @@ async def search(body: SearchRequest, engine: EngineDep, settings: SettingsDep) 
     query = check_question(body.query, settings, field="query")
     filters = filters_of(body)
     engine.require()
-    hits = await run_in_threadpool(engine.search, query, body.k or settings.k, filters)
+    request = AnswerRequest(query, k=body.k or settings.k, filters=filters)
+    hits = await run_in_threadpool(engine.search, request)
     return SearchResponse(query=query, results=[result_of(h) for h in hits])

@@ -12,8 +12,8 @@ from starlette.concurrency import iterate_in_threadpool
 
 from newsrag.api.errors import error_body
 from newsrag.api.mapping import answer_out
-from newsrag.rag.answering import AnswerEvent
 from newsrag.rag.errors import RagError
+from newsrag.rag.records import AnswerEvent
 
 log = logging.getLogger(__name__)
 

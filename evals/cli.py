@@ -70,7 +70,7 @@ def eval_command(
     """Score the answer pipeline on a gold set; exit 1 when the gate fails."""
     from newsrag.evals.errors import EvalError
     from newsrag.index import IndexStoreError
-    from newsrag.rag.cli import err, fail, settings_from
+    from newsrag.rag.cli_common import err, fail, settings_from
 
     if mode not in MODES:
         raise fail(f"--mode must be one of {', '.join(MODES)}", 2)
@@ -126,13 +126,15 @@ def run_eval(
     from newsrag.evals.goldset import file_digest, load_gold, missing_evidence
     from newsrag.evals.report import Report, RunInfo, write_report
     from newsrag.evals.runner import chunk_texts, pipeline_answerer, prepare_index, run_questions
-    from newsrag.rag.cli import err
+    from newsrag.rag.cli_common import err
     from newsrag.rag.components import load_embedder
+    from newsrag.rag.pipeline import cached, pipeline_over
 
     questions = load_gold(options.gold)
     rules = load_rules(options.thresholds)
     prior = load_baseline(options.baseline)
-    embedder = load_embedder(settings)
+    # Behind the memory cache: words and sentences recur across the questions of a run.
+    embedder = cached(load_embedder(settings))
     store = prepare_index(
         options.corpus, options.index_dir, embedder, faiss_kind=settings.faiss_kind
     )
@@ -142,9 +144,7 @@ def run_eval(
     ]
     for note in notes:
         err.print(f"[yellow]warning:[/yellow] {note}")
-    ask = pipeline_answerer(
-        store, embedder, model, k=settings.k, max_context_tokens=settings.llm_max_context_tokens
-    )
+    ask = pipeline_answerer(pipeline_over(store, settings, model=model))
     with (
         err.status(f"answering {len(questions)} questions", spinner="dots")
         if not quiet

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsrag.evals.goldset import GoldQuestion
 from newsrag.evals.metrics import QuestionScore, score_question
@@ -18,10 +19,10 @@ from newsrag.index import (
     ingest,
     open_index,
 )
-from newsrag.rag.llm import ChatModel
-from newsrag.rag.records import Answer
-from newsrag.rag.retrieval import HybridRetriever
-from newsrag.rag.support import VectorCache
+from newsrag.rag.records import Answer, AnswerRequest
+
+if TYPE_CHECKING:
+    from newsrag.rag.pipeline import AnswerPipeline
 
 log = logging.getLogger(__name__)
 
@@ -59,31 +60,11 @@ def prepare_index(
     return open_index(index_dir, embedder)
 
 
-def pipeline_answerer(
-    store: IndexStore,
-    embedder: Embedder,
-    model: ChatModel | None,
-    *,
-    k: int,
-    max_context_tokens: int,
-) -> AnswerFn:
-    """The production answer path (hybrid retrieval, LLM or extractive) as a one-argument call."""
-    # Imported when a run starts: the answer layer is the heaviest part of `rag`.
-    from newsrag.rag.answering import answer_question
-
-    retriever = HybridRetriever(store)
-    cache = VectorCache()  # words and sentences recur across the questions of a run
+def pipeline_answerer(pipeline: AnswerPipeline) -> AnswerFn:
+    """The production answer pipeline (retrieval, LLM or extractive) as a one-argument call."""
 
     def ask(question: str) -> Answer:
-        return answer_question(
-            question,
-            retriever=retriever,
-            embedder=embedder,
-            model=model,
-            k=k,
-            max_context_tokens=max_context_tokens,
-            cache=cache,
-        )
+        return pipeline.answer(AnswerRequest(question))
 
     return ask
 

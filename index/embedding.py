@@ -45,8 +45,12 @@ class Embedder(Protocol):
         """Word pieces of each text as the model sees it, special tokens included."""
         ...
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Embed passages: (n, dim) float32, rows L2-normalised."""
+        ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed several queries: (n, dim) float32, row i equal to embed_query(texts[i])."""
         ...
 
     def embed_query(self, text: str) -> np.ndarray:

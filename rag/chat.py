@@ -18,7 +18,7 @@ from newsrag.rag.followup import Message
 from newsrag.rag.records import Answer
 
 if TYPE_CHECKING:
-    from newsrag.rag.answering import AnswerEvent
+    from newsrag.rag.records import AnswerEvent
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ import typer
 
 from newsrag.index import IndexStoreError
 from newsrag.rag.cli_common import IndexDir, JsonFlag, console, err, fail, note, settings_from
-from newsrag.rag.components import load_embedder, load_store
 
 
 def register(app: typer.Typer) -> None:
@@ -38,13 +37,15 @@ def search_command(
     """Show the passages hybrid retrieval ranks highest, with their provenance."""
     from rich.markup import escape
 
-    from newsrag.rag.retrieval import HybridRetriever, SearchFilters, hit_to_dict
+    from newsrag.rag.pipeline import open_pipeline
+    from newsrag.rag.records import AnswerRequest, SearchFilters
+    from newsrag.rag.retrieval import hit_to_dict
 
     settings = settings_from(index_dir, k=k)
     try:
         filters = SearchFilters(source=source, since=since, until=until)
-        store = load_store(settings, load_embedder(settings, progress=note))
-        hits = HybridRetriever(store).search(query, settings.k, filters=filters)
+        pipeline = open_pipeline(settings, model=None, progress=note)
+        hits = pipeline.search(AnswerRequest(query, filters=filters))
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -78,25 +79,17 @@ def ask_command(
     """Answer a question with cited passages (or say the articles do not hold the answer)."""
     from rich.markup import escape
 
-    from newsrag.rag.answering import answer_question
-    from newsrag.rag.llm import chat_model_from_settings
-    from newsrag.rag.retrieval import HybridRetriever, SearchFilters
+    from newsrag.rag.pipeline import FROM_SETTINGS, open_pipeline
+    from newsrag.rag.records import AnswerRequest, SearchFilters
 
     settings = settings_from(index_dir, k=k)
     try:
-        filters = SearchFilters(source=source, since=since, until=until)
-        embedder = load_embedder(settings, progress=note)
-        store = load_store(settings, embedder)
-        model = None if no_llm else chat_model_from_settings(settings)
-        answer = answer_question(
-            question,
-            retriever=HybridRetriever(store),
-            embedder=embedder,
-            model=model,
-            k=settings.k,
-            filters=filters,
-            max_context_tokens=settings.llm_max_context_tokens,
+        request = AnswerRequest(
+            question, filters=SearchFilters(source=source, since=since, until=until)
         )
+        answer = open_pipeline(
+            settings, model=None if no_llm else FROM_SETTINGS, progress=note
+        ).answer(request)
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -145,39 +138,23 @@ def chat_command(
     """Chat with the corpus: streamed cited answers, follow-ups, /help for commands."""
     from collections.abc import Iterator
 
-    from newsrag.rag.answering import AnswerEvent, stream_answer
     from newsrag.rag.chat import run_chat, terminal_io
-    from newsrag.rag.llm import chat_model_from_settings
-    from newsrag.rag.retrieval import HybridRetriever, SearchFilters
-    from newsrag.rag.support import VectorCache
+    from newsrag.rag.pipeline import FROM_SETTINGS, open_pipeline
+    from newsrag.rag.records import AnswerEvent, AnswerRequest, SearchFilters
 
     settings = settings_from(index_dir, k=k)
     try:
-        embedder = load_embedder(settings, progress=note)
-        store = load_store(settings, embedder)
         filters = SearchFilters(source=source, since=since, until=until)
+        pipeline = open_pipeline(settings, model=None if no_llm else FROM_SETTINGS, progress=note)
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
-    model = None if no_llm else chat_model_from_settings(settings)
-    retriever = HybridRetriever(store)
-    cache = VectorCache()  # a conversation asks about the same passages again and again
 
     def ask(question: str, history: list[dict[str, str]]) -> Iterator[AnswerEvent]:
-        return stream_answer(
-            question,
-            retriever=retriever,
-            embedder=embedder,
-            model=model,
-            k=settings.k,
-            filters=filters,
-            history=history,
-            max_context_tokens=settings.llm_max_context_tokens,
-            cache=cache,
-        )
+        return pipeline.stream(AnswerRequest(question, tuple(history), filters=filters))
 
     read, write = terminal_io(history_file or Path.home() / ".local/state/rag/history")
+    model = pipeline.model
     mode = f"LLM {model.name}" if model else "extractive answers (no LLM)"
-    write(
-        f"rag chat · {len(store.articles)} articles · {mode} · /help for commands, Ctrl-D exits\n"
-    )
+    articles = len(pipeline.store.articles) if pipeline.store is not None else 0
+    write(f"rag chat · {articles} articles · {mode} · /help for commands, Ctrl-D exits\n")
     run_chat(ask, read, write)

@@ -68,9 +68,15 @@ class ExtractiveAnswerer:
         self.min_coverage = min_coverage
         self.soft_top = soft_top
 
-    def rank(self, question: str, hits: list[Hit], vectors: SentenceVectors) -> list[Candidate]:
-        """Every sentence of the hits, best answer first."""
-        asked = analyse(question)
+    def rank(
+        self,
+        question: str,
+        hits: list[Hit],
+        vectors: SentenceVectors,
+        asked: Question | None = None,
+    ) -> list[Candidate]:
+        """Every sentence of the hits, best answer first (`asked`: analyse(question), if known)."""
+        asked = asked if asked is not None else analyse(question)
         pool: dict[str, tuple[Sentence, int]] = {}
         for marker, hit in enumerate(hits, start=1):
             for sentence in passage_sentences(hit.chunk):
@@ -123,14 +129,16 @@ class ExtractiveAnswerer:
         hits: list[Hit],
         vectors: SentenceVectors,
         ranked: list[Candidate] | None = None,
+        asked: Question | None = None,
     ) -> Extract:
         """Cited sentences that answer `question`, or an empty Extract (a refusal).
 
-        `ranked`: `rank(question, hits, vectors)` when the caller already has it.
+        `ranked`: `rank(question, hits, vectors)` when the caller already has it; `asked`:
+        `analyse(question)` when the caller already has it.
         """
-        asked = analyse(question)
+        asked = asked if asked is not None else analyse(question)
         if ranked is None:
-            ranked = self.rank(question, hits, vectors)
+            ranked = self.rank(question, hits, vectors, asked)
         passing = [c for c in ranked if self.answers(asked, c)]
         if not passing:
             return Extract("", (), (), conflict=False)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 from functools import lru_cache
 from typing import Literal, Protocol
 
 import numpy as np
 
 from newsrag.index import Chunk, Hit, IndexStore
+from newsrag.rag.records import SearchFilters
 
 Mode = Literal["hybrid", "dense", "bm25"]
 Fusion = Literal["rrf", "score", "dbsf"]
@@ -21,49 +21,11 @@ _WORD = re.compile(r"\w+")
 
 
 class Retriever(Protocol):
-    """Anything that turns a query into ranked passages."""
+    """Anything that turns a query into ranked passages (what the answer pipeline retrieves by)."""
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        """Top-k passages for `query`, best first."""
+    def search(self, query: str, k: int, *, filters: SearchFilters | None = None) -> list[Hit]:
+        """Top-k passages for `query` that pass `filters`, best first."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class SearchFilters:
-    """Optional restrictions: source (case-insensitive) and an inclusive published date range."""
-
-    source: str | None = None
-    since: str | None = None  # YYYY-MM-DD
-    until: str | None = None  # YYYY-MM-DD
-
-    def __post_init__(self) -> None:
-        for name in ("since", "until"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise ValueError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
-        if self.since and self.until and self.since > self.until:
-            raise ValueError(f"since {self.since} is after until {self.until}")
-
-    @property
-    def active(self) -> bool:
-        """Whether any restriction is set."""
-        return bool(self.source or self.since or self.until)
-
-    def matches(self, chunk: Chunk) -> bool:
-        """Whether a chunk passes; chunks of unknown date fail any date restriction."""
-        if self.source and (chunk.source or "").casefold() != self.source.strip().casefold():
-            return False
-        if self.since or self.until:
-            day = (chunk.published_at or "")[:10]
-            if len(day) != 10:
-                return False
-            if (self.since and day < self.since) or (self.until and day > self.until):
-                return False
-        return True
 
 
 @dataclass(frozen=True, slots=True)

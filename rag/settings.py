@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         " kind (flat for a new index).",
     )
     k: int = Field(8, ge=1, le=100, description="Passages retrieved per question.")
+    vector_cache_dir: Path | None = Field(
+        default_factory=lambda: Path.home() / ".cache" / "newsrag" / "vectors",
+        description="Where `rag ask`/`rag chat` keep word and sentence vectors across runs"
+        " (sqlite, one file per embedder); empty turns the on-disk cache off.",
+    )
 
     llm_base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint; unset means extractive mode."
@@ -57,6 +62,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10_000_000, ge=1024, description="Largest request body.")
     max_question_chars: int = Field(2000, ge=16, description="Longest question accepted.")
     max_conversation_messages: int = Field(50, ge=1, description="Longest conversation accepted.")
+
+    @field_validator("vector_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def llm_configured(self) -> bool:

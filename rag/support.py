@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,64 +34,25 @@ def passage_sentences(chunk: Chunk) -> list[Sentence]:
     ]
 
 
-class VectorCache:
-    """Vectors kept across answers (words and sentences recur), least recently used out.
+class SentenceVectors:
+    """Embeddings and cosines of texts, through one embedder (a CachedEmbedder in the pipeline).
 
-    Keyed by text, or by any hashable key that names what was embedded.
+    It keeps nothing itself: the one vector cache is `rag.vectors.CachedEmbedder`.
     """
 
-    def __init__(self, max_items: int = 20_000) -> None:
-        if max_items < 1:
-            raise ValueError(f"max_items must be >= 1, got {max_items}")
-        self.max_items = max_items
-        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> np.ndarray | None:
-        """The cached vector of `key`, or None."""
-        with self._lock:
-            vector = self._items.get(key)
-            if vector is not None:
-                self._items.move_to_end(key)
-            return vector
-
-    def put(self, key: Hashable, vector: np.ndarray) -> None:
-        """Keep `vector` for `key`, dropping the least recently used beyond max_items."""
-        with self._lock:
-            self._items[key] = vector
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-class SentenceVectors:
-    """Embeds texts once per answer (a memo shared by the answerer and the verifier)."""
-
-    def __init__(self, embedder: Embedder, cache: VectorCache | None = None) -> None:
+    def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
-        self.cache = cache  # shared across answers when given
-        self._memo: dict[str, np.ndarray] = {}
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), dim) L2-normalised vectors."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if missing and self.cache is not None:
-            for text in missing:
-                cached = self.cache.get(text)
-                if cached is not None:
-                    self._memo[text] = cached
-            missing = [t for t in missing if t not in self._memo]
-        if missing:
-            for text, vector in zip(missing, self.embedder.embed_passages(missing), strict=True):
-                self._memo[text] = vector
-                if self.cache is not None:
-                    self.cache.put(text, vector)
+        """(len(texts), dim) L2-normalised vectors, each distinct text embedded once."""
         if not texts:
             return np.zeros((0, self.embedder.dim), dtype=np.float32)
-        return np.stack([self._memo[t] for t in texts])
+        unique = list(dict.fromkeys(texts))
+        vectors = self.embedder.embed_passages(unique)  # (len(unique), dim)
+        if len(unique) == len(texts):
+            return vectors
+        row = {text: i for i, text in enumerate(unique)}
+        return vectors[[row[t] for t in texts]]
 
     def similarity(self, text: str, others: list[str]) -> np.ndarray:
         """(len(others),) cosines between `text` and each of `others`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning threads
+# `rag ask`/`rag chat` run by tests keep their vectors apart from the user's ~/.cache.
+os.environ["RAG_VECTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="newsrag-test-vectors-")
 
 from newsrag.index import (
     IndexStore,

@@ -1,4 +1,5 @@
-"""The embedding gate: one model call at a time, queries before ingest batches, cached vectors."""
+"""The embedding gate: one model call at a time, queries before ingest batches; the engine's
+stack (the one vector cache in front of the gate) skips the model for texts it has seen."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from newsrag.api.embedders import EmbedGate, GatedEmbedder, batches_exactly
 from newsrag.index import SentenceTransformerEmbedder
+from newsrag.rag.vectors import CachedEmbedder, VectorCache
 
 
 class CountingEmbedder:
@@ -36,7 +38,7 @@ class CountingEmbedder:
 
 def test_cached_vectors_equal_the_model_and_skip_it(embedder: SentenceTransformerEmbedder) -> None:
     counting = CountingEmbedder(embedder)
-    gated = GatedEmbedder(counting, EmbedGate(), priority=True, batch=2, cache_size=100)
+    gated = CachedEmbedder(GatedEmbedder(counting, EmbedGate(), priority=True, batch=2))
     texts = ["Alibaba invests.", "Zebras cross rivers.", "Alibaba invests.", "Ports handle grain."]
     first = gated.embed_passages(texts)
     assert first.shape == (4, embedder.dim) and first.dtype == np.float32
@@ -55,7 +57,7 @@ def test_cached_vectors_equal_the_model_and_skip_it(embedder: SentenceTransforme
 
 def test_cache_is_bounded(embedder: SentenceTransformerEmbedder) -> None:
     counting = CountingEmbedder(embedder)
-    gated = GatedEmbedder(counting, EmbedGate(), priority=True, cache_size=2)
+    gated = CachedEmbedder(GatedEmbedder(counting, EmbedGate(), priority=True), VectorCache(2))
     for text in ["one", "two", "three", "one"]:
         gated.embed_query(text)
     assert counting.queries == 4  # "one" was evicted by "three"
@@ -179,7 +181,7 @@ def queries_queued_behind_a_bulk_call(
 
 def test_queries_that_wait_together_share_one_model_call() -> None:
     fake = FakeQueryEmbedder()
-    gated = GatedEmbedder(fake, EmbedGate(), priority=True, cache_size=100)
+    gated = GatedEmbedder(fake, EmbedGate(), priority=True)
     assert gated.batch_queries_if_exact(limit=5) and gated.batcher is not None
     fake.calls.clear()
     texts = [f"query {i}" for i in range(9)]
@@ -189,8 +191,6 @@ def test_queries_that_wait_together_share_one_model_call() -> None:
     for text, vector in zip(texts, results, strict=True):
         assert isinstance(vector, np.ndarray)
         np.testing.assert_array_equal(vector, FakeQueryEmbedder.vector(text))
-    gated.embed_query("query 3")
-    assert fake.calls == [1, 5, 3]  # cached
     gated.embed_query("a lone query")
     assert fake.calls == [1, 5, 3, 1]  # and a lone query does not wait for company
 

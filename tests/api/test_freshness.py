@@ -48,7 +48,7 @@ def outside_writer(server: LiveServer) -> GatedEmbedder:
     It shares the server's model only through the server's gate: HF fast tokenizers are not
     thread-safe, and a second copy of the model would cost seconds to load.
     """
-    gated = server.engine.embedder
+    gated = server.engine.embedder.inner  # the cache wraps the gated model
     return GatedEmbedder(gated.inner, gated.gate, priority=False)
 
 

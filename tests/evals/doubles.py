@@ -1,7 +1,7 @@
 """A test double of the answer layer: real hybrid retrieval, the top passage as the answer.
 
 It lets runner, report and CLI tests run before (and independently of) the real answerer;
-the end-to-end test in test_runner.py uses the real `rag.answering` pipeline.
+the end-to-end test in test_runner.py uses the real `rag.pipeline.AnswerPipeline`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import newsrag.evals.runner
 import newsrag.rag.components
 from newsrag.evals.cli import register
 from newsrag.evals.gate import load_rules
-from newsrag.index import IndexStore
+from newsrag.rag.pipeline import AnswerPipeline
 from newsrag.rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
 from tests.rag.llm_double import LLMDouble, reply
@@ -72,8 +72,9 @@ def workdir(
 
 
 def _use_answerer(monkeypatch: pytest.MonkeyPatch, refuse: Callable[[str], bool]) -> None:
-    def fake(store: IndexStore, *args: object, **kwargs: object) -> Callable[[str], Answer]:
-        return retrieval_only_answerer(store, refuse=refuse)
+    def fake(pipeline: AnswerPipeline) -> Callable[[str], Answer]:
+        assert pipeline.store is not None
+        return retrieval_only_answerer(pipeline.store, refuse=refuse)
 
     monkeypatch.setattr(newsrag.evals.runner, "pipeline_answerer", fake)
 

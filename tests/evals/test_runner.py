@@ -6,14 +6,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from newsrag.evals.gate import evaluate_gate, load_rules
 from newsrag.evals.goldset import GoldQuestion, load_gold
 from newsrag.evals.report import Report, RunInfo, render_markdown, write_report
-from newsrag.evals.runner import chunk_texts, run_questions
+from newsrag.evals.runner import chunk_texts, pipeline_answerer, run_questions
 from newsrag.index import IndexStore
+from newsrag.rag.pipeline import AnswerPipeline
 from newsrag.rag.records import Answer
+from newsrag.rag.retrieval import HybridRetriever
 from tests.evals.doubles import retrieval_only_answerer
 from tests.evals.helpers import answer, citation
 
@@ -78,19 +78,19 @@ def test_reports_are_written_and_show_changes_against_the_baseline(
     assert render_markdown(after, None).count("new (not in the baseline)") == 3
 
 
-def test_real_pipeline_end_to_end_on_a_tiny_gold_file(
-    corpus_store: IndexStore, embedder: object
-) -> None:
-    pytest.importorskip("newsrag.rag.answering")
-    from newsrag.evals.runner import pipeline_answerer
-
-    ask = pipeline_answerer(corpus_store, embedder, None, k=8, max_context_tokens=3000)  # type: ignore[arg-type]
+def test_real_pipeline_end_to_end_on_a_tiny_gold_file(corpus_store: IndexStore) -> None:
+    pipeline = AnswerPipeline(HybridRetriever(corpus_store), corpus_store.dense.embedder, None)
+    ask = pipeline_answerer(pipeline)
     runs = run_questions([TINY[0], TINY[2]], ask, chunk_texts(corpus_store))
+    fine, bread = runs
     assert [r.answer.mode for r in runs] == ["extractive"] * 2
     assert all(set(r.answer.passages) <= set(chunk_texts(corpus_store)) for r in runs)
-    assert runs[0].score.hit(5) and runs[0].score.evidence_ranks[0] is not None
+    assert fine.answer.answerable and "$2.8 billion" in fine.answer.answer
+    assert fine.score.hit(5) and fine.score.evidence_ranks[0] is not None and fine.score.passed
+    assert not bread.answer.answerable and bread.score.passed
     report = Report(INFO, tuple(runs), ks=(1, 3, 5, 8))
-    assert all(v is None or v >= 0 for v in report.overall.values())
+    assert report.overall["answer_accuracy"] == 1.0 and report.overall["refusal_accuracy"] == 1.0
+    assert report.overall["citation_precision"] == 1.0 and report.overall["hit@5"] == 1.0
 
 
 def test_shipped_gold_set_loads_for_the_runner() -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from newsrag.rag.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 IDS = ["000_55b3a58e47ab3e3b", "001_6e6788954849d3b3", "004_fa44ad58bdb6b94c"]
 SUMMARY_KEYS = {"added", "updated", "unchanged", "removed", "failed", "chunks_embedded", "seconds"}

@@ -1,0 +1,372 @@
+"""AnswerPipeline: the one owner of retrieve -> answer (LLM or extractive) -> verify -> Answer.
+
+Flow (issue 3, issue 13): rewrite a follow-up -> retrieve -> refuse without calling the LLM when
+nothing relevant came back -> LLM (prompt, sanitise, parse and verify citations) or the
+extractive answerer -> markers renumbered 1..n in order of first appearance (issue 16) ->
+Answer. Any LLMError falls back to the extractive answer with `degraded=True`. `answer` and
+`stream` share one implementation; the CLI, chat, HTTP engine and eval runner hold a pipeline
+built by `open_pipeline` (or `pipeline_over` an already-open store), they never assemble one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from newsrag.index import Embedder, Hit, IndexStore
+from newsrag.rag.candidates import Candidate
+from newsrag.rag.citations import MARKER_GROUP, attach_markers, parse_group, verify_citations
+from newsrag.rag.conflicts import CONFLICT_TYPES
+from newsrag.rag.errors import LLMError
+from newsrag.rag.extractive import Extract, ExtractiveAnswerer
+from newsrag.rag.followup import rewrite_followup
+from newsrag.rag.prompts import (
+    build_answer_messages,
+    is_refusal,
+    sanitize_model_text,
+    sanitize_stream,
+)
+from newsrag.rag.questions import Question, analyse
+from newsrag.rag.records import Answer, AnswerEvent, AnswerRequest, Mode, RefusalReason
+from newsrag.rag.retrieval import HybridRetriever, Retriever
+from newsrag.rag.support import SentenceVectors
+from newsrag.rag.vectors import CachedEmbedder, DiskVectors, VectorCache
+
+if TYPE_CHECKING:
+    from newsrag.rag.llm import ChatModel
+    from newsrag.rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REFUSALS: dict[str, str] = {
+    "no_relevant_passages": "I could not find the answer to this question in the indexed articles.",
+    "not_supported": "I could not verify an answer against the retrieved articles.",
+    "llm_refused": "The retrieved articles do not contain the answer to this question.",
+}
+# Below this question-sentence cosine (and without the question's names) a retrieval is
+# off-topic: the LLM is not called at all.
+MIN_RELEVANCE = 0.35
+
+
+class _FromSettings:
+    """Sentinel: build the chat model from settings."""
+
+
+FROM_SETTINGS = _FromSettings()
+
+
+class AnswerPipeline:
+    """Retriever, embedder (the store's, cached), chat model and extractive answerer, held once."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        embedder: Embedder,
+        model: ChatModel | None,
+        *,
+        k: int = 8,
+        max_context_tokens: int = 3000,
+        extractor: ExtractiveAnswerer | None = None,
+        store: IndexStore | None = None,
+    ) -> None:
+        if k < 1 or max_context_tokens < 1:
+            raise ValueError(
+                f"k and max_context_tokens must be >= 1, got {k}, {max_context_tokens}"
+            )
+        self.retriever = retriever
+        self.embedder = embedder
+        self.model = model
+        self.k = k
+        self.max_context_tokens = max_context_tokens
+        self.extractor = extractor or ExtractiveAnswerer()
+        self.vectors = SentenceVectors(embedder)
+        self.store = store  # the index retrieved from, when built over one
+
+    def search(self, request: AnswerRequest) -> list[Hit]:
+        """Ranked passages for the request's question (no answer)."""
+        return self.retriever.search(request.question, request.k or self.k, filters=request.filters)
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        """A cited answer or an honest refusal; never raises for upstream LLM failures."""
+        for event in self._events(request, streaming=False):
+            if event.answer is not None:
+                return event.answer
+        raise RuntimeError("the answer flow ended without an answer")  # unreachable by design
+
+    def stream(self, request: AnswerRequest) -> Iterator[AnswerEvent]:
+        """Token events as the answer is written, then exactly one final "answer" event."""
+        yield from self._events(request, streaming=True)
+
+    def _events(self, request: AnswerRequest, *, streaming: bool) -> Iterator[AnswerEvent]:
+        started = time.perf_counter()
+        model = None if request.no_llm else self.model
+        standalone = _rewrite(request.question, list(request.history), model)
+        hits = self.search(replace(request, question=standalone))
+        retrieve_ms = (time.perf_counter() - started) * 1000
+        run = _Run(request.question, standalone, analyse(standalone), hits, started, retrieve_ms)
+        run.generate_started = time.perf_counter()
+        if model is not None and self._relevant(run):
+            yield from self._generate(run, model, streaming)
+            return
+        if model is None:
+            answer = self._extractive(run, mode="extractive", degraded=False)
+        else:
+            answer = refusal(run, "no_relevant_passages", mode="llm")
+        for piece in sentence_pieces(answer):  # the LLM path's event shape, one sentence each
+            yield AnswerEvent("token", piece)
+        yield AnswerEvent("answer", answer=answer)
+
+    def _ranked(self, run: _Run) -> list[Candidate]:
+        """The retrieved sentences ranked as answers, once per answer (gate, then conflicts)."""
+        if run.ranked is None:
+            run.ranked = self.extractor.rank(run.standalone, run.hits, self.vectors, run.asked)
+        return run.ranked
+
+    def _relevant(self, run: _Run) -> bool:
+        """Whether any retrieved sentence is about the question at all (else skip the LLM)."""
+        return any(c.names_ok and c.similarity >= MIN_RELEVANCE for c in self._ranked(run)[:10])
+
+    def _generate(self, run: _Run, model: ChatModel, streaming: bool) -> Iterator[AnswerEvent]:
+        """The LLM path: prompt, (stream), sanitise, verify; an LLMError degrades to extractive."""
+        messages, shown = build_answer_messages(
+            run.standalone, run.hits, max_context_tokens=self.max_context_tokens
+        )
+        pieces: list[str] = []
+        numbering = Renumbering()
+        try:
+            if streaming:
+                for delta in sanitize_stream(model.stream(messages)):
+                    pieces.append(delta)
+                    yield AnswerEvent("token", numbering.apply(delta))
+            else:
+                pieces.append(model.complete(messages))
+        except LLMError as exc:
+            log.warning("LLM failed; answering extractively", extra={"error": str(exc)})
+            degraded = self._extractive(run, mode="extractive", degraded=True)
+            yield AnswerEvent("answer", answer=degraded)
+            return
+        yield AnswerEvent("answer", answer=self._verified(run, "".join(pieces), shown))
+
+    def _verified(self, run: _Run, raw: str, shown: list[Hit]) -> Answer:
+        """The model's text checked against the passages it was shown."""
+        text = sanitize_model_text(raw)
+        if is_refusal(text):
+            return refusal(run, "llm_refused", mode="llm", shown=shown)
+        checked = verify_citations(text, shown, self.vectors)
+        if not checked.supported:
+            return refusal(
+                run,
+                "not_supported",
+                mode="llm",
+                shown=shown,
+                sentences=checked.sentences,
+                dropped_markers=checked.dropped_markers,
+            )
+        return run.finish(
+            answer=checked.text,
+            answerable=True,
+            refusal_reason=None,
+            mode="llm",
+            degraded=False,
+            citations=checked.citations,
+            sentences=checked.sentences,
+            dropped_markers=checked.dropped_markers,
+            conflict=self._conflict(run),
+            passages=tuple(h.chunk.id for h in shown),
+        )
+
+    def _extractive(self, run: _Run, *, mode: Mode, degraded: bool) -> Answer:
+        """The extractive answer (or its refusal) as an Answer."""
+        extract = self._extract(run)
+        if not extract.answerable:
+            return refusal(run, "no_relevant_passages", mode=mode, degraded=degraded)
+        return run.finish(
+            answer=extract.text,
+            answerable=True,
+            refusal_reason=None,
+            mode=mode,
+            degraded=degraded,
+            citations=extract.citations,
+            sentences=extract.sentences,
+            conflict=extract.conflict,
+            passages=tuple(h.chunk.id for h in run.hits),
+        )
+
+    def _extract(self, run: _Run) -> Extract:
+        """The extractive answerer's pick over the run's ranked sentences."""
+        return self.extractor.answer(
+            run.standalone, run.hits, self.vectors, self._ranked(run), run.asked
+        )
+
+    def _conflict(self, run: _Run) -> bool:
+        """Whether the retrieved sources disagree about the asked slot (flag for LLM answers)."""
+        if run.asked.answer_type not in CONFLICT_TYPES:
+            return False
+        return bool(self._extract(run).conflict)
+
+
+@dataclass(slots=True)
+class _Run:
+    """State of one answer: inputs, the question analysed once, what was retrieved, the clock."""
+
+    question: str
+    standalone: str
+    asked: Question
+    hits: list[Hit]
+    started: float
+    retrieve_ms: float
+    generate_started: float = 0.0
+    ranked: list[Candidate] | None = None
+
+    def finish(self, **fields: object) -> Answer:
+        """The Answer record with timings filled in and markers numbered 1..n."""
+        now = time.perf_counter()
+        timings = {
+            "retrieve": round(self.retrieve_ms, 2),
+            "generate": round((now - self.generate_started) * 1000, 2),
+            "total": round((now - self.started) * 1000, 2),
+        }
+        standalone = self.standalone if self.standalone != self.question else None
+        answer = Answer(
+            question=self.question,
+            timings_ms=timings,
+            standalone_question=standalone,
+            **fields,  # type: ignore[arg-type]
+        )
+        return renumber(answer)
+
+
+def refusal(
+    run: _Run,
+    reason: RefusalReason,
+    *,
+    mode: Mode,
+    degraded: bool = False,
+    shown: list[Hit] | None = None,
+    **extra: object,
+) -> Answer:
+    """An honest refusal with its reason."""
+    return run.finish(
+        answer=REFUSALS[reason],
+        answerable=False,
+        refusal_reason=reason,
+        mode=mode,
+        degraded=degraded,
+        citations=(),
+        passages=tuple(h.chunk.id for h in (run.hits if shown is None else shown)),
+        **extra,
+    )
+
+
+def _rewrite(question: str, history: list[dict[str, str]], model: ChatModel | None) -> str:
+    if not history:
+        return question
+    return rewrite_followup(question, history, model) or question
+
+
+class Renumbering:
+    """Marker numbers in order of first appearance: the first cited passage is [1], and so on."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[int, int] = {}
+
+    def number(self, marker: int) -> int:
+        """The new number of `marker` (the next free one when first seen)."""
+        return self.numbers.setdefault(marker, len(self.numbers) + 1)
+
+    def apply(self, text: str) -> str:
+        """`text` with every marker group renumbered ("[5][2]" -> "[1][2]" at first sight)."""
+        return MARKER_GROUP.sub(self._group, text)
+
+    def _group(self, match: re.Match[str]) -> str:
+        lead = match.group()[: match.start(1) - match.start()].split("[")[0]
+        new = dict.fromkeys(self.number(n) for n in parse_group(match.group(1)))
+        return lead + "".join(f"[{n}]" for n in new)
+
+
+def renumber(answer: Answer) -> Answer:
+    """Markers 1..n in order of first appearance in the text; sentences and citations follow.
+
+    Citations no sentence of the text shows (unsupported ones) come after, in their order.
+    """
+    numbering = Renumbering()
+    text = numbering.apply(answer.answer)
+    for sentence in answer.sentences:
+        for marker in sentence.markers:
+            numbering.number(marker)
+    for citation in answer.citations:
+        numbering.number(citation.marker)
+    if all(old == new for old, new in numbering.numbers.items()):
+        return answer
+    sentences = tuple(
+        replace(s, markers=tuple(numbering.number(m) for m in s.markers)) for s in answer.sentences
+    )
+    citations = tuple(
+        sorted(
+            (replace(c, marker=numbering.number(c.marker)) for c in answer.citations),
+            key=lambda c: c.marker,
+        )
+    )
+    return replace(answer, answer=text, sentences=sentences, citations=citations)
+
+
+def sentence_pieces(answer: Answer) -> list[str]:
+    """The answer text cut after each of its sentences (joined, they give the text back)."""
+    text = answer.answer
+    cuts: list[int] = []
+    position = 0
+    for sentence in answer.sentences:
+        at = text.find(attach_markers(sentence.text, sentence.markers), position)
+        if at >= 0:
+            position = at + len(attach_markers(sentence.text, sentence.markers))
+            cuts.append(position)
+    bounds = [0, *[c for c in cuts if c < len(text)], len(text)]
+    return [text[a:b] for a, b in pairwise(bounds) if text[a:b]]
+
+
+def pipeline_over(
+    store: IndexStore, settings: Settings, *, model: ChatModel | _FromSettings | None = None
+) -> AnswerPipeline:
+    """A pipeline over an already-open store (its embedder is the one road vectors take)."""
+    if isinstance(model, _FromSettings):
+        from newsrag.rag.llm import chat_model_from_settings
+
+        model = chat_model_from_settings(settings)
+    return AnswerPipeline(
+        HybridRetriever(store),
+        store.dense.embedder,
+        model,
+        k=settings.k,
+        max_context_tokens=settings.llm_max_context_tokens,
+        store=store,
+    )
+
+
+def cached(embedder: Embedder, settings: Settings | None = None) -> CachedEmbedder:
+    """`embedder` behind the vector cache: memory, plus the on-disk layer when settings set one."""
+    directory = settings.vector_cache_dir if settings is not None else None
+    disk = DiskVectors(directory, embedder.name, embedder.dim) if directory else None
+    return CachedEmbedder(embedder, VectorCache(), disk)
+
+
+def open_pipeline(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    model: ChatModel | _FromSettings | None = FROM_SETTINGS,
+    progress: Callable[[str], None] | None = None,
+) -> AnswerPipeline:
+    """The pipeline from Settings: embedder (loaded unless given), cached, index, chat model.
+
+    `progress` hears what loading the embedder does (the first-use export).
+    """
+    from newsrag.rag.components import load_embedder, load_store
+
+    inner = embedder if embedder is not None else load_embedder(settings, progress=progress)
+    store = load_store(settings, cached(inner, settings))
+    return pipeline_over(store, settings, model=model)
