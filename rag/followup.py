@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from newsrag.rag.errors import LLMError
+from newsrag.rag.facts import entity_spans
 from newsrag.rag.prompts import build_rewrite_messages, sanitize_model_text
 
 if TYPE_CHECKING:
@@ -39,22 +40,19 @@ _POSSESSIVE = frozenset(["its", "their", "his"])
 
 
 def named_entities(text: str) -> list[str]:
-    """Capitalised names and acronyms in text, in order (a question word opening it is skipped)."""
-    entities: list[str] = []
-    current: list[str] = []
-    for index, match in enumerate(_WORD.finditer(text)):
-        word = match.group().rstrip(".")
-        is_name = word[:1].isupper() and not (index == 0 and word.lower() in _QUESTION_WORDS)
-        is_name = is_name and word.lower() not in _PRONOUNS and word != "I"
-        if is_name:
-            current.append(word)
-            continue
-        if current:
-            entities.append(" ".join(current))
-            current = []
-    if current:
-        entities.append(" ".join(current))
-    return entities
+    """The names in text, in order: facts.entity_spans, without an opening question word.
+
+    One name detector serves the answerer and follow-ups; an imperative opener ("Tell",
+    "Show") is a question word here, not a name.
+    """
+    spans = entity_spans(text)
+    opening = _WORD.search(text)
+    if spans and opening and opening.group().lower() in _QUESTION_WORDS:
+        first = spans[0].split()
+        if first[0] == opening.group():
+            rest = " ".join(first[1:])
+            spans = [rest, *spans[1:]] if rest else spans[1:]
+    return spans
 
 
 def is_followup(question: str) -> bool:
