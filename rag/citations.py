@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from newsrag.index import Hit, split_sentences
-from newsrag.rag.records import AnswerSentence, Citation
+from newsrag.rag.records import Answer, AnswerSentence, Citation
 from newsrag.rag.support import MEANING_THRESHOLD, SentenceVectors, check_support
 
 # One bracket group: numbers separated by commas/semicolons, or ranges with - or –.
@@ -161,3 +162,63 @@ def _contributing(
         return markers
     alone = tuple(n for n in markers if _supports(claim, (n,), shown, vectors, t))
     return alone or markers
+
+
+class Renumbering:
+    """Marker numbers in order of first appearance: the first cited passage is [1], and so on."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[int, int] = {}
+
+    def number(self, marker: int) -> int:
+        """The new number of `marker` (the next free one when first seen)."""
+        return self.numbers.setdefault(marker, len(self.numbers) + 1)
+
+    def apply(self, text: str) -> str:
+        """`text` with every marker group renumbered ("[5][2]" -> "[1][2]" at first sight)."""
+        return MARKER_GROUP.sub(self._group, text)
+
+    def _group(self, match: re.Match[str]) -> str:
+        lead = match.group()[: match.start(1) - match.start()].split("[")[0]
+        new = dict.fromkeys(self.number(n) for n in parse_group(match.group(1)))
+        return lead + "".join(f"[{n}]" for n in new)
+
+
+def renumber(answer: Answer) -> Answer:
+    """Markers 1..n in order of first appearance in the text; sentences and citations follow.
+
+    Citations no sentence of the text shows (unsupported ones) come after, in their order.
+    """
+    numbering = Renumbering()
+    text = numbering.apply(answer.answer)
+    for sentence in answer.sentences:
+        for marker in sentence.markers:
+            numbering.number(marker)
+    for citation in answer.citations:
+        numbering.number(citation.marker)
+    if all(old == new for old, new in numbering.numbers.items()):
+        return answer
+    sentences = tuple(
+        replace(s, markers=tuple(numbering.number(m) for m in s.markers)) for s in answer.sentences
+    )
+    citations = tuple(
+        sorted(
+            (replace(c, marker=numbering.number(c.marker)) for c in answer.citations),
+            key=lambda c: c.marker,
+        )
+    )
+    return replace(answer, answer=text, sentences=sentences, citations=citations)
+
+
+def sentence_pieces(answer: Answer) -> list[str]:
+    """The answer text cut after each of its sentences (joined, they give the text back)."""
+    text = answer.answer
+    cuts: list[int] = []
+    position = 0
+    for sentence in answer.sentences:
+        at = text.find(attach_markers(sentence.text, sentence.markers), position)
+        if at >= 0:
+            position = at + len(attach_markers(sentence.text, sentence.markers))
+            cuts.append(position)
+    bounds = [0, *[c for c in cuts if c < len(text)], len(text)]
+    return [text[a:b] for a, b in pairwise(bounds) if text[a:b]]

@@ -10,11 +10,14 @@ from newsrag.index import Hit, IndexStore, SentenceTransformerEmbedder
 from newsrag.rag.citations import (
     attach_markers,
     parse_markers,
+    renumber,
+    sentence_pieces,
     split_cited,
     strip_markers,
     verify_citations,
 )
 from newsrag.rag.facts import entities_supported, numbers_supported, quantities, values
+from newsrag.rag.records import Answer, AnswerSentence, Citation
 from newsrag.rag.retrieval import HybridRetriever
 from newsrag.rag.support import SentenceVectors
 
@@ -140,3 +143,31 @@ def test_changed_number_is_not_supported(
         SentenceVectors(embedder),
     )
     assert not checked.supported and checked.text == ""
+
+
+def _citation(marker: int, chunk_id: str) -> Citation:
+    return Citation(marker, chunk_id, "doc", "Title", None, None, "text", 0, 4)
+
+
+def test_renumber_maps_text_sentences_and_citations_together() -> None:
+    answer = Answer(
+        question="q",
+        answer="Sources disagree: A rose [5]. B fell [2][5].",
+        answerable=True,
+        refusal_reason=None,
+        mode="extractive",
+        degraded=False,
+        citations=(_citation(2, "two"), _citation(5, "five"), _citation(7, "seven")),
+        timings_ms={},
+        sentences=(AnswerSentence("A rose.", (5,), True), AnswerSentence("B fell.", (2, 5), True)),
+    )
+    renumbered = renumber(answer)
+    assert renumbered.answer == "Sources disagree: A rose [1]. B fell [2][1]."
+    assert [s.markers for s in renumbered.sentences] == [(1,), (2, 1)]
+    # The passage a marker pointed at keeps its marker's new number; uncited ones come last.
+    assert [(c.marker, c.chunk_id) for c in renumbered.citations] == [
+        (1, "five"),
+        (2, "two"),
+        (3, "seven"),
+    ]
+    assert sentence_pieces(renumbered) == ["Sources disagree: A rose [1].", " B fell [2][1]."]

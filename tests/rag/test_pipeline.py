@@ -9,8 +9,8 @@ import pytest
 
 from newsrag.index import IndexStore, SentenceTransformerEmbedder
 from newsrag.rag.citations import parse_markers
-from newsrag.rag.pipeline import REFUSALS, AnswerPipeline, open_pipeline, renumber, sentence_pieces
-from newsrag.rag.records import Answer, AnswerRequest, AnswerSentence, Citation, SearchFilters
+from newsrag.rag.pipeline import REFUSALS, AnswerPipeline, open_pipeline
+from newsrag.rag.records import AnswerRequest, SearchFilters
 from newsrag.rag.retrieval import HybridRetriever
 from newsrag.rag.settings import Settings
 from newsrag.rag.vectors import CachedEmbedder
@@ -48,34 +48,6 @@ def test_markers_run_one_to_n_in_order_of_first_appearance(pipeline: AnswerPipel
         assert [c.marker for c in answer.citations][: len(markers)] == markers
         for sentence in answer.sentences:
             assert all(1 <= m <= len(answer.citations) for m in sentence.markers)
-
-
-def _citation(marker: int, chunk_id: str) -> Citation:
-    return Citation(marker, chunk_id, "doc", "Title", None, None, "text", 0, 4)
-
-
-def test_renumber_maps_text_sentences_and_citations_together() -> None:
-    answer = Answer(
-        question="q",
-        answer="Sources disagree: A rose [5]. B fell [2][5].",
-        answerable=True,
-        refusal_reason=None,
-        mode="extractive",
-        degraded=False,
-        citations=(_citation(2, "two"), _citation(5, "five"), _citation(7, "seven")),
-        timings_ms={},
-        sentences=(AnswerSentence("A rose.", (5,), True), AnswerSentence("B fell.", (2, 5), True)),
-    )
-    renumbered = renumber(answer)
-    assert renumbered.answer == "Sources disagree: A rose [1]. B fell [2][1]."
-    assert [s.markers for s in renumbered.sentences] == [(1,), (2, 1)]
-    # The passage a marker pointed at keeps its marker's new number; uncited ones come last.
-    assert [(c.marker, c.chunk_id) for c in renumbered.citations] == [
-        (1, "five"),
-        (2, "two"),
-        (3, "seven"),
-    ]
-    assert sentence_pieces(renumbered) == ["Sources disagree: A rose [1].", " B fell [2][1]."]
 
 
 def test_off_topic_question_is_refused(pipeline: AnswerPipeline) -> None:
