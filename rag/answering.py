@@ -235,8 +235,21 @@ def _extractive(run: _Run, extractor: ExtractiveAnswerer, *, mode: Mode, degrade
     extract: Extract = extractor.answer(
         run.standalone, run.hits, run.vectors, run.ranked(extractor)
     )
+    if extract.near_miss:
+        return run.finish(
+            answer=extract.text,
+            answerable=False,
+            refusal_reason="near_miss",
+            mode=mode,
+            degraded=degraded,
+            citations=extract.citations,
+            passages=tuple(h.chunk.id for h in run.hits),
+            margin=extract.margin,
+        )
     if not extract.answerable:
-        return refusal(run, "no_relevant_passages", mode=mode, degraded=degraded)
+        return refusal(
+            run, "no_relevant_passages", mode=mode, degraded=degraded, margin=extract.margin
+        )
     return run.finish(
         answer=extract.text,
         answerable=True,
@@ -247,6 +260,8 @@ def _extractive(run: _Run, extractor: ExtractiveAnswerer, *, mode: Mode, degrade
         sentences=extract.sentences,
         conflict=extract.conflict,
         passages=tuple(h.chunk.id for h in run.hits),
+        short_answer=extract.short_answer,
+        margin=extract.margin,
     )
 
 

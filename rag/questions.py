@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from newsrag.rag.constraints import TimeAsked, asked_source, asked_time, dateline_end, years_in
 from newsrag.rag.facts import (
     MONTHS,
     NUMBER_WORDS,
     STOPWORDS,
     WEEKDAYS,
+    DateSpan,
     content_stems,
+    date_spans,
     entity_spans,
     entity_words,
-    has_date,
     quantities,
 )
 
-AnswerType = Literal["amount", "count", "person", "date", "place", "entity", "other"]
+AnswerType = Literal["amount", "count", "person", "date", "place", "work", "entity", "other"]
 # Which answer types must be present in a sentence for it to answer the question.
-STRICT_TYPES = frozenset({"amount", "count", "person", "date", "place"})
+STRICT_TYPES = frozenset({"amount", "count", "person", "date", "place", "work"})
 
 _COUNT = (
     r"\bhow many\b|\bwhat (?:is the )?number of\b"
@@ -38,7 +40,8 @@ _AMOUNT = (
     rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}\b"
 )
 _DATE = (
-    r"^\s*when\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b"
+    r"^\s*when\b|^\s*what (?:is|was|are|were|will be) the (?:[a-z]+ )?date\b"
+    r"|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b"
     r"|\bon what (?:day|date)\b|\bin what year\b"
 )
 _PERSON = (
@@ -49,6 +52,11 @@ _PLACE = (
     r"^\s*where\b|\b(?:which|what) (?:[a-z]+ )?(?:country|countries|city|cities|region"
     r"|regions|place|places|nation|nations|location|locations|state|continent)\b"
     r"|\bin which (?:country|city)"
+)
+# Titles of works: "what movie won ...", "which film ...", "the name of the album".
+_WORK = (
+    r"^\s*(?:what|which)\s+(?:[a-z]+\s+)?(?:movie|movies|film|films|book|novel|song|album|show"
+    r"|series|play|musical|game|video game|documentary|painting|opera)\b"
 )
 # "What was Alibaba's total revenue in ...", "How big was the penalty Chinese ...": the noun
 # phrase after the copula, up to a preposition, a capitalised name or the end.
@@ -79,6 +87,7 @@ _PATTERNS: tuple[tuple[AnswerType, str], ...] = (
     ("date", _DATE),
     ("person", _PERSON),
     ("place", _PLACE),
+    ("work", _WORK),
     ("entity", r"^\s*(?:what|which)\b|\bname the\b"),
 )
 # Words that make a capitalised span an organisation, product or place rather than a person.
@@ -129,6 +138,13 @@ class Question:
         str, ...
     ] = ()  # "how many data centers" -> data, centers; "net profit" -> profit
     scopes: tuple[str, ...] = ()  # places a figure is asked for: "staff in Israel" -> Israel
+    time: TimeAsked = field(
+        default_factory=TimeAsked
+    )  # years, quarter, "latest" the question is about
+    source: str | None = None  # "according to Reuters" -> reuters
+    names: tuple[str, ...] = ()  # the question's capitalised names, as written
+    year_only: bool = False  # "what year": a year alone answers
+    modifiers: frozenset[str] = frozenset()  # demonyms used as adjectives: "American rival"
 
 
 def analyse(question: str) -> Question:
@@ -153,6 +169,11 @@ def analyse(question: str) -> Question:
         counted=_singular(measured[-1]) if answer_type == "count" and measured else None,
         measured=measured,
         scopes=_scopes(question, answer_type),
+        time=asked_time(question),
+        source=asked_source(question),
+        names=tuple(re.sub(r"[’']s$", "", n) for n in entity_spans(question)),
+        modifiers=frozenset(m.group(1).casefold() for m in _MODIFIER.finditer(question)),
+        year_only=bool(re.search(r"\b(?:what|which|in what) year\b", lowered)),
     )
 
 
@@ -254,10 +275,50 @@ def slot_values(sentence: str, question: Question) -> set[str]:
     if kind == "place":
         return {p for p in places(sentence) if not _known(p, question)}
     if kind == "date":
-        return {"date"} if has_date(sentence) else set()
+        return {_date_key(d.month, d.day, d.year) for d in asked_dates(sentence, question)}
+    if kind == "work":
+        return {t for t in work_titles(sentence) if not _known(t, question)}
     if kind == "entity":
         return {e for e in entity_spans(sentence) if not _known(e, question)}
     return set()
+
+
+def _date_key(month: int, day: int | None, year: int | None) -> str:
+    return f"{year or '?'}-{month:02d}-{day or 0:02d}"
+
+
+def asked_dates(sentence: str, question: Question) -> list[DateSpan]:
+    """The dates in a sentence that can answer a 'when' question (not a leading dateline).
+
+    "What year" is answered by a year alone; otherwise a date needs a day, or a month and a
+    year. Dates the question itself gives are not answers.
+    """
+    body = sentence[dateline_end(sentence) :]
+    spans = [d for d in date_spans(body) if d.day is not None or d.year is not None]
+    if not spans:  # a year alone, or a month or weekday ("the December quarter")
+        years = sorted(years_in(body) - question.time.years)
+        if question.year_only or years:
+            return [DateSpan(str(y), 0, None, y) for y in years]
+        words = _MONTH_OR_DAY.findall(body)
+        return [DateSpan(w, 0, None, None) for w in words[:1]]
+    asked = set(date_spans(question.text))
+    return [d for d in spans if d not in asked]
+
+
+_MONTH_OR_DAY = re.compile(r"\b(?:" + "|".join([*MONTHS, *WEEKDAYS]) + r")\b", re.IGNORECASE)
+
+
+# A capitalised demonym before a lowercase word modifies it ("American online rival", "Chinese
+# regulators"): a passage may leave it implicit. Before a name or at the end it names a place.
+_MODIFIER = re.compile(r"\b([A-Z][a-z]+(?:an|ese|ish|ian|eli|i))\s+(?=[a-z])")
+_QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]")
+
+
+def work_titles(sentence: str) -> list[str]:
+    """Titles a sentence names: quoted phrases, else capitalised spans (owner's name cut off)."""
+    quoted = [q.strip() for q in _QUOTED.findall(sentence) if q.strip()[:1].isupper()]
+    spans = [re.split(r"[’']s\s+", s)[-1] for s in entity_spans(sentence)]
+    return quoted + [s for s in spans if s not in quoted]
 
 
 def _known(span: str, question: Question) -> bool:
