@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from newsrag.index import Chunk, Hit
 from newsrag.rag.constraints import Status, is_question, other_organisation, source_status
 from newsrag.rag.constraints import time_status as time_of
-from newsrag.rag.facts import content_stems, entity_spans, stem, terms
+from newsrag.rag.facts import content_stems, entity_spans, entity_words, stem, terms
 from newsrag.rag.facts import values as values_in
 from newsrag.rag.matching import TermMatcher, stem_words, weighted_share
 from newsrag.rag.questions import Question, counted_words, counts_the_noun, slot_values
@@ -200,9 +200,26 @@ def named_in(asked: Question, phrases: list[str], words: Set[str], sequence: str
     named by a passage about Alibaba's "cloud technology".
     """
     required = asked.entities - asked.modifiers  # "American rival": the adjective may be implicit
-    return all(name_present(name, words) for name in required) and all(
-        f" {p} " in sequence for p in phrases if set(p.split()) <= words
-    )
+    missing = {name for name in required if not name_present(name, words)}
+    if missing and not all(
+        _loosely_named(span, missing) for span in _spans_missing(asked, missing)
+    ):
+        return False
+    return all(f" {p} " in sequence for p in phrases if set(p.split()) <= words)
+
+
+def _spans_missing(asked: Question, missing: set[str]) -> list[list[str]]:
+    """The words of each question name that has a missing word (a word of no span: alone)."""
+    spans = [entity_words(n) for n in asked.names]
+    out = [sorted(w) for w in spans if w & missing]
+    covered = set().union(*spans) if spans else set()
+    return out + [[w] for w in missing - covered]
+
+
+def _loosely_named(span: list[str], missing: set[str]) -> bool:
+    """A long name (3+ words) is named with one word said otherwise: "Best Animated Feature"
+    for "Best Animated Film"; shorter names need every word."""
+    return len(span) >= 3 and len(missing & set(span)) == 1
 
 
 def name_phrases(text: str) -> list[str]:

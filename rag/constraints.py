@@ -192,20 +192,21 @@ ORGANISATION_HEADS = frozenset(
 def other_organisation(name: str, sentence: str) -> bool:
     """Whether `name` occurs in `sentence` only inside a longer name of another organisation.
 
-    "president of the NFL" is not answered by "president of the NFL Players Association".
+    "president of the NFL" is not answered by "president of the NFL Players Association", nor
+    a question about a film by a sentence about its sequel "Film: Subtitle".
     """
     words = name.split()
     if not words:
         return False
     pattern = re.compile(
-        r"\b" + r"\s+".join(re.escape(w) for w in words) + r"((?:\s+[A-Z][\w&’'-]*)+)?",
-        re.IGNORECASE,
+        r"\b" + r"\s+".join(re.escape(w) for w in words) + r"\b(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+)?"
     )
     found = False
     for m in pattern.finditer(sentence):
         found = True
         tail = (m.group(1) or "").split()
-        if not any(w.casefold().strip("’'") in ORGANISATION_HEADS for w in tail):
+        subtitle = (m.group(1) or "").startswith(":")  # "Avengers: Infinity War" is another work
+        if not subtitle and not any(w.casefold().strip("’'") in ORGANISATION_HEADS for w in tail):
             return False  # at least one mention is the name itself
     return found
 

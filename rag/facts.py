@@ -181,10 +181,14 @@ class DateSpan:
     year: int | None
 
     def with_year(self, year: int | None) -> str:
-        """The date as text, its year added when the text left it out."""
-        if self.year is not None or year is None:
-            return self.text
-        return f"{self.text.rstrip(',')}, {year}"
+        """The date written out ("October 19, 2021"), the year from `year` if the text has none."""
+        year = self.year or year
+        if not self.month:
+            return self.text  # a bare year or month word, as written
+        month = MONTHS[self.month - 1].capitalize()
+        if self.day is None:
+            return f"{month} {year}" if year else month
+        return f"{month} {self.day}, {year}" if year else f"{month} {self.day}"
 
 
 def date_spans(text: str) -> list[DateSpan]:

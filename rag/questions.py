@@ -45,7 +45,9 @@ _DATE = (
     r"|\bon what (?:day|date)\b|\bin what year\b"
 )
 _PERSON = (
-    r"^\s*(?:who|whom|whose)\b|\bwhich (?:[a-z]+ )?(?:person|executive|official|analyst|founder)\b"
+    r"^\s*(?:who|whom|whose)\b|\b(?:which|what) (?:[a-z]+ )?(?:person|executive|official|analyst"
+    r"|founder|actor|actress|director|player|singer|writer|author|artist|athlete|golfer|coach"
+    r"|politician|leader|minister|president|ceo|chief|winner|laureate)\b"
     r"|\b(?:name|named) (?:of )?the (?:executive|person|official|founder|chief)"
 )
 _PLACE = (
@@ -99,6 +101,15 @@ _NOT_PERSON = (
         institute center centre project festival pandemic quarter east west north south
         southeast northeast southwest northwest central middle new united kingdom republic
         island islands city county province valley asia africa europe america ai""".split()  # noqa: SIM905
+    )
+    # Events, works and bodies that are named like people: "Masters Tournament", "World Cup
+    # Russia", "Board of Player Representatives", "Leading Role".
+    | frozenset(
+        """tournament championship championships cup open games olympics awards award prize
+        trophy league series season episode film movie show festival conference summit
+        association union council committee board representatives federation foundation
+        club team role actor actress picture feature stadium park hall theatre theater
+        airport station hotel museum church river lake mountain street road avenue""".split()  # noqa: SIM905
     )
     | frozenset(MONTHS)
     | frozenset(WEEKDAYS)
@@ -230,10 +241,21 @@ def counted_words(sentence: str) -> list[str]:
     return heads
 
 
+def headline(text: str) -> bool:
+    """Whether `text` is set in title case (most words capitalised), as headlines are."""
+    words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text) if w.casefold() not in STOPWORDS]
+    if len(words) < 4:
+        return False
+    capitalised = sum(w[0].isupper() for w in words)
+    return capitalised >= 0.8 * len(words)
+
+
 def person_names(text: str) -> list[str]:
     """Spans that look like people's names: 2-3 capitalised words, no organisation words."""
     names = []
     parts = [p for span in entity_spans(text) for p in re.split(r"\s+(?:of|de|the)\s+", span)]
+    if headline(text):
+        return []  # a title-case headline capitalises every word: its "names" are not names
     for span in parts:
         words = [_LED.sub("", re.sub(r"[’']s$", "", w)) for w in span.split()]
         # The name is the run of plain words at the end: "IT Ministry Anusha Rehman".
@@ -273,7 +295,10 @@ def slot_values(sentence: str, question: Question) -> set[str]:
         names = person_names(sentence)
         return {n for n in names if not set(n.casefold().split()) <= question.entities}
     if kind == "place":
-        return {p for p in places(sentence) if not _known(p, question)}
+        found = places(sentence) or (
+            entity_spans(sentence) if _NAMED_PLACE.search(question.text) else []
+        )
+        return {p for p in found if not _known(p, question) and not headline(sentence)}
     if kind == "date":
         return {_date_key(d.month, d.day, d.year) for d in asked_dates(sentence, question)}
     if kind == "work":
@@ -296,8 +321,8 @@ def asked_dates(sentence: str, question: Question) -> list[DateSpan]:
     body = sentence[dateline_end(sentence) :]
     spans = [d for d in date_spans(body) if d.day is not None or d.year is not None]
     if not spans:  # a year alone, or a month or weekday ("the December quarter")
-        years = sorted(years_in(body) - question.time.years)
-        if question.year_only or years:
+        if question.year_only:
+            years = sorted(years_in(body) - question.time.years)
             return [DateSpan(str(y), 0, None, y) for y in years]
         words = _MONTH_OR_DAY.findall(body)
         return [DateSpan(w, 0, None, None) for w in words[:1]]
@@ -311,6 +336,8 @@ _MONTH_OR_DAY = re.compile(r"\b(?:" + "|".join([*MONTHS, *WEEKDAYS]) + r")\b", r
 # A capitalised demonym before a lowercase word modifies it ("American online rival", "Chinese
 # regulators"): a passage may leave it implicit. Before a name or at the end it names a place.
 _MODIFIER = re.compile(r"\b([A-Z][a-z]+(?:an|ese|ish|ian|eli|i))\s+(?=[a-z])")
+# "Which city hosted ...": the place may be the sentence's subject, with no preposition.
+_NAMED_PLACE = re.compile(r"\b(?:which|what) (?:city|country|nation|town|state)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]")
 
 

@@ -39,7 +39,9 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
     if kind == "date":
         year = _year_for(cand)
         found = []
-        for d in asked_dates(text, asked):
+        dates = asked_dates(text, asked)
+        dates.sort(key=lambda d: _distance(text, text.find(d.text), asked))  # nearest the asked
+        for d in dates:
             filled = d.year or year
             key = f"{filled or '?'}-{d.month:02d}-{d.day or 0:02d}"
             found.append(Value(d.with_year(year), key))
