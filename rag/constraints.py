@@ -195,11 +195,13 @@ def other_organisation(name: str, sentence: str) -> bool:
     "president of the NFL" is not answered by "president of the NFL Players Association", nor
     a question about a film by a sentence about its sequel "Film: Subtitle".
     """
-    words = name.split()
+    # "CEO of Lego": the organisation is the part after the last "of".
+    words = re.split(r"\s+(?:of|de)\s+", name)[-1].split()
     if not words:
         return False
     pattern = re.compile(
-        r"\b" + r"\s+".join(re.escape(w) for w in words) + r"\b(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+)?"
+        r"(?i:\b" + r"\s+".join(re.escape(w) for w in words) + r"\b)"
+        r"(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+)?"
     )
     found = False
     for m in pattern.finditer(sentence):

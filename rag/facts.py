@@ -85,7 +85,7 @@ _MONTH_ABBR = {m[:3]: m for m in MONTHS} | {"sept": "september"}
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Dates that pin a time down; "this year", "ago" or "today" alone do not answer "when".
 _DATE_WORDS = re.compile(r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|(?:19|20)\d\d)\b", re.IGNORECASE)
-_CAP_WORD = r"(?:[A-Z][\w’'&.\-]*[\w]|[A-Z])"
+_CAP_WORD = r"(?:[A-Z][\w’'&.\-]*[\w]|[A-Z](?:\.(?=\s+[A-Z]))?)"  # "B." of "Niels B. Smith"
 _CAP_SPAN = re.compile(rf"{_CAP_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_CAP_WORD})*")
 _WORD = re.compile(r"[a-z0-9]+(?:[.'’][a-z0-9]+)*")
 _ACRONYM = re.compile(r"^[A-Z]{2,5}$")

@@ -167,20 +167,23 @@ def analyse(question: str) -> Question:
             answer_type = kind
             break
     measured = _measured(question, answer_type)
+    time = asked_time(question)
+    # Years are the time constraint (rag.constraints), not figures or terms a passage must state.
+    years = {str(y) for y in time.years}
     return Question(
         text=question,
         answer_type=answer_type,
-        stems=frozenset(content_stems(question)),
+        stems=frozenset(content_stems(question)) - years,
         entities=frozenset(entity_words(question)),
         values=frozenset(
             round(q.value, 6)
             for q in quantities(question)
-            if q.text[:1].isdigit() or q.kind != "number"
+            if (q.text[:1].isdigit() or q.kind != "number") and int(q.value) not in time.years
         ),
         counted=_singular(measured[-1]) if answer_type == "count" and measured else None,
         measured=measured,
         scopes=_scopes(question, answer_type),
-        time=asked_time(question),
+        time=time,
         source=asked_source(question),
         names=tuple(re.sub(r"[’']s$", "", n) for n in entity_spans(question)),
         modifiers=frozenset(m.group(1).casefold() for m in _MODIFIER.finditer(question)),
@@ -261,7 +264,8 @@ def person_names(text: str) -> list[str]:
         # The name is the run of plain words at the end: "IT Ministry Anusha Rehman".
         run: list[str] = []
         for word in reversed(words):
-            if word.isupper() or word.casefold().strip(".") in _NOT_NAME:
+            initial = len(word.strip(".")) == 1  # "Niels B. Christiansen"
+            if (word.isupper() and not initial) or word.casefold().strip(".") in _NOT_NAME:
                 break
             run.insert(0, word)
         if 2 <= len(run) <= 3:
