@@ -8,7 +8,13 @@ from collections.abc import Set
 from dataclasses import dataclass
 
 from newsrag.index import Chunk, Hit
-from newsrag.rag.constraints import Status, is_question, other_organisation, source_status
+from newsrag.rag.constraints import (
+    Status,
+    is_question,
+    other_organisation,
+    past_role,
+    source_status,
+)
 from newsrag.rag.constraints import time_status as time_of
 from newsrag.rag.facts import content_stems, entity_spans, entity_words, stem, terms
 from newsrag.rag.facts import values as values_in
@@ -73,6 +79,7 @@ class Candidate:
     source: Status = "unknown"  # whether its passage is from the source the question names
     other_name: bool = False  # it names the question's name only inside another organisation's
     asks: bool = False  # the sentence is itself a question
+    past: bool = False  # it gives the asked role as a past one ("the former CEO")
 
     @property
     def constrained_ok(self) -> bool:
@@ -82,6 +89,7 @@ class Candidate:
             and self.source != "contradict"
             and not self.other_name
             and not self.asks
+            and not self.past
         )
 
     @property
@@ -241,6 +249,7 @@ class Scorer:
         self.bridged = bridged(asked)
         self.everywhere = _words_of(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits))
         self.phrases = name_phrases(asked.text)
+        self.role_words = frozenset(terms(asked.text))
         self._facts: dict[tuple[str, int, int], _PassageFacts] = {}
 
     def candidate(
@@ -294,6 +303,7 @@ class Scorer:
             source=source_status(asked.source, chunk),
             other_name=any(other_organisation(n, sentence.text) for n in asked.names),
             asks=is_question(sentence.text),
+            past=past_role(asked.text, sentence.text, self.role_words),
         )
 
     def _in_scope(self, text: str) -> bool:

@@ -62,12 +62,16 @@ class TimeAsked:
         return bool(self.years) or self.quarter is not None
 
 
-def years_in(text: str) -> set[int]:
-    """Years named in `text` as dates (not inside numbers, ids or names)."""
+def years_in(text: str, *, names: bool = True) -> set[int]:
+    """Years named in `text` (not inside numbers or ids).
+
+    `names=False` leaves out a year glued to a capitalised word ("Cyberpunk 2077", "Wonder
+    Woman 1984"): in a question that names a thing; in a passage ("Athens 1896") it dates it.
+    """
     found = set()
     for m in _YEAR.finditer(text):
-        if _NAME_BEFORE.search(text[max(0, m.start() - 40) : m.start()]):
-            continue  # "Cyberpunk 2077", "Wonder Woman 1984": part of a name
+        if not names and _NAME_BEFORE.search(text[max(0, m.start() - 40) : m.start()]):
+            continue
         found.add(int(m.group(1)))
     return found
 
@@ -94,7 +98,7 @@ def asked_time(question: str) -> TimeAsked:
     # In a parenthesis a year qualifies the title before it ("God of War (2018)").
     qualified = {int(y) for y in _YEAR_IN_PARENS.findall(question)}
     return TimeAsked(
-        years=frozenset(years_in(_YEAR_IN_PARENS.sub(" ", question)) | qualified),
+        years=frozenset(years_in(_YEAR_IN_PARENS.sub(" ", question), names=False) | qualified),
         quarter=min(quarters) if len(quarters) == 1 else None,
         latest=bool(_LATEST.search(question)) and offset is None,
         relative=offset,
@@ -211,6 +215,29 @@ def other_organisation(name: str, sentence: str) -> bool:
         if not subtitle and not any(w.casefold().strip("’'") in ORGANISATION_HEADS for w in tail):
             return False  # at least one mention is the name itself
     return found
+
+
+# Words that put a role in the past: "the former CEO", "ex-president", "the late founder".
+_PAST_ROLE = re.compile(
+    r"\b(?:former|ex|late|previous|outgoing|erstwhile|one-time|then|retired|departing)[\s-]+"
+    r"(?:[a-z]+\s+){0,2}?(?:[A-Za-z]+)",
+    re.IGNORECASE,
+)
+_PRESENT = re.compile(r"^\s*(?:who|what|which)\b[^?]*?\b(?:is|are)\b|\bcurrent(?:ly)?\b", re.I)
+
+
+def past_role(question: str, sentence: str, roles: Iterable[str]) -> bool:
+    """Whether a present-tense question's role appears in the sentence only as a past one.
+
+    "Who is the CEO of X?" is not answered by "Y, the former CEO of X".
+    """
+    if not _PRESENT.search(question):
+        return False
+    for m in _PAST_ROLE.finditer(sentence):
+        words = {w.casefold() for w in re.findall(r"\w+", m.group())}
+        if words & {r.casefold() for r in roles}:
+            return True
+    return False
 
 
 def is_question(sentence: str) -> bool:

@@ -268,9 +268,15 @@ def person_names(text: str) -> list[str]:
             if (word.isupper() and not initial) or word.casefold().strip(".") in _NOT_NAME:
                 break
             run.insert(0, word)
-        if 2 <= len(run) <= 3:
+        plain = not any(_lower_part(w) or w.casefold() in STOPWORDS for w in run)
+        if 2 <= len(run) <= 3 and plain:  # "Apocalypse Now" has a common word: not a person
             names.append(" ".join(run))
     return names
+
+
+def _lower_part(word: str) -> bool:
+    """'Thirteen-year-old': a hyphenated word with a lowercase part is no part of a name."""
+    return "-" in word and any(p[:1].islower() for p in word.split("-"))
 
 
 def places(text: str) -> list[str]:
@@ -348,12 +354,19 @@ _QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]")
 def work_titles(sentence: str) -> list[str]:
     """Titles a sentence names: quoted phrases, else capitalised spans (owner's name cut off)."""
     quoted = [q.strip() for q in _QUOTED.findall(sentence) if q.strip()[:1].isupper()]
-    spans = [re.split(r"[’']s\s+", s)[-1] for s in entity_spans(sentence)]
+    owners = (re.split(r"[’']s\s+", s)[-1] for s in entity_spans(sentence))
+    spans = [s for s in owners if not re.search(r"[’']s$", s)]  # "Disney's": an owner
     return quoted + [s for s in spans if s not in quoted]
 
 
 def _known(span: str, question: Question) -> bool:
-    """Whether the question already names this span ('Israel' in 'which Israeli city')."""
+    """Whether the question already names this span ('Israel' in 'which Israeli city').
+
+    Words the question uses in any case count too ("olympic games").
+    """
+    words = set(re.findall(r"\w+", span.casefold()))
+    if words and words <= set(re.findall(r"\w+", question.text.casefold())):
+        return True
     return all(
         any(
             w == e or (len(w) >= 4 and e.startswith(w)) or (len(e) >= 4 and w.startswith(e))
