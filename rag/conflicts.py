@@ -55,12 +55,17 @@ def find_twin_conflict(
     mine = values.get(id(best))
     if mine is None:
         return None
+    agreeing = [c for c in passing if values.get(id(c), ("", ""))[0] == mine[0]]
     for rival in passing:
         other = values.get(id(rival))
-        if rival is best or other is None or other[0] == mine[0] or rival.doc_id == best.doc_id:
+        if other is None or other[0] == mine[0]:
             continue
-        if twin_sentences(best.text, rival.text, mine[1], other[1]):
-            return rival
+        for cand in agreeing:  # any sentence stating the best value may have a changed copy
+            text = values[id(cand)][1]
+            if rival.doc_id != cand.doc_id and twin_sentences(
+                cand.text, rival.text, text, other[1]
+            ):
+                return rival
     return None
 
 
