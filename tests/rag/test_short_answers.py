@@ -1,4 +1,4 @@
-"""Short answers, votes, near misses and twin conflicts on invented articles, through the answerer."""
+"""Short answers, votes, near misses and twin conflicts on invented articles."""
 
 from __future__ import annotations
 
