@@ -17,17 +17,19 @@ from newsrag.index import Embedder, Hit
 from newsrag.rag.candidates import Candidate
 from newsrag.rag.citations import verify_citations
 from newsrag.rag.conflicts import CONFLICT_TYPES
+from newsrag.rag.constraints import other_organisation, source_status, time_status
 from newsrag.rag.errors import LLMError
 from newsrag.rag.extractive import Extract, ExtractiveAnswerer
 from newsrag.rag.followup import rewrite_followup
 from newsrag.rag.prompts import (
     build_answer_messages,
+    constraints_note,
     is_refusal,
     sanitize_model_text,
     sanitize_stream,
 )
 from newsrag.rag.questions import analyse
-from newsrag.rag.records import Answer, Mode, RefusalReason
+from newsrag.rag.records import Answer, AnswerSentence, Mode, RefusalReason
 from newsrag.rag.retrieval import HybridRetriever, SearchFilters
 from newsrag.rag.support import SentenceVectors, VectorCache
 
@@ -169,8 +171,10 @@ def _generate(
     streaming: bool,
 ) -> Iterator[AnswerEvent]:
     """The LLM path: prompt, (stream), sanitise, verify; an LLMError degrades to extractive."""
+    asked = analyse(run.standalone)
+    note = constraints_note(asked.time.years, asked.names, asked.source)
     messages, shown = build_answer_messages(
-        run.standalone, run.hits, max_context_tokens=max_context_tokens
+        run.standalone, run.hits, max_context_tokens=max_context_tokens, constraints=note
     )
     pieces: list[str] = []
     try:
@@ -195,6 +199,11 @@ def _verified(run: _Run, extractor: ExtractiveAnswerer, raw: str, shown: list[Hi
     if is_refusal(text):
         return refusal(run, "llm_refused", mode="llm", shown=shown)
     checked = verify_citations(text, shown, run.vectors)
+    if checked.supported and not _holds_constraints(run, checked.sentences, shown):
+        # Verified means the sentence is in a passage, not that it answers this question: a
+        # passage about another year or organisation does not; answer from what does.
+        log.info("LLM answer cites passages that fail the question's constraints")
+        return _extractive(run, extractor, mode="extractive", degraded=True)
     if not checked.supported:
         return refusal(
             run,
@@ -218,6 +227,23 @@ def _verified(run: _Run, extractor: ExtractiveAnswerer, raw: str, shown: list[Hi
     )
 
 
+def _holds_constraints(run: _Run, sentences: tuple[AnswerSentence, ...], shown: list[Hit]) -> bool:
+    """Whether some supported sentence's cited passages satisfy the question's time and names."""
+    asked = analyse(run.standalone)
+    for sentence in sentences:
+        if not sentence.supported:
+            continue
+        for n in sentence.markers:
+            chunk = shown[n - 1].chunk
+            if (
+                time_status(asked.time, sentence.text, chunk) != "contradict"
+                and source_status(asked.source, chunk) != "contradict"
+                and not any(other_organisation(name, sentence.text) for name in asked.names)
+            ):
+                return True
+    return False
+
+
 def _rewrite(question: str, history: list[dict[str, str]] | None, model: ChatModel | None) -> str:
     if not history:
         return question
@@ -225,9 +251,15 @@ def _rewrite(question: str, history: list[dict[str, str]] | None, model: ChatMod
 
 
 def _relevant(extractor: ExtractiveAnswerer, run: _Run) -> bool:
-    """Whether any retrieved sentence is about the question at all (else skip the LLM)."""
+    """Whether any retrieved sentence is about the question at all (else skip the LLM).
+
+    About it: the question's names, close in meaning, and not contradicting its time, source
+    or names (a passage about another year is a near miss, not context for an answer).
+    """
     ranked = run.ranked(extractor)
-    return any(c.names_ok and c.similarity >= MIN_RELEVANCE for c in ranked[:10])
+    return any(
+        c.names_ok and c.constrained_ok and c.similarity >= MIN_RELEVANCE for c in ranked[:10]
+    )
 
 
 def _extractive(run: _Run, extractor: ExtractiveAnswerer, *, mode: Mode, degraded: bool) -> Answer:
