@@ -245,12 +245,11 @@ def counted_words(sentence: str) -> list[str]:
 
 
 def headline(text: str) -> bool:
-    """Whether `text` is set in title case (most words capitalised), as headlines are."""
+    """Whether `text` is set in title case (every content word capitalised), as headlines are."""
     words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text) if w.casefold() not in STOPWORDS]
     if len(words) < 4:
         return False
-    capitalised = sum(w[0].isupper() for w in words)
-    return capitalised >= 0.8 * len(words)
+    return all(w[0].isupper() for w in words)  # no lowercase content word at all
 
 
 def person_names(text: str) -> list[str]:
