@@ -80,6 +80,7 @@ class Candidate:
     other_name: bool = False  # it names the question's name only inside another organisation's
     asks: bool = False  # the sentence is itself a question
     past: bool = False  # it gives the asked role as a past one ("the former CEO")
+    relates: bool = True  # it states the verb asked ("directed"), or a related word
 
     @property
     def constrained_ok(self) -> bool:
@@ -90,6 +91,7 @@ class Candidate:
             and not self.other_name
             and not self.asks
             and not self.past
+            and self.relates
         )
 
     @property
@@ -304,6 +306,7 @@ class Scorer:
             other_name=any(other_organisation(n, sentence.text) for n in asked.names),
             asks=is_question(sentence.text),
             past=past_role(asked.text, sentence.text, self.role_words),
+            relates=asked.relation is None or self._relates(asked.relation, sentence.text, matcher),
         )
 
     def _in_scope(self, text: str) -> bool:
@@ -317,6 +320,12 @@ class Scorer:
             return True
         words = set(terms(text, keep_stopwords=True))
         return all(name_present(place, words) for place in self.asked.scopes)
+
+    def _relates(self, verb: str, text: str, matcher: TermMatcher | None) -> bool:
+        """Whether `text` states the asked verb (any form), or a word related to it."""
+        if stem(verb) in content_stems(text):
+            return True
+        return matcher is not None and matcher.related(verb, text)
 
     def _measures(self, text: str, matcher: TermMatcher | None) -> bool:
         """Whether `text` names what the question measures (or a word related to it)."""

@@ -20,7 +20,7 @@ Status = Literal["match", "unknown", "contradict"]
 
 # A year as a word of its own: not part of a longer number, an id or a name ("Cyberpunk 2077",
 # "Wonder Woman 1984": a year glued to a capitalised word names a thing, it does not date it).
-_YEAR = re.compile(r"(?<![\w$£€.,/-])((?:19|20)\d\d)(?![\w.,]\d|\d)")
+_YEAR = re.compile(r"(?<![\w$£€.,/-])((?:1[5-9]|20)\d\d)(?![\w.,]\d|\d)")
 _NAME_BEFORE = re.compile(r"[A-Z][\w’'!:&-]*\s+$")
 # Relative time words of a question, resolved against the newest evidence.
 _LATEST = re.compile(
@@ -193,6 +193,25 @@ ORGANISATION_HEADS = frozenset(
 )
 
 
+# "an NFL team", "a FIFA confederation": one member or part of the named body, not the body.
+MEMBER_NOUNS = (
+    "team",
+    "teams",
+    "club",
+    "clubs",
+    "franchise",
+    "affiliate",
+    "subsidiary",
+    "chapter",
+    "foundation",
+    "union",
+    "association",
+    "confederation",
+    "federation",
+    "players",
+)
+
+
 def other_organisation(name: str, sentence: str) -> bool:
     """Whether `name` occurs in `sentence` only inside a longer name of another organisation.
 
@@ -205,12 +224,14 @@ def other_organisation(name: str, sentence: str) -> bool:
         return False
     pattern = re.compile(
         r"(?i:\b" + r"\s+".join(re.escape(w) for w in words) + r"\b)"
-        r"(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+)?"
+        r"(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+|\s+(?:" + "|".join(MEMBER_NOUNS) + r")\b)?"
     )
     found = False
     for m in pattern.finditer(sentence):
         found = True
         tail = (m.group(1) or "").split()
+        if tail and tail[0] in MEMBER_NOUNS:
+            continue  # "president of an NFL team"
         subtitle = (m.group(1) or "").startswith(":")  # "Avengers: Infinity War" is another work
         if not subtitle and not any(w.casefold().strip("’'") in ORGANISATION_HEADS for w in tail):
             return False  # at least one mention is the name itself

@@ -156,6 +156,7 @@ class Question:
     names: tuple[str, ...] = ()  # the question's capitalised names, as written
     year_only: bool = False  # "what year": a year alone answers
     modifiers: frozenset[str] = frozenset()  # demonyms used as adjectives: "American rival"
+    relation: str | None = None  # the verb asked: "who directed" -> directed, "when ... premiere"
 
 
 def analyse(question: str) -> Question:
@@ -187,8 +188,40 @@ def analyse(question: str) -> Question:
         source=asked_source(question),
         names=tuple(re.sub(r"[’']s$", "", n) for n in entity_spans(question)),
         modifiers=frozenset(m.group(1).casefold() for m in _MODIFIER.finditer(question)),
+        relation=asked_relation(question),
         year_only=bool(re.search(r"\b(?:what|which|in what) year\b", lowered)),
     )
+
+
+# "Who directed ...", "Which city hosted ...", "What movie won ...": the verb after the wh-phrase.
+_WH_VERB = re.compile(r"^\s*(?:who|(?:what|which)\s+[a-z]+)\s+([a-z]+)\b", re.IGNORECASE)
+# "When was Pixel 6 announced?", "When does The Show premiere?": the verb right after the name.
+_WHEN_VERB = re.compile(
+    r"^\s*(?:when|where)\s+(?:is|was|are|were|does|did|do|will|has|have|had)\b.*"
+    r"\b(?-i:[A-Z0-9])[\w!’'-]*\s+([a-z]+)\s*\?*\s*$",
+    re.IGNORECASE,
+)
+# Past forms that do not end in -ed; a verb of a wh-question is one of these or ends in -ed.
+_IRREGULAR_PAST = frozenset(
+    """won led made took became held beat wrote sang ran bought sold began gave built drew
+    chose found fought hit lost paid put read rose set shot spent stood struck taught told
+    threw wore""".split()  # noqa: SIM905
+)
+_AUXILIARIES = frozenset("is was are were will would does did do has have had can could".split())  # noqa: SIM905
+
+
+def asked_relation(question: str) -> str | None:
+    """The verb a question asks about, when its form shows one (else None)."""
+    match = _WH_VERB.match(question)
+    if match:
+        verb = match.group(1).casefold()
+        if verb not in _AUXILIARIES and (verb.endswith("ed") or verb in _IRREGULAR_PAST):
+            return verb
+        return None
+    match = _WHEN_VERB.match(question)
+    if match and match.group(1).islower() and match.group(1) not in STOPWORDS:
+        return match.group(1).casefold()
+    return None
 
 
 def _scopes(question: str, answer_type: AnswerType) -> tuple[str, ...]:

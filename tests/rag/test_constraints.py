@@ -91,3 +91,15 @@ def test_past_roles_and_questions_in_passages() -> None:
     assert not past_role("Who was the chief of Corvex?", "the former chief Lee Park", roles)
     assert is_question("What would a sequel look like?")
     assert not is_question("The sequel opens in May.")
+
+
+def test_the_verb_asked_and_members_of_a_body() -> None:
+    from newsrag.rag.questions import asked_relation
+
+    assert asked_relation("Who directed The Glass Orchard?") == "directed"
+    assert asked_relation("Which town hosted the fair?") == "hosted"
+    assert asked_relation("When was Orbit Phone 3 unveiled?") == "unveiled"
+    assert asked_relation("Who is the chair of Corvex?") is None
+    assert asked_relation("When did Corvex first make money?") is None
+    assert other_organisation("GBL", "Ann Roe, president of a GBL team, spoke.")
+    assert years_in("first held in Lisbon in 1896") == {1896}
