@@ -10,6 +10,7 @@ from pathlib import Path
 from newsrag.evals.gate import GateResult, QuestionState, Snapshot
 from newsrag.evals.metrics import GATE_K, MRR_K, summarise, summarise_by_type
 from newsrag.evals.runner import QuestionRun
+from newsrag.rag.records import Answer
 
 REPORT_VERSION = 1
 
@@ -105,10 +106,7 @@ def question_row(run: QuestionRun) -> dict[str, object]:
         "mode": answer.mode,
         "degraded": answer.degraded,
         "conflict": answer.conflict,
-        "citations": [
-            {"marker": c.marker, "chunk_id": c.chunk_id, "supported": c.supported, "holds": held}
-            for c, held in zip(answer.citations, score.citation_holds, strict=True)
-        ],
+        "citations": _citation_rows(answer, score.citation_holds),
         "passages": list(answer.passages),
         "evidence_ranks": list(score.evidence_ranks),
         "evidence_cited": list(score.evidence_cited),
@@ -211,8 +209,9 @@ def _question_lines(run: QuestionRun, baseline: Snapshot | None) -> list[str]:
             f"citations holding evidence: {held}/{len(score.citation_holds)} · "
             f"evidence cited: {sum(score.evidence_cited)}/{len(score.evidence_cited)}"
         )
-    for citation, holds in zip(answer.citations, score.citation_holds, strict=True):
-        lines.append(f"  - [{citation.marker}] {citation.chunk_id} evidence {_mark(holds)}")
+    for row in _citation_rows(answer, score.citation_holds):
+        mark = "context (unsupported)" if row["holds"] is None else _mark(bool(row["holds"]))
+        lines.append(f"  - [{row['marker']}] {row['chunk_id']} evidence {mark}")
     lines += [f"- vs baseline: {_change(run, baseline)}", ""]
     return lines
 
@@ -246,3 +245,17 @@ def _mark(ok: bool) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _citation_rows(answer: Answer, holds: tuple[bool, ...]) -> list[dict[str, object]]:
+    """Each citation with whether its passage holds evidence (scored: supported ones only)."""
+    supported = iter(holds)
+    return [
+        {
+            "marker": c.marker,
+            "chunk_id": c.chunk_id,
+            "supported": c.supported,
+            "holds": next(supported) if c.supported else None,
+        }
+        for c in answer.citations
+    ]

@@ -87,7 +87,7 @@ def run_questions(
         # windows into the best one's id); other passages are looked up in the store.
         shown = {c.chunk_id: c.text for c in answer.citations}
         passages = [shown.get(c) or chunk_texts.get(c, "") for c in answer.passages]
-        cited = [c.text or chunk_texts.get(c.chunk_id, "") for c in answer.citations]
+        cited = [c.text or chunk_texts.get(c.chunk_id, "") for c in answer.citations if c.supported]
         run = QuestionRun(question, answer, score_question(question, answer, passages, cited))
         runs.append(run)
         if progress is not None:

@@ -8,13 +8,23 @@ from collections.abc import Set
 from dataclasses import dataclass
 
 from newsrag.index import Chunk, Hit
-from newsrag.rag.facts import content_stems, entity_spans, stem, terms
+from newsrag.rag.constraints import (
+    Status,
+    is_question,
+    other_organisation,
+    past_role,
+    source_status,
+)
+from newsrag.rag.constraints import time_status as time_of
+from newsrag.rag.facts import content_stems, entity_spans, entity_words, stem, terms
 from newsrag.rag.facts import values as values_in
 from newsrag.rag.matching import TermMatcher, stem_words, weighted_share
 from newsrag.rag.questions import Question, counted_words, counts_the_noun, slot_values
 from newsrag.rag.support import Sentence
 
-_ADJECTIVAL = ("an", "ese", "ish", "ian", "eli")
+# Adjective and demonym endings: "Chinese" is named by a passage on "China", "Israeli" by one on
+# "Israel" (the passage word is the start of the question's word, less its ending).
+_ADJECTIVAL = ("an", "ese", "ish", "ian", "eli", "i", "n")
 # Words that say how the question is put, not what it asks about.
 _META = frozenset(
     """article articles report reports reported story piece news mention mentioned
@@ -65,6 +75,24 @@ class Candidate:
     in_scope: bool  # it names the places the asked figure is scoped to ("staff in Israel")
     values: frozenset[str]  # values of the asked-for type the sentence states
     score: float
+    time: Status = "unknown"  # whether it is about the asked time (constraints.time_status)
+    source: Status = "unknown"  # whether its passage is from the source the question names
+    other_name: bool = False  # it names the question's name only inside another organisation's
+    asks: bool = False  # the sentence is itself a question
+    past: bool = False  # it gives the asked role as a past one ("the former CEO")
+    relates: bool = True  # it states the verb asked ("directed"), or a related word
+
+    @property
+    def constrained_ok(self) -> bool:
+        """Whether nothing about the sentence contradicts the question's time, source or names."""
+        return (
+            self.time != "contradict"
+            and self.source != "contradict"
+            and not self.other_name
+            and not self.asks
+            and not self.past
+            and self.relates
+        )
 
     @property
     def text(self) -> str:
@@ -110,10 +138,16 @@ def asked_noun(asked: Question) -> str | None:
 
 
 def name_present(name: str, present: Set[str]) -> bool:
-    """Whether a question's name occurs, allowing inflections ('Chinese' ~ 'China')."""
+    """Whether a question's name occurs, allowing inflections ('Chinese' ~ 'China').
+
+    Every part must be there: "Japan", "Iran" or "Jordan" is not named by a passage without
+    it; an adjective ("Chinese", "Israeli") is named by its country ("China", "Israel").
+    """
     for part in re.findall(r"[a-z0-9]+", name):
-        if part in present or len(part) < 2 or part.endswith(_ADJECTIVAL):
-            continue  # "American", "Chinese": a modifier the passage may leave implicit
+        if part in present or len(part) < 2:
+            continue
+        if part.endswith(_ADJECTIVAL) and any(_demonym_of(part, t) for t in present):
+            continue
         short = [
             t
             for t in present
@@ -122,6 +156,15 @@ def name_present(name: str, present: Set[str]) -> bool:
         if len(part) < 5 or not short:
             return False
     return True
+
+
+def _demonym_of(adjective: str, word: str) -> bool:
+    """Whether `adjective` is formed from `word` ('chinese': 'china', 'israeli': 'israel')."""
+    return (
+        len(word) >= 4
+        and len(adjective) > len(word)
+        and (_shared_prefix(adjective, word) >= len(word) - 1)
+    )
 
 
 def _shared_prefix(a: str, b: str) -> int:
@@ -166,9 +209,27 @@ def named_in(asked: Question, phrases: list[str], words: Set[str], sequence: str
     A multi-word name whose words all occur must occur as the name: "Alibaba Cloud" is not
     named by a passage about Alibaba's "cloud technology".
     """
-    return all(name_present(name, words) for name in asked.entities) and all(
-        f" {p} " in sequence for p in phrases if set(p.split()) <= words
-    )
+    required = asked.entities - asked.modifiers  # "American rival": the adjective may be implicit
+    missing = {name for name in required if not name_present(name, words)}
+    if missing and not all(
+        _loosely_named(span, missing) for span in _spans_missing(asked, missing)
+    ):
+        return False
+    return all(f" {p} " in sequence for p in phrases if set(p.split()) <= words)
+
+
+def _spans_missing(asked: Question, missing: set[str]) -> list[list[str]]:
+    """The words of each question name that has a missing word (a word of no span: alone)."""
+    spans = [entity_words(n) for n in asked.names]
+    out = [sorted(w) for w in spans if w & missing]
+    covered = set().union(*spans) if spans else set()
+    return out + [[w] for w in missing - covered]
+
+
+def _loosely_named(span: list[str], missing: set[str]) -> bool:
+    """A long name (3+ words) is named with one word said otherwise: "Best Animated Feature"
+    for "Best Animated Film"; shorter names need every word."""
+    return len(span) >= 3 and len(missing & set(span)) == 1
 
 
 def name_phrases(text: str) -> list[str]:
@@ -190,6 +251,7 @@ class Scorer:
         self.bridged = bridged(asked)
         self.everywhere = _words_of(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits))
         self.phrases = name_phrases(asked.text)
+        self.role_words = frozenset(terms(asked.text))
         self._facts: dict[tuple[str, int, int], _PassageFacts] = {}
 
     def candidate(
@@ -223,6 +285,9 @@ class Scorer:
             typed = 0.0  # a count, but of something else
         elif values and any(not credits.get(stem(w)) for w in asked.measured):
             typed = 0.75  # names the measure only loosely ("program" for "market value")
+        time = time_of(asked.time, sentence.text, chunk)
+        if time == "match" and asked.time.constrained:
+            typed += 0.1  # the asked year is stated: prefer it over undated evidence
         score = 0.6 * sim + 0.25 * overlap + 0.1 * context + 0.15 * typed
         return Candidate(
             sentence,
@@ -236,6 +301,12 @@ class Scorer:
             self._in_scope(sentence.text),
             values,
             score,
+            time=time,
+            source=source_status(asked.source, chunk),
+            other_name=any(other_organisation(n, sentence.text) for n in asked.names),
+            asks=is_question(sentence.text),
+            past=past_role(asked.text, sentence.text, self.role_words),
+            relates=asked.relation is None or self._relates(asked.relation, sentence.text, matcher),
         )
 
     def _in_scope(self, text: str) -> bool:
@@ -249,6 +320,12 @@ class Scorer:
             return True
         words = set(terms(text, keep_stopwords=True))
         return all(name_present(place, words) for place in self.asked.scopes)
+
+    def _relates(self, verb: str, text: str, matcher: TermMatcher | None) -> bool:
+        """Whether `text` states the asked verb (any form), or a word related to it."""
+        if stem(verb) in content_stems(text):
+            return True
+        return matcher is not None and matcher.related(verb, text)
 
     def _measures(self, text: str, matcher: TermMatcher | None) -> bool:
         """Whether `text` names what the question measures (or a word related to it)."""

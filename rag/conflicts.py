@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from newsrag.rag.questions import Question
@@ -27,14 +28,58 @@ def values_agree(kind: str, a: frozenset[str], b: frozenset[str]) -> bool:
     return bool(a & b)
 
 
+# Two sentences that are the same text but for the value (a copy with the fact changed):
+# word-set Jaccard, the values' own words left out.
+MIN_TWIN = 0.6
+_WORD = re.compile(r"\w+")
+
+
+def twin_sentences(a: str, b: str, value_a: str, value_b: str) -> bool:
+    """Whether two sentences say the same thing with a different value (word Jaccard)."""
+    drop = set(_WORD.findall(f"{value_a} {value_b}".casefold()))
+    wa = set(_WORD.findall(a.casefold())) - drop
+    wb = set(_WORD.findall(b.casefold())) - drop
+    union = wa | wb
+    return bool(union) and len(wa & wb) / len(union) >= MIN_TWIN
+
+
+def find_twin_conflict(
+    best: Candidate, passing: list[Candidate], values: dict[int, tuple[str, str]]
+) -> Candidate | None:
+    """A passing candidate of another article, the best one's text with another value.
+
+    `values`: id(candidate) -> (value key, value text). Any answer type: two copies of one
+    sentence that disagree on the value asked are a conflict, even where two different dates
+    or places could both be true.
+    """
+    mine = values.get(id(best))
+    if mine is None:
+        return None
+    agreeing = [c for c in passing if values.get(id(c), ("", ""))[0] == mine[0]]
+    for rival in passing:
+        other = values.get(id(rival))
+        if other is None or other[0] == mine[0]:
+            continue
+        for cand in agreeing:  # any sentence stating the best value may have a changed copy
+            text = values[id(cand)][1]
+            if rival.doc_id != cand.doc_id and twin_sentences(
+                cand.text, rival.text, text, other[1]
+            ):
+                return rival
+    return None
+
+
 def find_conflict(
-    question: Question, passing: list[Candidate], vectors: SentenceVectors
+    question: Question,
+    passing: list[Candidate],
+    vectors: SentenceVectors,
+    best: Candidate | None = None,
 ) -> Candidate | None:
     """A candidate from another article that answers the same slot with a different value."""
     if question.answer_type not in CONFLICT_TYPES or not passing:
         return None
-    best = passing[0]
-    for rival in passing[1 : 1 + MAX_RIVALS]:
+    best = best or passing[0]
+    for rival in [c for c in passing if c is not best][:MAX_RIVALS]:
         if rival.score < MIN_RELATIVE_SCORE * best.score:
             break
         if rival.doc_id == best.doc_id or values_agree(

@@ -10,11 +10,13 @@ import numpy as np
 from newsrag.index import Hit
 from newsrag.rag.candidates import Candidate, Scorer, term_weights, two_sided
 from newsrag.rag.citations import attach_markers, citation_for
-from newsrag.rag.conflicts import find_conflict
+from newsrag.rag.conflicts import find_conflict, find_twin_conflict
+from newsrag.rag.constraints import passage_year
 from newsrag.rag.facts import content_stems
 from newsrag.rag.matching import TermMatcher, stem_words
 from newsrag.rag.questions import STRICT_TYPES, Question, analyse
 from newsrag.rag.records import AnswerSentence, Citation
+from newsrag.rag.short_answers import candidate_values, vote
 from newsrag.rag.support import Sentence, SentenceVectors, passage_sentences
 
 CONFLICT_PREFIX = "Sources disagree:"
@@ -39,6 +41,9 @@ class Extract:
     sentences: tuple[AnswerSentence, ...]
     citations: tuple[Citation, ...]
     conflict: bool
+    short_answer: str | None = None  # the value asked, when the type has one
+    near_miss: bool = False  # a refusal: close passages that do not satisfy the question
+    margin: float | None = None  # distance of the decisive gating score to its threshold
 
     @property
     def answerable(self) -> bool:
@@ -118,9 +123,28 @@ class ExtractiveAnswerer:
             candidate.names_ok
             and candidate.on_topic
             and candidate.in_scope
+            and candidate.constrained_ok
             and candidate.similarity >= self.min_similarity
             and candidate.score >= self.min_score
             and (candidate.coverage >= self.min_coverage or candidate.similarity >= RESTATES)
+        )
+
+    def slack(self, candidate: Candidate) -> float:
+        """How far a candidate's scores sit from the gates: > 0 passes them, < 0 misses."""
+        gates = [
+            candidate.similarity - self.min_similarity,
+            candidate.score - self.min_score,
+            max(candidate.coverage - self.min_coverage, candidate.similarity - RESTATES),
+        ]
+        return min(gates)
+
+    def near(self, question: Question, candidate: Candidate) -> bool:
+        """About the asked thing (names, meaning) but not answering it: a near miss."""
+        return (
+            candidate.names_ok
+            and not candidate.asks
+            and candidate.similarity >= self.min_similarity
+            and (not candidate.constrained_ok or not self.answers(question, candidate))
         )
 
     def answer(
@@ -141,16 +165,43 @@ class ExtractiveAnswerer:
             ranked = self.rank(question, hits, vectors, asked)
         passing = [c for c in ranked if self.answers(asked, c)]
         if not passing:
-            return Extract("", (), (), conflict=False)
-        other = find_conflict(asked, passing, vectors)
-        chosen = [passing[0], other] if other else self._select(asked, passing)
+            return self._refusal(asked, ranked, hits)
+        best, value = vote(asked, passing)
+        if best is not passing[0]:
+            passing = [best, *(c for c in passing if c is not best)]
+        values = {id(c): (v.key, v.text) for c in passing for v in candidate_values(asked, c)[:1]}
+        other = find_twin_conflict(best, passing, values) or find_conflict(
+            asked, passing, vectors, best
+        )
+        chosen = [best, other] if other else self._select(asked, passing)
         sentences = tuple(AnswerSentence(c.text, (c.marker,), True) for c in chosen)
-        text = " ".join(attach_markers(s.text, s.markers) for s in sentences)
+        quoted = " ".join(attach_markers(s.text, s.markers) for s in sentences)
+        short = value.text if value is not None else None
+        lead = f"{attach_markers(short, (best.marker,))}. " if short else ""
         if other:
-            text = f"{CONFLICT_PREFIX} {text}"
+            rival = values.get(id(other))
+            says = f" (another gives {rival[1]})" if rival and short else ""
+            text = f"{lead}{CONFLICT_PREFIX}{says} {quoted}"
+        else:
+            text = f"{lead}{quoted}"
         markers = sorted({c.marker for c in chosen})
         citations = tuple(citation_for(n, hits[n - 1]) for n in markers)
-        return Extract(text, sentences, citations, conflict=other is not None)
+        margin = min(self.slack(c) for c in chosen)
+        return Extract(
+            text, sentences, citations, other is not None, short_answer=short, margin=margin
+        )
+
+    def _refusal(self, asked: Question, ranked: list[Candidate], hits: list[Hit]) -> Extract:
+        """A refusal; a near miss when close passages fail the question's time, names or type."""
+        close = [c for c in ranked[: self.soft_top] if self.near(asked, c)]
+        # How far the nearest candidate is from passing (negative: below a gate).
+        margin = max((self.slack(c) for c in ranked[: self.soft_top]), default=None)
+        if not close:
+            return Extract("", (), (), conflict=False, margin=margin)
+        markers = list(dict.fromkeys(c.marker for c in close))[:3]
+        text = near_miss_text(asked, [c for c in close if c.marker in markers], markers)
+        citations = tuple(citation_for(n, hits[n - 1], supported=False) for n in markers)
+        return Extract(text, (), citations, False, near_miss=True, margin=margin)
 
     def _select(self, asked: Question, passing: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus others close behind that add question terms it lacks."""
@@ -171,3 +222,33 @@ class ExtractiveAnswerer:
                 chosen.append(cand)
                 covered |= gain
         return chosen
+
+
+def near_miss_text(asked: Question, close: list[Candidate], markers: list[int]) -> str:
+    """What the close passages do cover, for a refusal: another time, another name, no value."""
+    cited = "".join(f"[{n}]" for n in markers)
+    asked_years = sorted(asked.time.years)
+    if asked_years and all(c.time == "contradict" for c in close):
+        years = sorted({y for c in close for y in _years_of(c)} - set(asked_years))
+        given = f" for {_listed([str(y) for y in years])}" if years else " for other dates"
+        wanted = _listed([str(y) for y in asked_years])
+        return f"The articles give this{given} {cited}, not for {wanted}."
+    if any(c.other_name for c in close):
+        names = _listed(list(asked.names))
+        return f"The articles mention {names} only as part of other organisations {cited}."
+    about = _listed(list(asked.names)) if asked.names else "this subject"
+    return f"The articles discuss {about} {cited} but do not state what was asked."
+
+
+def _years_of(cand: Candidate) -> set[int]:
+    from newsrag.rag.constraints import years_in
+
+    years = years_in(cand.text) or years_in(cand.sentence.chunk.text)
+    published = passage_year(cand.sentence.chunk)
+    return years or ({published} if published else set())
+
+
+def _listed(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

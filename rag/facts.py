@@ -42,6 +42,21 @@ NUMBER_WORDS = _NUMBER_WORDS = {
     "hundred": 100,
     "dozen": 12,
 }
+# Ordinal words name the same number ("the fourth season" is "season 4", "the 4th season").
+ORDINAL_WORDS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+}
 # A number, not glued to a word ("COVID-19", "A380"), with an optional currency and scale.
 _QUANTITY = re.compile(
     r"(?<![\w.])(?<![A-Za-z]-)(?P<cur>US\$|\$|£|€|¥|RMB\s?|USD\s?)?\s?"
@@ -51,6 +66,7 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_ORDINAL_WORD = re.compile(r"\b(" + "|".join(ORDINAL_WORDS) + r")\b", re.IGNORECASE)
 MONTHS = [
     "january",
     "february",
@@ -69,7 +85,7 @@ _MONTH_ABBR = {m[:3]: m for m in MONTHS} | {"sept": "september"}
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Dates that pin a time down; "this year", "ago" or "today" alone do not answer "when".
 _DATE_WORDS = re.compile(r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|(?:19|20)\d\d)\b", re.IGNORECASE)
-_CAP_WORD = r"(?:[A-Z][\w’'&.\-]*[\w]|[A-Z])"
+_CAP_WORD = r"(?:[A-Z][\w’'&.\-]*[\w]|[A-Z](?:\.(?=\s+[A-Z]))?)"  # "B." of "Niels B. Smith"
 _CAP_SPAN = re.compile(rf"{_CAP_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_CAP_WORD})*")
 _WORD = re.compile(r"[a-z0-9]+(?:[.'’][a-z0-9]+)*")
 _ACRONYM = re.compile(r"^[A-Z]{2,5}$")
@@ -125,9 +141,16 @@ def quantities(text: str) -> list[Quantity]:
     return found
 
 
+def ordinals(text: str) -> set[float]:
+    """Ordinal numbers in `text` ('fourth' and '4th' both give 4.0)."""
+    found = {float(ORDINAL_WORDS[m.group().casefold()]) for m in _ORDINAL_WORD.finditer(text)}
+    found |= {float(m.group(1)) for m in re.finditer(r"\b(\d{1,3})(?:st|nd|rd|th)\b", text)}
+    return found
+
+
 def values(text: str) -> set[float]:
-    """Normalised values of every quantity in `text` (rounded to absorb float noise)."""
-    return {round(q.value, 6) for q in quantities(text)}
+    """Normalised values of every quantity and ordinal in `text` (rounded for float noise)."""
+    return {round(q.value, 6) for q in quantities(text)} | ordinals(text)
 
 
 def numbers_supported(claim: str, evidence: str) -> bool:
@@ -135,6 +158,63 @@ def numbers_supported(claim: str, evidence: str) -> bool:
     wanted = {round(q.value, 6) for q in quantities(claim) if q.kind != "number" or q.value > 12}
     wanted |= {round(q.value, 6) for q in quantities(claim) if q.kind == "number" and q.scaled}
     return wanted <= values(evidence)
+
+
+_MONTH_NAME = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+# "November 15, 2020", "Nov. 15", "15 November 2020", "November 2020", "19th October 2021".
+_DATE_SPAN = re.compile(
+    rf"\b(?:(?P<m1>{_MONTH_NAME})\s+(?P<d1>{_DAY})(?:,?\s+(?P<y1>(?:19|20)\d\d))?"
+    rf"|(?P<d2>{_DAY})\s+(?:of\s+)?(?P<m2>{_MONTH_NAME})(?:,?\s+(?P<y2>(?:19|20)\d\d))?"
+    rf"|(?P<m3>{_MONTH_NAME})\s+(?P<y3>(?:19|20)\d\d))(?![\w])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DateSpan:
+    """A calendar date as written, with its parts (year None when the text leaves it out)."""
+
+    text: str
+    month: int
+    day: int | None
+    year: int | None
+
+    def with_year(self, year: int | None) -> str:
+        """The date written out ("October 19, 2021"), the year from `year` if the text has none."""
+        year = self.year or year
+        if not self.month:
+            return self.text  # a bare year or month word, as written
+        month = MONTHS[self.month - 1].capitalize()
+        if self.day is None:
+            return f"{month} {year}" if year else month
+        return f"{month} {self.day}, {year}" if year else f"{month} {self.day}"
+
+
+def date_spans(text: str) -> list[DateSpan]:
+    """Calendar dates in `text` (a month with a day or a year), in order."""
+    found = []
+    for m in _DATE_SPAN.finditer(text):
+        month = m.group("m1") or m.group("m2") or m.group("m3")
+        key = month.casefold().rstrip(".")[:4]
+        number = _MONTH_NUMBER.get(key) or _MONTH_NUMBER.get(key[:3])
+        if number is None or (
+            month.casefold().rstrip(".") == "may"
+            and not m.group("y1")
+            and not m.group("y3")
+            and m.group("d1") is None
+        ):
+            continue
+        day = m.group("d1") or m.group("d2")
+        year = m.group("y1") or m.group("y2") or m.group("y3")
+        day_number = int(re.sub(r"\D", "", day)) if day else None
+        if day_number is not None and not 1 <= day_number <= 31:
+            continue
+        found.append(DateSpan(m.group().strip(), number, day_number, int(year) if year else None))
+    return found
+
+
+_MONTH_NUMBER = {m[:3]: i for i, m in enumerate(MONTHS, start=1)} | {"sept": 9}
 
 
 def has_date(text: str) -> bool:

@@ -20,17 +20,26 @@ from newsrag.index import Embedder, Hit, IndexStore
 from newsrag.rag.candidates import Candidate
 from newsrag.rag.citations import Renumbering, renumber, sentence_pieces, verify_citations
 from newsrag.rag.conflicts import CONFLICT_TYPES
+from newsrag.rag.constraints import other_organisation, source_status, time_status
 from newsrag.rag.errors import LLMError
 from newsrag.rag.extractive import Extract, ExtractiveAnswerer
 from newsrag.rag.followup import rewrite_followup
 from newsrag.rag.prompts import (
     build_answer_messages,
+    constraints_note,
     is_refusal,
     sanitize_model_text,
     sanitize_stream,
 )
 from newsrag.rag.questions import Question, analyse
-from newsrag.rag.records import Answer, AnswerEvent, AnswerRequest, Mode, RefusalReason
+from newsrag.rag.records import (
+    Answer,
+    AnswerEvent,
+    AnswerRequest,
+    AnswerSentence,
+    Mode,
+    RefusalReason,
+)
 from newsrag.rag.retrieval import HybridRetriever, Retriever
 from newsrag.rag.support import SentenceVectors
 from newsrag.rag.vectors import CachedEmbedder, DiskVectors, VectorCache
@@ -126,13 +135,22 @@ class AnswerPipeline:
         return run.ranked
 
     def _relevant(self, run: _Run) -> bool:
-        """Whether any retrieved sentence is about the question at all (else skip the LLM)."""
-        return any(c.names_ok and c.similarity >= MIN_RELEVANCE for c in self._ranked(run)[:10])
+        """Whether any retrieved sentence is about the question at all (else skip the LLM).
+
+        About it: the question's names, close in meaning, and not contradicting its time,
+        source or names (a passage about another year is a near miss, not context for an answer).
+        """
+        return any(
+            c.names_ok and c.constrained_ok and c.similarity >= MIN_RELEVANCE
+            for c in self._ranked(run)[:10]
+        )
 
     def _generate(self, run: _Run, model: ChatModel, streaming: bool) -> Iterator[AnswerEvent]:
         """The LLM path: prompt, (stream), sanitise, verify; an LLMError degrades to extractive."""
+        asked = run.asked
+        note = constraints_note(asked.time.years, asked.names, asked.source)
         messages, shown = build_answer_messages(
-            run.standalone, run.hits, max_context_tokens=self.max_context_tokens
+            run.standalone, run.hits, max_context_tokens=self.max_context_tokens, constraints=note
         )
         pieces: list[str] = []
         numbering = Renumbering()
@@ -156,6 +174,11 @@ class AnswerPipeline:
         if is_refusal(text):
             return refusal(run, "llm_refused", mode="llm", shown=shown)
         checked = verify_citations(text, shown, self.vectors)
+        if checked.supported and not _holds_constraints(run.asked, checked.sentences, shown):
+            # Verified means the sentence is in a passage, not that it answers this question: a
+            # passage about another year or organisation does not; answer from what does.
+            log.info("LLM answer cites passages that fail the question's constraints")
+            return self._extractive(run, mode="extractive", degraded=True)
         if not checked.supported:
             return refusal(
                 run,
@@ -181,8 +204,21 @@ class AnswerPipeline:
     def _extractive(self, run: _Run, *, mode: Mode, degraded: bool) -> Answer:
         """The extractive answer (or its refusal) as an Answer."""
         extract = self._extract(run)
+        if extract.near_miss:
+            return run.finish(
+                answer=extract.text,
+                answerable=False,
+                refusal_reason="near_miss",
+                mode=mode,
+                degraded=degraded,
+                citations=extract.citations,
+                passages=tuple(h.chunk.id for h in run.hits),
+                margin=extract.margin,
+            )
         if not extract.answerable:
-            return refusal(run, "no_relevant_passages", mode=mode, degraded=degraded)
+            return refusal(
+                run, "no_relevant_passages", mode=mode, degraded=degraded, margin=extract.margin
+            )
         return run.finish(
             answer=extract.text,
             answerable=True,
@@ -193,6 +229,8 @@ class AnswerPipeline:
             sentences=extract.sentences,
             conflict=extract.conflict,
             passages=tuple(h.chunk.id for h in run.hits),
+            short_answer=extract.short_answer,
+            margin=extract.margin,
         )
 
     def _extract(self, run: _Run) -> Extract:
@@ -206,6 +244,24 @@ class AnswerPipeline:
         if run.asked.answer_type not in CONFLICT_TYPES:
             return False
         return bool(self._extract(run).conflict)
+
+
+def _holds_constraints(
+    asked: Question, sentences: tuple[AnswerSentence, ...], shown: list[Hit]
+) -> bool:
+    """Whether some supported sentence's cited passages satisfy the question's time and names."""
+    for sentence in sentences:
+        if not sentence.supported:
+            continue
+        for n in sentence.markers:
+            chunk = shown[n - 1].chunk
+            if (
+                time_status(asked.time, sentence.text, chunk) != "contradict"
+                and source_status(asked.source, chunk) != "contradict"
+                and not any(other_organisation(name, sentence.text) for name in asked.names)
+            ):
+                return True
+    return False
 
 
 @dataclass(slots=True)

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from newsrag.rag.constraints import TimeAsked, asked_source, asked_time, dateline_end, years_in
 from newsrag.rag.facts import (
     MONTHS,
     NUMBER_WORDS,
     STOPWORDS,
     WEEKDAYS,
+    DateSpan,
     content_stems,
+    date_spans,
     entity_spans,
     entity_words,
-    has_date,
     quantities,
 )
 
-AnswerType = Literal["amount", "count", "person", "date", "place", "entity", "other"]
+AnswerType = Literal["amount", "count", "person", "date", "place", "work", "entity", "other"]
 # Which answer types must be present in a sentence for it to answer the question.
-STRICT_TYPES = frozenset({"amount", "count", "person", "date", "place"})
+STRICT_TYPES = frozenset({"amount", "count", "person", "date", "place", "work"})
 
 _COUNT = (
     r"\bhow many\b|\bwhat (?:is the )?number of\b"
@@ -38,17 +40,25 @@ _AMOUNT = (
     rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}\b"
 )
 _DATE = (
-    r"^\s*when\b|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b"
+    r"^\s*when\b|^\s*what (?:is|was|are|were|will be) the (?:[a-z]+ )?date\b"
+    r"|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b"
     r"|\bon what (?:day|date)\b|\bin what year\b"
 )
 _PERSON = (
-    r"^\s*(?:who|whom|whose)\b|\bwhich (?:[a-z]+ )?(?:person|executive|official|analyst|founder)\b"
+    r"^\s*(?:who|whom|whose)\b|\b(?:which|what) (?:[a-z]+ )?(?:person|executive|official|analyst"
+    r"|founder|actor|actress|director|player|singer|writer|author|artist|athlete|golfer|coach"
+    r"|politician|leader|minister|president|ceo|chief|winner|laureate)\b"
     r"|\b(?:name|named) (?:of )?the (?:executive|person|official|founder|chief)"
 )
 _PLACE = (
     r"^\s*where\b|\b(?:which|what) (?:[a-z]+ )?(?:country|countries|city|cities|region"
     r"|regions|place|places|nation|nations|location|locations|state|continent)\b"
     r"|\bin which (?:country|city)"
+)
+# Titles of works: "what movie won ...", "which film ...", "the name of the album".
+_WORK = (
+    r"^\s*(?:what|which)\s+(?:[a-z]+\s+)?(?:movie|movies|film|films|book|novel|song|album|show"
+    r"|series|play|musical|game|video game|documentary|painting|opera)\b"
 )
 # "What was Alibaba's total revenue in ...", "How big was the penalty Chinese ...": the noun
 # phrase after the copula, up to a preposition, a capitalised name or the end.
@@ -79,6 +89,7 @@ _PATTERNS: tuple[tuple[AnswerType, str], ...] = (
     ("date", _DATE),
     ("person", _PERSON),
     ("place", _PLACE),
+    ("work", _WORK),
     ("entity", r"^\s*(?:what|which)\b|\bname the\b"),
 )
 # Words that make a capitalised span an organisation, product or place rather than a person.
@@ -90,6 +101,15 @@ _NOT_PERSON = (
         institute center centre project festival pandemic quarter east west north south
         southeast northeast southwest northwest central middle new united kingdom republic
         island islands city county province valley asia africa europe america ai""".split()  # noqa: SIM905
+    )
+    # Events, works and bodies that are named like people: "Masters Tournament", "World Cup
+    # Russia", "Board of Player Representatives", "Leading Role".
+    | frozenset(
+        """tournament championship championships cup open games olympics awards award prize
+        trophy league series season episode film movie show festival conference summit
+        association union council committee board representatives federation foundation
+        club team role actor actress picture feature stadium park hall theatre theater
+        airport station hotel museum church river lake mountain street road avenue""".split()  # noqa: SIM905
     )
     | frozenset(MONTHS)
     | frozenset(WEEKDAYS)
@@ -129,6 +149,14 @@ class Question:
         str, ...
     ] = ()  # "how many data centers" -> data, centers; "net profit" -> profit
     scopes: tuple[str, ...] = ()  # places a figure is asked for: "staff in Israel" -> Israel
+    time: TimeAsked = field(
+        default_factory=TimeAsked
+    )  # years, quarter, "latest" the question is about
+    source: str | None = None  # "according to Reuters" -> reuters
+    names: tuple[str, ...] = ()  # the question's capitalised names, as written
+    year_only: bool = False  # "what year": a year alone answers
+    modifiers: frozenset[str] = frozenset()  # demonyms used as adjectives: "American rival"
+    relation: str | None = None  # the verb asked: "who directed" -> directed, "when ... premiere"
 
 
 def analyse(question: str) -> Question:
@@ -140,20 +168,60 @@ def analyse(question: str) -> Question:
             answer_type = kind
             break
     measured = _measured(question, answer_type)
+    time = asked_time(question)
+    # Years are the time constraint (rag.constraints), not figures or terms a passage must state.
+    years = {str(y) for y in time.years}
     return Question(
         text=question,
         answer_type=answer_type,
-        stems=frozenset(content_stems(question)),
+        stems=frozenset(content_stems(question)) - years,
         entities=frozenset(entity_words(question)),
         values=frozenset(
             round(q.value, 6)
             for q in quantities(question)
-            if q.text[:1].isdigit() or q.kind != "number"
+            if (q.text[:1].isdigit() or q.kind != "number") and int(q.value) not in time.years
         ),
         counted=_singular(measured[-1]) if answer_type == "count" and measured else None,
         measured=measured,
         scopes=_scopes(question, answer_type),
+        time=time,
+        source=asked_source(question),
+        names=tuple(re.sub(r"[’']s$", "", n) for n in entity_spans(question)),
+        modifiers=frozenset(m.group(1).casefold() for m in _MODIFIER.finditer(question)),
+        relation=asked_relation(question),
+        year_only=bool(re.search(r"\b(?:what|which|in what) year\b", lowered)),
     )
+
+
+# "Who directed ...", "Which city hosted ...", "What movie won ...": the verb after the wh-phrase.
+_WH_VERB = re.compile(r"^\s*(?:who|(?:what|which)\s+[a-z]+)\s+([a-z]+)\b", re.IGNORECASE)
+# "When was Pixel 6 announced?", "When does The Show premiere?": the verb right after the name.
+_WHEN_VERB = re.compile(
+    r"^\s*(?:when|where)\s+(?:is|was|are|were|does|did|do|will|has|have|had)\b.*"
+    r"\b(?-i:[A-Z0-9])[\w!’'-]*\s+([a-z]+)\s*\?*\s*$",
+    re.IGNORECASE,
+)
+# Past forms that do not end in -ed; a verb of a wh-question is one of these or ends in -ed.
+_IRREGULAR_PAST = frozenset(
+    """won led made took became held beat wrote sang ran bought sold began gave built drew
+    chose found fought hit lost paid put read rose set shot spent stood struck taught told
+    threw wore""".split()  # noqa: SIM905
+)
+_AUXILIARIES = frozenset("is was are were will would does did do has have had can could".split())  # noqa: SIM905
+
+
+def asked_relation(question: str) -> str | None:
+    """The verb a question asks about, when its form shows one (else None)."""
+    match = _WH_VERB.match(question)
+    if match:
+        verb = match.group(1).casefold()
+        if verb not in _AUXILIARIES and (verb.endswith("ed") or verb in _IRREGULAR_PAST):
+            return verb
+        return None
+    match = _WHEN_VERB.match(question)
+    if match and match.group(1).islower() and match.group(1) not in STOPWORDS:
+        return match.group(1).casefold()
+    return None
 
 
 def _scopes(question: str, answer_type: AnswerType) -> tuple[str, ...]:
@@ -209,21 +277,38 @@ def counted_words(sentence: str) -> list[str]:
     return heads
 
 
+def headline(text: str) -> bool:
+    """Whether `text` is set in title case (every content word capitalised), as headlines are."""
+    words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text) if w.casefold() not in STOPWORDS]
+    if len(words) < 4:
+        return False
+    return all(w[0].isupper() for w in words)  # no lowercase content word at all
+
+
 def person_names(text: str) -> list[str]:
     """Spans that look like people's names: 2-3 capitalised words, no organisation words."""
     names = []
     parts = [p for span in entity_spans(text) for p in re.split(r"\s+(?:of|de|the)\s+", span)]
+    if headline(text):
+        return []  # a title-case headline capitalises every word: its "names" are not names
     for span in parts:
         words = [_LED.sub("", re.sub(r"[’']s$", "", w)) for w in span.split()]
         # The name is the run of plain words at the end: "IT Ministry Anusha Rehman".
         run: list[str] = []
         for word in reversed(words):
-            if word.isupper() or word.casefold().strip(".") in _NOT_NAME:
+            initial = len(word.strip(".")) == 1  # "Niels B. Christiansen"
+            if (word.isupper() and not initial) or word.casefold().strip(".") in _NOT_NAME:
                 break
             run.insert(0, word)
-        if 2 <= len(run) <= 3:
+        plain = not any(_lower_part(w) or w.casefold() in STOPWORDS for w in run)
+        if 2 <= len(run) <= 3 and plain:  # "Apocalypse Now" has a common word: not a person
             names.append(" ".join(run))
     return names
+
+
+def _lower_part(word: str) -> bool:
+    """'Thirteen-year-old': a hyphenated word with a lowercase part is no part of a name."""
+    return "-" in word and any(p[:1].islower() for p in word.split("-"))
 
 
 def places(text: str) -> list[str]:
@@ -252,16 +337,68 @@ def slot_values(sentence: str, question: Question) -> set[str]:
         names = person_names(sentence)
         return {n for n in names if not set(n.casefold().split()) <= question.entities}
     if kind == "place":
-        return {p for p in places(sentence) if not _known(p, question)}
+        spots = places(sentence) or (
+            entity_spans(sentence) if _NAMED_PLACE.search(question.text) else []
+        )
+        return {p for p in spots if not _known(p, question) and not headline(sentence)}
     if kind == "date":
-        return {"date"} if has_date(sentence) else set()
+        return {_date_key(d.month, d.day, d.year) for d in asked_dates(sentence, question)}
+    if kind == "work":
+        return {t for t in work_titles(sentence) if not _known(t, question)}
     if kind == "entity":
         return {e for e in entity_spans(sentence) if not _known(e, question)}
     return set()
 
 
+def _date_key(month: int, day: int | None, year: int | None) -> str:
+    return f"{year or '?'}-{month:02d}-{day or 0:02d}"
+
+
+def asked_dates(sentence: str, question: Question) -> list[DateSpan]:
+    """The dates in a sentence that can answer a 'when' question (not a leading dateline).
+
+    "What year" is answered by a year alone; otherwise a date needs a day, or a month and a
+    year. Dates the question itself gives are not answers.
+    """
+    body = sentence[dateline_end(sentence) :]
+    spans = [d for d in date_spans(body) if d.day is not None or d.year is not None]
+    if not spans:  # a year alone, or a month or weekday ("the December quarter")
+        if question.year_only:
+            years = sorted(years_in(body) - question.time.years)
+            return [DateSpan(str(y), 0, None, y) for y in years]
+        words = _MONTH_OR_DAY.findall(body)
+        return [DateSpan(w, 0, None, None) for w in words[:1]]
+    asked = set(date_spans(question.text))
+    return [d for d in spans if d not in asked]
+
+
+_MONTH_OR_DAY = re.compile(r"\b(?:" + "|".join([*MONTHS, *WEEKDAYS]) + r")\b", re.IGNORECASE)
+
+
+# A capitalised demonym before a lowercase word modifies it ("American online rival", "Chinese
+# regulators"): a passage may leave it implicit. Before a name or at the end it names a place.
+_MODIFIER = re.compile(r"\b([A-Z][a-z]+(?:an|ese|ish|ian|eli|i))\s+(?=[a-z])")
+# "Which city hosted ...": the place may be the sentence's subject, with no preposition.
+_NAMED_PLACE = re.compile(r"\b(?:which|what) (?:city|country|nation|town|state)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]")
+
+
+def work_titles(sentence: str) -> list[str]:
+    """Titles a sentence names: quoted phrases, else capitalised spans (owner's name cut off)."""
+    quoted = [q.strip() for q in _QUOTED.findall(sentence) if q.strip()[:1].isupper()]
+    owners = (re.split(r"[’']s\s+", s)[-1] for s in entity_spans(sentence))
+    spans = [s for s in owners if not re.search(r"[’']s$", s)]  # "Disney's": an owner
+    return quoted + [s for s in spans if s not in quoted]
+
+
 def _known(span: str, question: Question) -> bool:
-    """Whether the question already names this span ('Israel' in 'which Israeli city')."""
+    """Whether the question already names this span ('Israel' in 'which Israeli city').
+
+    Words the question uses in any case count too ("olympic games").
+    """
+    words = set(re.findall(r"\w+", span.casefold()))
+    if words and words <= set(re.findall(r"\w+", question.text.casefold())):
+        return True
     return all(
         any(
             w == e or (len(w) >= 4 and e.startswith(w)) or (len(e) >= 4 and w.startswith(e))

@@ -196,9 +196,23 @@ class HybridRetriever:
     def _duplicate(self, chunk: Chunk, kept: Chunk) -> bool:
         rows = self._rows[chunk.id], self._rows[kept.id]
         cosine = float(self.store.vectors[rows[0]] @ self.store.vectors[rows[1]])
-        if cosine > self.duplicate_cosine:
-            return True  # a syndicated copy embeds almost identically
-        return jaccard(shingles(chunk.text), shingles(kept.text)) >= self.duplicate_jaccard
+        alike = cosine > self.duplicate_cosine  # a syndicated copy embeds almost identically
+        if (
+            not alike
+            and jaccard(shingles(chunk.text), shingles(kept.text)) < self.duplicate_jaccard
+        ):
+            return False
+        # A copy that states other names or figures is another claim, not a repeat: sources
+        # that disagree must both reach the answerer.
+        return facts_of(chunk.text) == facts_of(kept.text)
+
+
+@lru_cache(maxsize=8192)
+def facts_of(text: str) -> frozenset[object]:
+    """The names and figures a passage states (what a changed copy changes)."""
+    from newsrag.rag.facts import entity_words, values
+
+    return frozenset(entity_words(text)) | frozenset(values(text))
 
 
 def _overlap(a: Chunk, b: Chunk) -> bool:

@@ -95,7 +95,10 @@ def test_refuses_instead_of_returning_the_nearest_sentence(
 ) -> None:
     hits, extract = answer(corpus_store, embedder, question)
     assert hits  # something was retrieved, yet nothing answers
-    assert not extract.answerable and extract.text == "" and extract.citations == ()
+    assert not extract.answerable and extract.sentences == ()
+    # A near miss may say what the passages cover, citing them only as unsupported context.
+    assert extract.near_miss or (extract.text == "" and extract.citations == ())
+    assert not any(c.supported for c in extract.citations)
 
 
 def test_amount_question_prefers_a_sentence_with_an_amount(
@@ -120,7 +123,9 @@ def test_conflicting_sources_are_both_cited(
     orbit_store: IndexStore, embedder: SentenceTransformerEmbedder
 ) -> None:
     _, extract = answer(orbit_store, embedder, "Who is Orbit Foods' chief financial officer?")
-    assert extract.conflict and extract.text.startswith(CONFLICT_PREFIX)
+    assert extract.conflict and CONFLICT_PREFIX in extract.text
+    assert extract.short_answer in ("Dana Whitfield", "Dana Whitman")
+    assert extract.text.startswith(f"{extract.short_answer} [")  # the value asked leads
     assert "Dana Whitfield" in extract.text and "Dana Whitman" in extract.text
     assert {c.doc_id for c in extract.citations} == {"orbit-a", "orbit-b"}
 

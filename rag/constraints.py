@@ -1,0 +1,272 @@
+"""What any answer must satisfy beyond its type: the time asked, the source named, the names.
+
+A question is analysed once (rag.questions.analyse) and these checks run against a candidate
+sentence and the passage around it. Each check answers "match", "unknown" or "contradict":
+evidence that contradicts the question is a near miss (another year, another organisation),
+never an answer. All rules are general English and news conventions (datelines, quarters,
+organisation names); tests use invented articles.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from newsrag.index import Chunk
+
+Status = Literal["match", "unknown", "contradict"]
+
+# A year as a word of its own: not part of a longer number, an id or a name ("Cyberpunk 2077",
+# "Wonder Woman 1984": a year glued to a capitalised word names a thing, it does not date it).
+_YEAR = re.compile(r"(?<![\w$£€.,/-])((?:1[5-9]|20)\d\d)(?![\w.,]\d|\d)")
+_NAME_BEFORE = re.compile(r"[A-Z][\w’'!:&-]*\s+$")
+# Relative time words of a question, resolved against the newest evidence.
+_LATEST = re.compile(
+    r"\b(?:new|newest|latest|current|currently|now|present|today|recent|recently|incumbent)\b",
+    re.IGNORECASE,
+)
+_RELATIVE_YEAR = re.compile(r"\b(this|last|next|previous|past)\s+year\b", re.IGNORECASE)
+_ORDINAL_QUARTER = {"first": 1, "second": 2, "third": 3, "fourth": 4}
+_QUARTER = re.compile(
+    r"\b(?:q([1-4])|([1-4])q|(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter)\b",
+    re.IGNORECASE,
+)
+# "According to Reuters", "what did the Financial Times report": the source the question names.
+_SOURCE = re.compile(
+    r"\baccording to (?:the )?((?:[A-Z][\w&.’'-]*\s?)+)|\b(?:did|does|has) (?:the )?"
+    r"((?:[A-Z][\w&.’'-]*\s?)+)\s(?:report|say|write|publish)",
+)
+# A dateline that opens a news snippet or article: "Oct 10, 2019 ...", "March 3, 2021 -".
+_DATELINE = re.compile(
+    r"^\s*(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2},?\s+"
+    r"((?:19|20)\d\d)|\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+    r"\.?,?\s+((?:19|20)\d\d))\s*(?:\.\.\.|…|[-–—:])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeAsked:
+    """The time a question is about: explicit years, a quarter, or "the latest"."""
+
+    years: frozenset[int] = frozenset()
+    quarter: int | None = None  # 1-4
+    latest: bool = False  # "the new CEO", "currently": the newest evidence is preferred
+    relative: int | None = None  # "last year": -1, "this year": 0 (against the newest article)
+
+    @property
+    def constrained(self) -> bool:
+        """Whether evidence can contradict this time."""
+        return bool(self.years) or self.quarter is not None
+
+
+def years_in(text: str, *, names: bool = True) -> set[int]:
+    """Years named in `text` (not inside numbers or ids).
+
+    `names=False` leaves out a year glued to a capitalised word ("Cyberpunk 2077", "Wonder
+    Woman 1984"): in a question that names a thing; in a passage ("Athens 1896") it dates it.
+    """
+    found = set()
+    for m in _YEAR.finditer(text):
+        if not names and _NAME_BEFORE.search(text[max(0, m.start() - 40) : m.start()]):
+            continue
+        found.add(int(m.group(1)))
+    return found
+
+
+def quarter_in(text: str) -> set[int]:
+    """Quarters named in `text` ('Q2', 'second quarter', '2Q') as numbers 1-4."""
+    found = set()
+    for m in _QUARTER.finditer(text):
+        word = (m.group(1) or m.group(2) or m.group(3) or "").casefold()
+        number = _ORDINAL_QUARTER.get(word) or int(word[0])
+        found.add(number)
+    return found
+
+
+def asked_time(question: str) -> TimeAsked:
+    """The time constraint of a question."""
+    relative = _RELATIVE_YEAR.search(question)
+    offset = None
+    if relative:
+        offset = {"this": 0, "last": -1, "previous": -1, "past": -1, "next": 1}[
+            relative.group(1).casefold()
+        ]
+    quarters = quarter_in(question)
+    # In a parenthesis a year qualifies the title before it ("God of War (2018)").
+    qualified = {int(y) for y in _YEAR_IN_PARENS.findall(question)}
+    return TimeAsked(
+        years=frozenset(years_in(_YEAR_IN_PARENS.sub(" ", question), names=False) | qualified),
+        quarter=min(quarters) if len(quarters) == 1 else None,
+        latest=bool(_LATEST.search(question)) and offset is None,
+        relative=offset,
+    )
+
+
+_YEAR_IN_PARENS = re.compile(r"\s*\(((?:19|20)\d\d)\)")
+
+
+def resolve_relative(time: TimeAsked, newest_year: int | None) -> TimeAsked:
+    """'last year' as a year, counted from the newest article's year (unchanged otherwise)."""
+    if time.relative is None or newest_year is None:
+        return time
+    return TimeAsked(
+        years=time.years | {newest_year + time.relative},
+        quarter=time.quarter,
+        latest=False,
+        relative=None,
+    )
+
+
+def passage_year(chunk: Chunk) -> int | None:
+    """The year a passage was published: its published_at, else a dateline opening its text."""
+    if chunk.published_at and chunk.published_at[:4].isdigit():
+        return int(chunk.published_at[:4])
+    match = _DATELINE.match(chunk.text)
+    if match:
+        return int(match.group(1) or match.group(2))
+    return None
+
+
+def dateline_end(text: str) -> int:
+    """Where a leading dateline ('Oct 10, 2019 ...') ends in `text` (0 when there is none)."""
+    match = _DATELINE.match(text)
+    return match.end() if match else 0
+
+
+def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
+    """Whether a sentence (in its passage) is about the asked time.
+
+    The sentence's own years decide first; then the passage's; a passage that names no year
+    is dated by its publication (an event is reported in its year or the next).
+    """
+    if not time.constrained:
+        return "unknown"
+    if time.quarter is not None:
+        quarters = quarter_in(sentence) or quarter_in(chunk.text)
+        if quarters and time.quarter not in quarters:
+            return "contradict"
+    if not time.years:
+        return "match" if time.quarter is not None and quarter_in(sentence) else "unknown"
+    body = chunk.text[dateline_end(chunk.text) :]
+    for text in (sentence, f"{chunk.title} {body}"):
+        years = years_in(text)
+        if years & time.years:
+            return "match"
+        if years:
+            return "contradict"
+    published = passage_year(chunk)
+    if published is None:
+        return "unknown"
+    reported = any(y <= published <= y + 1 for y in time.years)
+    return "match" if reported else "contradict"
+
+
+def asked_source(question: str) -> str | None:
+    """The source a question names ('according to Reuters' -> 'reuters'), casefolded."""
+    match = _SOURCE.search(question)
+    if not match:
+        return None
+    name = (match.group(1) or match.group(2) or "").strip().rstrip("?.,")
+    return name.casefold() or None
+
+
+def source_status(source: str | None, chunk: Chunk) -> Status:
+    """Whether a passage comes from (or quotes) the source the question names."""
+    if source is None:
+        return "unknown"
+    if chunk.source and source in chunk.source.casefold():
+        return "match"
+    if source in f"{chunk.title} {chunk.text}".casefold():
+        return "match"
+    return "contradict"
+
+
+# Head nouns that make a longer name another organisation than the one inside it: the
+# players' association of a league is not the league, a company's foundation is not the company.
+ORGANISATION_HEADS = frozenset(
+    """association associations union unions foundation foundations council institute
+    federation confederation committee commission society academy club clubs fund trust
+    players owners alliance coalition league leagues conference chamber board party""".split()  # noqa: SIM905
+)
+
+
+# "an NFL team", "a FIFA confederation": one member or part of the named body, not the body.
+MEMBER_NOUNS = (
+    "team",
+    "teams",
+    "club",
+    "clubs",
+    "franchise",
+    "affiliate",
+    "subsidiary",
+    "chapter",
+    "foundation",
+    "union",
+    "association",
+    "confederation",
+    "federation",
+    "players",
+)
+
+
+def other_organisation(name: str, sentence: str) -> bool:
+    """Whether `name` occurs in `sentence` only inside a longer name of another organisation.
+
+    "president of the NFL" is not answered by "president of the NFL Players Association", nor
+    a question about a film by a sentence about its sequel "Film: Subtitle".
+    """
+    # "CEO of Lego": the organisation is the part after the last "of".
+    words = re.split(r"\s+(?:of|de)\s+", name)[-1].split()
+    if not words:
+        return False
+    pattern = re.compile(
+        r"(?i:\b" + r"\s+".join(re.escape(w) for w in words) + r"\b)"
+        r"(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+|\s+(?:" + "|".join(MEMBER_NOUNS) + r")\b)?"
+    )
+    found = False
+    for m in pattern.finditer(sentence):
+        found = True
+        tail = (m.group(1) or "").split()
+        if tail and tail[0] in MEMBER_NOUNS:
+            continue  # "president of an NFL team"
+        subtitle = (m.group(1) or "").startswith(":")  # "Avengers: Infinity War" is another work
+        if not subtitle and not any(w.casefold().strip("’'") in ORGANISATION_HEADS for w in tail):
+            return False  # at least one mention is the name itself
+    return found
+
+
+# Words that put a role in the past: "the former CEO", "ex-president", "the late founder".
+_PAST_ROLE = re.compile(
+    r"\b(?:former|ex|late|previous|outgoing|erstwhile|one-time|then|retired|departing)[\s-]+"
+    r"(?:[a-z]+\s+){0,2}?(?:[A-Za-z]+)",
+    re.IGNORECASE,
+)
+_PRESENT = re.compile(r"^\s*(?:who|what|which)\b[^?]*?\b(?:is|are)\b|\bcurrent(?:ly)?\b", re.I)
+
+
+def past_role(question: str, sentence: str, roles: Iterable[str]) -> bool:
+    """Whether a present-tense question's role appears in the sentence only as a past one.
+
+    "Who is the CEO of X?" is not answered by "Y, the former CEO of X".
+    """
+    if not _PRESENT.search(question):
+        return False
+    for m in _PAST_ROLE.finditer(sentence):
+        words = {w.casefold() for w in re.findall(r"\w+", m.group())}
+        if words & {r.casefold() for r in roles}:
+            return True
+    return False
+
+
+def is_question(sentence: str) -> bool:
+    """Whether a sentence asks rather than states ('What would ... look like?')."""
+    return sentence.rstrip(" \"'”’)").endswith("?")
+
+
+def newest_year(chunks: Iterable[Chunk]) -> int | None:
+    """The latest publication year among passages (the reference for 'last year')."""
+    years = [y for y in (passage_year(c) for c in chunks) if y is not None]
+    return max(years) if years else None

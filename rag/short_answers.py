@@ -1,0 +1,134 @@
+"""The value a question asks for, as a short answer; which value the evidence supports most.
+
+A candidate sentence holds values of the asked type (rag.questions.slot_values). Here each
+becomes a short answer ("Olga Tokarczuk", "November 15, 2020", "$1 billion"), dates take the
+year from their passage when the sentence leaves it out, and the passing candidates vote: the
+value stated by the most (and best-scored) passages wins, so one noisy sentence does not
+outrank several that agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from newsrag.rag.candidates import Candidate
+from newsrag.rag.constraints import passage_year, years_in
+from newsrag.rag.facts import quantities, stem
+from newsrag.rag.questions import Question, asked_dates, person_names, places, work_titles
+
+# Types whose values are short spans worth a short answer and a vote ("what is the name of"
+# questions take any capitalised span: too loose to vote on).
+VOTED = frozenset({"person", "date", "place", "work", "amount", "count"})
+# Only candidates this close to the best one vote: agreement among strong answers.
+CLOSE_BEHIND = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One value a candidate states: its text as an answer and a key to compare it by."""
+
+    text: str
+    key: str
+
+
+def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
+    """The values of the asked type in a candidate sentence, in the order they appear."""
+    kind, text = asked.answer_type, cand.text
+    if kind == "date":
+        year = _year_for(cand)
+        found = []
+        dates = asked_dates(text, asked)
+        dates.sort(key=lambda d: _distance(text, text.find(d.text), asked))  # nearest the asked
+        for d in dates:
+            filled = d.year or year
+            key = f"{filled or '?'}-{d.month:02d}-{d.day or 0:02d}"
+            found.append(Value(d.with_year(year), key))
+        return found
+    if kind in ("amount", "count"):
+        wanted = cand.values
+        numbers = [q for q in quantities(text) if f"{q.value:g}" in wanted]
+        if asked.answer_type == "amount" and not _PERCENT.search(asked.text):
+            numbers = [q for q in numbers if q.kind == "money"] or numbers  # "how much": money
+        # The value nearest to the words that say what is asked ("... market value is $460
+        # billion - with ... $476 billion for rival Amazon": Amazon's is the second).
+        numbers.sort(key=lambda q: _distance(text, text.find(q.text), asked))
+        return [Value(q.text, f"{q.value:g}") for q in numbers]
+    if kind == "person":
+        spans = person_names(text)
+    elif kind == "place":
+        spans = places(text)
+    elif kind == "work":
+        spans = work_titles(text)
+    else:
+        spans = sorted(cand.values, key=lambda v: text.find(v))
+    return [Value(s, _name_key(s)) for s in spans if s in cand.values or _inside(s, cand.values)]
+
+
+_PERCENT = re.compile(r"\b(?:percent|percentage|per cent|share|rate|by how much)\b|%", re.I)
+_TOKEN = re.compile(r"[\w$€£%.,]+")
+
+
+def _distance(text: str, at: int, asked: Question) -> int:
+    """Words between position `at` and the nearest word of the question's terms or names."""
+    if at < 0:
+        return 10**6
+    wanted = asked.stems | {stem(w) for w in asked.entities}
+    positions = [
+        m.start() for m in _TOKEN.finditer(text) if stem(m.group().strip(".,").casefold()) in wanted
+    ]
+    if not positions:
+        return 0
+    nearest = min(positions, key=lambda p: abs(p - at))
+    lo, hi = sorted((nearest, at))
+    return len(text[lo:hi].split())
+
+
+def _inside(span: str, values: frozenset[str]) -> bool:
+    return any(span in v or v in span for v in values)
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.casefold().replace("’", "'").removesuffix("'s").split())
+
+
+def _year_for(cand: Candidate) -> int | None:
+    """The year a date of this sentence falls in when it gives none: its passage's year."""
+    chunk = cand.sentence.chunk
+    years = years_in(cand.text)
+    if len(years) == 1:
+        return next(iter(years))
+    return passage_year(chunk)
+
+
+def vote(asked: Question, passing: list[Candidate]) -> tuple[Candidate, Value | None]:
+    """The candidate holding the best-supported value, and that value.
+
+    Support of a value: the sum, over distinct articles, of the best score of a candidate
+    stating it. Types without extractable values keep the best-scored candidate.
+    """
+    if asked.answer_type not in VOTED:
+        return passing[0], None
+    support: dict[str, dict[str, float]] = defaultdict(dict)
+    holders: dict[str, tuple[Candidate, Value]] = {}
+    floor = CLOSE_BEHIND * passing[0].score
+    for cand in (c for c in passing if c.score >= floor):
+        for value in candidate_values(asked, cand)[:1]:  # the first value a sentence states
+            per_doc = support[value.key]
+            per_doc[cand.doc_id] = max(per_doc.get(cand.doc_id, 0.0), cand.score)
+            if value.key not in holders or cand.score > holders[value.key][0].score:
+                holders[value.key] = (cand, value)
+    if not holders:
+        return passing[0], None
+    best = max(holders, key=lambda k: (sum(support[k].values()), holders[k][0].score))
+    return holders[best]
+
+
+def values_key(asked: Question, cand: Candidate) -> str | None:
+    """The key of the first value a candidate states (None when it states none)."""
+    found = candidate_values(asked, cand)
+    return found[0].key if found else None
+
+
+__all__ = ["Value", "candidate_values", "values_key", "vote"]

@@ -1,0 +1,105 @@
+"""Question constraints on invented articles: time (years, quarters, relative), names, source."""
+
+from __future__ import annotations
+
+from newsrag.index import Chunk
+from newsrag.rag.constraints import (
+    asked_source,
+    asked_time,
+    is_question,
+    newest_year,
+    other_organisation,
+    passage_year,
+    past_role,
+    resolve_relative,
+    source_status,
+    time_status,
+    years_in,
+)
+
+
+def chunk(text: str, *, published_at: str | None = None, source: str | None = None) -> Chunk:
+    return Chunk(
+        id="a#0",
+        doc_id="a",
+        ordinal=0,
+        text=text,
+        start=0,
+        end=len(text),
+        n_tokens=10,
+        title="",
+        source=source,
+        published_at=published_at,
+    )
+
+
+def test_years_of_a_question_leave_out_names_but_keep_parenthesised_years() -> None:
+    assert asked_time("Who won the 2017 Harbour Regatta?").years == {2017}
+    assert asked_time("When does Starfall 2091 come out?").years == frozenset()
+    assert asked_time("When was Moon Quest (2016) released?").years == {2016}
+    assert years_in("first held in Lisbon 1911", names=True) == {1911}
+    assert years_in("ticket 20234 and id A2019") == set()
+
+
+def test_time_status_reads_the_sentence_then_the_passage_then_its_dateline() -> None:
+    asked = asked_time("Who won the 2017 Harbour Regatta?")
+    assert time_status(asked, "Mara Quist won the 2017 regatta.", chunk("x")) == "match"
+    assert time_status(asked, "Ole Brandt won in 2019.", chunk("x")) == "contradict"
+    text = "Mar 3, 2018 ... Mara Quist won the regatta on Sunday."
+    assert time_status(asked, "Mara Quist won the regatta on Sunday.", chunk(text)) == "match"
+    stale = "Jun 1, 2021 ... Ole Brandt won the regatta."
+    assert time_status(asked, "Ole Brandt won the regatta.", chunk(stale)) == "contradict"
+    assert time_status(asked, "Ole Brandt won.", chunk("Ole Brandt won.")) == "unknown"
+
+
+def test_quarters_must_agree() -> None:
+    asked = asked_time("What was Corvex's revenue in the second quarter?")
+    assert asked.quarter == 2
+    assert time_status(asked, "Q3 revenue rose to $4 million.", chunk("x")) == "contradict"
+    assert time_status(asked, "Second-quarter revenue was $3 million.", chunk("x")) == "match"
+
+
+def test_relative_years_resolve_against_the_newest_article() -> None:
+    asked = asked_time("What did Corvex earn last year?")
+    assert asked.relative == -1 and not asked.years
+    chunks = [chunk("a", published_at="2022-05-01"), chunk("Feb 2, 2023 ... b")]
+    assert newest_year(chunks) == 2023
+    assert resolve_relative(asked, 2023).years == {2022}
+    assert passage_year(chunk("Feb 2, 2023 ... b")) == 2023
+    assert asked_time("Who is the new chair of Corvex?").latest
+
+
+def test_source_named_by_the_question() -> None:
+    assert asked_source("What did the Daily Courier report about the strike?") == "daily courier"
+    assert asked_source("How many jobs, according to Tidewater News?") == "tidewater news"
+    assert source_status("daily courier", chunk("x", source="Daily Courier")) == "match"
+    assert source_status("daily courier", chunk("x", source="Evening Star")) == "contradict"
+    assert source_status(None, chunk("x")) == "unknown"
+
+
+def test_a_name_inside_another_organisations_name_is_another_body() -> None:
+    assert other_organisation("GBL", "Ann Roe was re-elected president of the GBL Players Union.")
+    assert not other_organisation("GBL", "Ann Roe is president of the GBL since 2015.")
+    assert other_organisation("chief of Corvex", "The CORVEX Foundation names a new chief.")
+    assert other_organisation("Skyfarers", "Skyfarers: Second Dawn was directed by Al Ruiz.")
+    assert not other_organisation("Skyfarers", "Nobody mentions it.")
+
+
+def test_past_roles_and_questions_in_passages() -> None:
+    roles = {"chief", "executive", "corvex"}
+    assert past_role("Who is the chief executive of Corvex?", "Lee Park, the former chief", roles)
+    assert not past_role("Who was the chief of Corvex?", "the former chief Lee Park", roles)
+    assert is_question("What would a sequel look like?")
+    assert not is_question("The sequel opens in May.")
+
+
+def test_the_verb_asked_and_members_of_a_body() -> None:
+    from newsrag.rag.questions import asked_relation
+
+    assert asked_relation("Who directed The Glass Orchard?") == "directed"
+    assert asked_relation("Which town hosted the fair?") == "hosted"
+    assert asked_relation("When was Orbit Phone 3 unveiled?") == "unveiled"
+    assert asked_relation("Who is the chair of Corvex?") is None
+    assert asked_relation("When did Corvex first make money?") is None
+    assert other_organisation("GBL", "Ann Roe, president of a GBL team, spoke.")
+    assert years_in("first held in Lisbon in 1896") == {1896}
