@@ -246,7 +246,8 @@ def open_index(index_dir: Path, embedder: Embedder, *, verify: bool = True) -> I
             )
         return store
     raise CorruptIndexError(
-        "no intact index generation: "
+        (f"{problem} and " if problem else "")
+        + "no intact index generation: "
         + "; ".join(errors)
         + "; rebuild with `rag ingest PATH --rebuild`"
     )
