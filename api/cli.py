@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from newsrag.rag.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -56,4 +58,18 @@ def register(app: typer.Typer) -> None:
             host=settings.host,
             port=settings.port,
             log_level=log_level,
+            **proxy_options(settings),
         )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy settings: X-Forwarded-* believed only from RAG_TRUSTED_PROXIES.
+
+    uvicorn on its own trusts them from 127.0.0.1, so any local process (or a client behind
+    a proxy that passes the header through) could pick its own address and walk around the
+    per-client rate limit; with no trusted proxy the headers are ignored altogether.
+    """
+    trusted = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(trusted)}

@@ -15,6 +15,7 @@ from newsrag.api.schemas import (
     DocumentOut,
     DocumentSummary,
     ErrorResponse,
+    IngestSummary,
     UploadResponse,
     UploadResult,
 )
@@ -74,12 +75,24 @@ async def upload_documents(
 ) -> UploadResponse:
     """Add or update articles; each file gets its own result and a bad file fails alone."""
     uploads = [Upload(f.filename or f"upload-{n}", await f.read()) for n, f in enumerate(files)]
-    outcomes, generation = await run_in_threadpool(ingest_uploads, engine, uploads)
+    outcome = await run_in_threadpool(ingest_uploads, engine, uploads)
     results = [
         UploadResult(filename=o.filename, status=o.status, doc_ids=list(o.doc_ids), error=o.error)
-        for o in outcomes
+        for o in outcome.files
     ]
-    return UploadResponse(results=results, generation=generation)
+    report = outcome.report
+    summary = None
+    if report is not None:
+        summary = IngestSummary(
+            added=len(report.added),
+            updated=len(report.updated),
+            unchanged=len(report.unchanged),
+            failed=sum(r.status == "failed" for r in results),
+            chunks_embedded=report.chunks_embedded,
+            total_chunks=report.total_chunks,
+            seconds=report.seconds,
+        )
+    return UploadResponse(results=results, generation=outcome.generation, ingest=summary)
 
 
 @router.delete(

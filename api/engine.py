@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsrag.api.embedders import EmbedGate, GatedEmbedder
@@ -34,7 +34,8 @@ from newsrag.index import (
     ingest,
     open_index,
 )
-from newsrag.index.generations import CURRENT, current_generation
+from newsrag.index.generations import CURRENT, current_generation, generation_number
+from newsrag.index.loaders import LoadLimits
 from newsrag.rag.llm import ChatModel
 from newsrag.rag.pipeline import AnswerPipeline, pipeline_over
 from newsrag.rag.records import Answer, AnswerEvent, AnswerRequest
@@ -74,7 +75,7 @@ class Engine:
         self.metrics = metrics
         self._live: Generation | None = None
         self._swap = threading.Lock()
-        self._writer = threading.Lock()  # uploads, deletes and refreshes, one at a time
+        self._writer = threading.Lock()  # loads of a new generation, one at a time
         self._seen: tuple[int, int] | None = None  # CURRENT's (inode, mtime) last acted on
 
     @property
@@ -114,7 +115,7 @@ class Engine:
         """
         pointer = self._pointer()
         if pointer == self._seen or not self._writer.acquire(blocking=False):
-            return False  # unchanged, or an upload/delete is running and will reload itself
+            return False  # unchanged, or an upload/delete is loading its generation
         try:
             current = current_generation(self.settings.index_dir)
             live = self._live
@@ -171,25 +172,39 @@ class Engine:
                 close()
 
     def ingest(self, paths: list[Path]) -> IngestReport:
-        """Upsert articles from files into a new generation and make it live."""
-        with self._writer:
-            options = self._ingest_options()
+        """Upsert articles from files into a new generation and make it live.
+
+        The files are cut and embedded before the index's writer lock is taken
+        (index.ingest), so concurrent uploads and deletes wait for each other's commit only,
+        never for another upload's embedding. Progress goes to /metrics meanwhile.
+        """
+        progress = _IngestProgress(self.metrics)
+        options = replace(self._ingest_options(), on_progress=progress)
+        self.metrics.ingest_running.inc()
+        try:
             report = ingest(paths, self.settings.index_dir, self._bulk_embedder, options)
-            if report.changed or self._live is None:
-                self._reload()
-                self.metrics.index_swaps.labels("api").inc()
-            return report
+        finally:
+            self.metrics.ingest_running.dec()
+            progress.close()
+        if report.changed or self._live is None:
+            self._reload()
+            self.metrics.index_swaps.labels("api").inc()
+        return report
 
     def delete(self, doc_id: str) -> IngestReport:
         """Remove one article (KeyError when unknown) and make the new generation live."""
-        with self._writer:
-            live = self.require()
-            if doc_id not in live.store.articles:
-                raise KeyError(doc_id)
-            report = delete_articles([doc_id], self.settings.index_dir, self._bulk_embedder)
-            self._reload()
-            self.metrics.index_swaps.labels("api").inc()
-            return report
+        live = self.require()
+        if doc_id not in live.store.articles:
+            raise KeyError(doc_id)
+        report = delete_articles([doc_id], self.settings.index_dir, self._bulk_embedder)
+        self._reload()
+        self.metrics.index_swaps.labels("api").inc()
+        return report
+
+    @property
+    def limits(self) -> LoadLimits:
+        """What one uploaded file may cost (RAG_MAX_ARTICLE_BYTES, RAG_MAX_TITLE_CHARS)."""
+        return self.settings.load_limits()
 
     def _ingest_options(self) -> IngestOptions:
         # Keep the live index's chunking so an upload never re-chunks the whole corpus.
@@ -197,21 +212,56 @@ class Engine:
         if live is not None:
             manifest = live.store.manifest
             return IngestOptions(
-                params=ChunkingParams(**manifest.chunking), faiss_kind=manifest.faiss_kind
+                params=ChunkingParams(**manifest.chunking),
+                faiss_kind=manifest.faiss_kind,
+                limits=self.limits,
             )
         params = ChunkingParams(max_tokens=self.embedder.max_tokens)
-        return IngestOptions(params=params, faiss_kind=self.settings.faiss_kind)
+        return IngestOptions(params=params, faiss_kind=self.settings.faiss_kind, limits=self.limits)
 
     def _reload(self) -> None:
-        try:
-            store = open_index(self.settings.index_dir, self.embedder)
-        except IndexNotFoundError:
-            return
-        self._make_live(store)
+        with self._writer:  # one load at a time; refresh() skips while one runs
+            try:
+                store = open_index(self.settings.index_dir, self.embedder)
+            except IndexNotFoundError:
+                return
+            self._seen = self._pointer()
+            self._make_live(store)
 
     def _make_live(self, store: IndexStore) -> None:
         generation = Generation(store, pipeline_over(store, self.settings, model=self.model))
         with self._swap:
+            live = self._live
+            if live is not None and _number(live) > _number(generation):
+                return  # a later generation is live already (two uploads finished at once)
             self._live = generation
         self.metrics.observe_index(store)
         log.info("index live", extra={"generation": generation.name, "chunks": len(store.chunks)})
+
+
+def _number(generation: Generation) -> int:
+    name = generation.name
+    return generation_number(Path(name)) if name else 0
+
+
+class _IngestProgress:
+    """Adds one ingest's progress to the /metrics gauges (uploads may run side by side)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.total = 0
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != "embedding":
+            return
+        with self._lock:
+            gauge = self.metrics.ingest_articles
+            gauge.labels("total").inc(total - self.total)
+            gauge.labels("done").inc(done - self.done)
+            self.total, self.done = total, done
+
+    def close(self) -> None:
+        """Take this ingest's counts back out of the gauges."""
+        self("embedding", 0, 0)

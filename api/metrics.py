@@ -54,6 +54,15 @@ class Metrics:
             "rag_upstream_failures", "Failed LLM calls (after retries).", ["kind"], registry=r
         )
         self.ingests = Counter("rag_ingests", "Uploads and deletes.", ["outcome"], registry=r)
+        self.ingest_running = Gauge(
+            "rag_ingest_running", "Uploads being ingested right now.", registry=r
+        )
+        self.ingest_articles = Gauge(
+            "rag_ingest_articles",
+            "Articles of the running uploads: to embed (total) and embedded so far (done).",
+            ["state"],
+            registry=r,
+        )
         self.documents = Gauge("rag_index_documents", "Articles in the live index.", registry=r)
         self.chunks = Gauge("rag_index_chunks", "Chunks in the live index.", registry=r)
         self.size = Gauge("rag_index_size_bytes", "Bytes on disk of the live index.", registry=r)

@@ -169,11 +169,24 @@ class UploadResult(BaseModel):
     error: str | None
 
 
+class IngestSummary(BaseModel):
+    """What the upload's ingest did in all (the per-file detail is in `results`)."""
+
+    added: int
+    updated: int
+    unchanged: int
+    failed: int
+    chunks_embedded: int
+    total_chunks: int
+    seconds: float
+
+
 class UploadResponse(BaseModel):
     """Per-file results and the generation now live (None when there is no index)."""
 
     results: list[UploadResult]
     generation: str | None
+    ingest: IngestSummary | None = None
 
 
 class DeleteResponse(BaseModel):

@@ -10,7 +10,7 @@ from typing import Literal
 
 from newsrag.api.engine import Engine
 from newsrag.index import IndexStoreError, IngestReport, load_paths
-from newsrag.index.loaders import SUPPORTED
+from newsrag.index.loaders import SUPPORTED, LoadLimits
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,19 @@ def safe_name(filename: str, fallback: str) -> str:
     return name[-MAX_NAME_CHARS:] or fallback
 
 
-def ingest_uploads(engine: Engine, uploads: list[Upload]) -> tuple[list[FileOutcome], str | None]:
+@dataclass(frozen=True, slots=True)
+class UploadOutcome:
+    """Per-file outcomes, the generation live afterwards, and the ingest's report (if any)."""
+
+    files: list[FileOutcome]
+    generation: str | None
+    report: IngestReport | None
+
+
+def ingest_uploads(engine: Engine, uploads: list[Upload]) -> UploadOutcome:
     """Ingest uploads in one new generation; a bad file fails alone and changes nothing."""
     with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
-        checked = _check_all(uploads, Path(tmp))
+        checked = _check_all(uploads, Path(tmp), engine.limits)
         good = [c for c in checked if c.doc_ids]
         report: IngestReport | None = None
         if good:
@@ -66,10 +75,10 @@ def ingest_uploads(engine: Engine, uploads: list[Upload]) -> tuple[list[FileOutc
                     item.doc_ids.clear()
         outcomes = [_outcome(c, report) for c in checked]
     live = engine.live
-    return outcomes, live.name if live else None
+    return UploadOutcome(outcomes, live.name if live else None, report)
 
 
-def _check_all(uploads: list[Upload], tmp: Path) -> list[_Checked]:
+def _check_all(uploads: list[Upload], tmp: Path, limits: LoadLimits) -> list[_Checked]:
     claimed: dict[str, str] = {}
     checked = []
     for n, upload in enumerate(uploads):
@@ -78,17 +87,17 @@ def _check_all(uploads: list[Upload], tmp: Path) -> list[_Checked]:
         path = folder / safe_name(upload.filename, f"upload-{n}.txt")
         path.write_bytes(upload.data)
         item = _Checked(upload, path, [], [])
-        _check(item, claimed)
+        _check(item, claimed, limits)
         checked.append(item)
     return checked
 
 
-def _check(item: _Checked, claimed: dict[str, str]) -> None:
+def _check(item: _Checked, claimed: dict[str, str], limits: LoadLimits) -> None:
     if item.path.suffix.lower() not in SUPPORTED:
         suffix = item.path.suffix or "(none)"
         item.errors.append(f"unsupported file type {suffix}; use one of {', '.join(SUPPORTED)}")
         return
-    loaded = load_paths([item.path])
+    loaded = load_paths([item.path], limits=limits)
     item.errors.extend(_clean(f.reason, item) for f in loaded.failures + loaded.skipped)
     for article in loaded.articles:
         if article.id in claimed:

@@ -16,11 +16,12 @@ _BREAK_CONTROLS = {"\x0b": "\n", "\x0c": "\n", "\x1c": "\n", "\x1d": "\n", "\x1e
 _BREAK_CONTROLS |= {"\x1f": " ", "\x85": "\n"}
 
 # Each rule also has a word cap: boilerplate lines are short, and a long paragraph that
-# merely contains a matching phrase is article text.
+# merely contains a matching phrase is article text. Quantifiers next to an overlapping class
+# are possessive (`++`, `*+`) so that no pattern backtracks over a long line (issue 14).
 _COMMENT_PROMPT = re.compile(
     r"^\s*(please\s+)?(enter|leave|post|add|write|submit)\s+(a\s+|your\s+)?"
     r"(comment|reply|name|e-?mail|website)\b"
-    r"|^\s*(leave a reply|post a comment|\d+\s+comments?|comments?|add comment)\s*[!.:]?\s*$"
+    r"|^\s*+(leave a reply|post a comment|\d+\s+comments?|comments?|add comment)\s*+[!.:]?\s*+$"
     r"|save my name,? e-?mail|you must be logged in to (post|comment)",
     re.IGNORECASE,
 )
@@ -34,7 +35,7 @@ _COPYRIGHT_MAX_WORDS = 40
 _RELATED = re.compile(
     r"^\W*(see also|related(\s+(articles?|stories|posts|coverage|news|reading|content))?|"
     r"read more|also read|read also|further reading|more on this( story)?)\s*[:\-–—|»›]"
-    r"|^\W*(recommended( for you)?|more from [\w .]+|you (may|might) also like|trending( now)?|"
+    r"|^\W*(recommended( for you)?|more from [\w .]++|you (may|might) also like|trending( now)?|"
     r"most (popular|read)|don'?t miss|editor'?s picks?)\s*[:|»›]",
     re.IGNORECASE,
 )

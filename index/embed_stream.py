@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +29,13 @@ class EmbedStream:
     """
 
     def __init__(
-        self, embedder: Embedder, max_title_tokens: int, *, progress: bool, articles: int
+        self,
+        embedder: Embedder,
+        max_title_tokens: int,
+        *,
+        progress: bool,
+        articles: int,
+        on_articles: Callable[[int], None] | None = None,
     ) -> None:
         self.embedder = embedder
         self.max_title_tokens = max_title_tokens
@@ -37,6 +45,9 @@ class EmbedStream:
         self._articles = 0  # articles in _pending
         self._titles: dict[str, str] = {}  # article title -> its short form, cut once
         self._bar = _progress_bar(articles) if progress else None
+        self._on_articles = on_articles  # called with the articles embedded so far
+        self._done = 0
+        self._done_lock = threading.Lock()
 
     def __enter__(self) -> EmbedStream:
         return self
@@ -70,8 +81,17 @@ class EmbedStream:
         job = self._pool.submit(self.embedder.embed_passages, self._pending)
         if self._bar is not None:
             job.add_done_callback(functools.partial(_advance, self._bar, self._articles))
+        if self._on_articles is not None:
+            job.add_done_callback(functools.partial(self._report, self._articles))
         self._jobs.append(job)
         self._pending, self._articles = [], 0
+
+    def _report(self, articles: int, _job: Future[np.ndarray]) -> None:
+        with self._done_lock:
+            self._done += articles
+            done = self._done
+        if self._on_articles is not None:
+            self._on_articles(done)
 
 
 def _advance(bar: Any, articles: int, _job: Future[np.ndarray]) -> None:

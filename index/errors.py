@@ -3,7 +3,8 @@
 IndexStoreError (RuntimeError)
 ├── IndexNotFoundError        no index has been built at that directory
 ├── CorruptIndexError         a file fails its checksum or cannot be parsed
-└── EmbedderMismatchError     the index was built with another embedder
+├── EmbedderMismatchError     the index was built with another embedder
+└── IndexWriteError           a new generation could not be written (full disk, I/O error)
 ArticleLoadError (ValueError)  one input file could not be read as articles
 """
 
@@ -33,6 +34,19 @@ class EmbedderMismatchError(IndexStoreError):
         )
         self.index_embedder = index_embedder
         self.given = given
+
+
+class IndexWriteError(IndexStoreError):
+    """Writing a generation failed; the partial files are gone and the live index is unchanged."""
+
+    def __init__(self, index_dir: object, cause: OSError) -> None:
+        reason = cause.strerror or str(cause)
+        errno = f" (errno {cause.errno})" if cause.errno else ""
+        super().__init__(
+            f"could not write the index at {index_dir}: {reason}{errno}; the partial "
+            "generation was removed and the live index is unchanged"
+        )
+        self.cause = cause
 
 
 class ArticleLoadError(ValueError):

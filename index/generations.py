@@ -20,6 +20,8 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from newsrag.index.errors import IndexWriteError
+
 log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
@@ -53,12 +55,33 @@ def generation_dirs(index_dir: Path) -> list[Path]:
 
 
 def current_generation(index_dir: Path) -> Path | None:
-    """The generation CURRENT names, or None when there is none yet."""
+    """The generation CURRENT names, or None when it is missing, empty or garbled."""
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+        data = (index_dir / CURRENT).read_bytes()[:256]
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    name = data.decode("utf-8", "replace").strip()
     return index_dir / name if _GEN.match(name) else None
+
+
+def pointer_problem(index_dir: Path) -> str | None:
+    """Why CURRENT cannot be followed although generations exist; None when all is well."""
+    if not generation_dirs(index_dir):
+        return None
+    path = index_dir / CURRENT
+    current = current_generation(index_dir)
+    if not path.exists():
+        return f"{CURRENT} is missing"
+    if current is None:
+        return f"{CURRENT} does not name a generation"
+    if not current.is_dir():
+        return f"{CURRENT} names {current.name}, which does not exist"
+    return None
+
+
+def repair_current(index_dir: Path, name: str) -> None:
+    """Point CURRENT at generation `name` again (durably); callers hold the writer lock."""
+    _switch_current(index_dir, name, _no_step)
 
 
 def generation_number(path: Path) -> int:
@@ -97,24 +120,33 @@ def publish(
     step = on_step or _no_step
     step("begin")
     index_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(index_dir)
     existing = generation_dirs(index_dir)
     number = (generation_number(existing[0]) + 1) if existing else 1
     tmp = index_dir / f".tmp-gen-{number:06d}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    step("tmp-created")
-    write(tmp, number)
-    for child in tmp.rglob("*"):
-        if child.is_file():
-            fsync_path(child)
-    fsync_path(tmp)
-    step("fsynced")
     final = index_dir / f"gen-{number:06d}"
-    os.rename(tmp, final)
-    fsync_path(index_dir)
-    step("renamed")
     previous = previous or current_generation(index_dir)
-    _switch_current(index_dir, final.name, step)
+    try:
+        tmp.mkdir()
+        step("tmp-created")
+        write(tmp, number)
+        for child in tmp.rglob("*"):
+            if child.is_file():
+                fsync_path(child)
+        fsync_path(tmp)
+        step("fsynced")
+        os.rename(tmp, final)
+        fsync_path(index_dir)
+        step("renamed")
+        _switch_current(index_dir, final.name, step)
+    except OSError as exc:
+        # A full disk or a failing device: nothing half-written stays behind, and CURRENT
+        # (replaced only by an atomic rename) still names the live generation.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if current_generation(index_dir) != final:
+            shutil.rmtree(final, ignore_errors=True)
+        (index_dir / f".{CURRENT}.tmp").unlink(missing_ok=True)
+        raise IndexWriteError(index_dir, exc) from exc
     step("switched")
     _collect_garbage(index_dir, keep={final.name, previous.name if previous else ""})
     step("gc-done")
@@ -136,10 +168,26 @@ def _switch_current(index_dir: Path, name: str, step: StepHook) -> None:
     fsync_path(index_dir)
 
 
+def remove_stale_temporaries(index_dir: Path) -> list[str]:
+    """Delete what killed or failed writes left (`.tmp-gen-*`); callers hold the writer lock."""
+    removed = []
+    for child in index_dir.iterdir() if index_dir.is_dir() else []:
+        if child.name.startswith(".tmp-gen-") or child.name == f".{CURRENT}.tmp":
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+            removed.append(child.name)
+    if removed:
+        log.info("removed %d stale temporary file(s): %s", len(removed), ", ".join(removed))
+    return removed
+
+
 def _collect_garbage(index_dir: Path, keep: set[str]) -> None:
-    # Older generations and temp dirs of killed runs; the previous generation stays.
+    # Generations older than the new one, except the previous (the fallback). A generation
+    # numbered above the new one is never collected: nothing here could have written it.
+    newest = max((generation_number(index_dir / k) for k in keep if k), default=0)
     for child in index_dir.iterdir():
-        stale_tmp = child.name.startswith(".tmp-gen-")
-        stale_gen = _GEN.match(child.name) and child.name not in keep
-        if child.is_dir() and (stale_tmp or stale_gen):
+        match = _GEN.match(child.name)
+        if match and child.is_dir() and child.name not in keep and int(match.group(1)) < newest:
             shutil.rmtree(child, ignore_errors=True)

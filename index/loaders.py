@@ -7,8 +7,9 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,6 +24,33 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(\n|\Z)", re.DOTALL)
 _ID_SAFE = re.compile(r"[^\w.\-]+")
 # An HTML page needs a line of at least this many words to hold an article.
 PROSE_MIN_WORDS = 8
+# .json/.jsonl files hold many articles and may be this many times an article's limit.
+COLLECTION_FACTOR = 20
+_SCALARS = (str, int, float, bool, date)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadLimits:
+    """What one input may cost (issue 14): bigger inputs fail alone, with a message saying so."""
+
+    max_article_bytes: int = 5_000_000  # a file of one article, or one record's text
+    max_title_chars: int = 500  # longer titles are cut at a word
+
+    def __post_init__(self) -> None:
+        if self.max_article_bytes < 1 or self.max_title_chars < 1:
+            raise ValueError("max_article_bytes and max_title_chars must be >= 1")
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """SafeLoader without aliases: `*ref` can make a few hundred bytes expand to gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in front matter", mark
+            )
+        return super().compose_node(parent, index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +100,12 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def load_paths(paths: Iterable[Path], fields: FieldMap | None = None) -> LoadResult:
+def load_paths(
+    paths: Iterable[Path], fields: FieldMap | None = None, limits: LoadLimits | None = None
+) -> LoadResult:
     """Load every supported file under `paths`; failures are collected, never raised."""
     fields = fields or FieldMap()
+    limits = limits or LoadLimits()
     result = LoadResult()
     seen: dict[str, str] = {}
     for path in iter_files(paths):
@@ -83,9 +114,12 @@ def load_paths(paths: Iterable[Path], fields: FieldMap | None = None) -> LoadRes
             result.skipped.append(LoadFailure(str(path), f"unsupported extension {path.suffix!r}"))
             continue
         try:
-            articles = list(load_file(path, fields, result.failures))
+            articles = list(load_file(path, fields, result.failures, limits))
         except ArticleLoadError as exc:
             result.failures.append(LoadFailure(str(path), str(exc)))
+            continue
+        except RecursionError:  # a backstop: every parser below catches its own
+            result.failures.append(LoadFailure(str(path), "data nested too deeply"))
             continue
         for article in articles:
             if article.id in seen:
@@ -101,28 +135,43 @@ def load_paths(paths: Iterable[Path], fields: FieldMap | None = None) -> LoadRes
     return result
 
 
-def load_file(path: Path, fields: FieldMap, failures: list[LoadFailure]) -> list[Article]:
+def load_file(
+    path: Path,
+    fields: FieldMap,
+    failures: list[LoadFailure],
+    limits: LoadLimits | None = None,
+) -> list[Article]:
     """Articles in one file; raises ArticleLoadError when the whole file is unusable."""
-    raw = _read_text(path)
+    limits = limits or LoadLimits()
     suffix = path.suffix.lower()
-    if suffix in (".json", ".jsonl"):
-        return _load_records(path, raw, fields, failures)
+    collection = suffix in (".json", ".jsonl")
+    raw = _read_text(path, limits.max_article_bytes * (COLLECTION_FACTOR if collection else 1))
+    if collection:
+        return _load_records(path, raw, fields, failures, limits)
     if suffix in (".html", ".htm"):
-        return [_load_html(path, raw)]
+        return [_load_html(path, raw, limits)]
     meta: dict[str, object] = {}
     body = raw
     if suffix in (".md", ".markdown"):
         meta, body = _split_front_matter(path, raw)
     elif suffix == ".txt":
         meta, body = _split_front_matter(path, raw) if raw.startswith("---") else ({}, raw)
-    return [_make_article(path, meta, body, default_id=path.stem, title_from_body=True)]
+    return [_make_article(path, meta, body, limits, default_id=path.stem, title_from_body=True)]
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, max_bytes: int) -> str:
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size > max_bytes:  # refused before reading: a huge file costs one stat
+            raise ArticleLoadError(
+                f"file is {size:,} bytes, over the limit of {max_bytes:,} (RAG_MAX_ARTICLE_BYTES)"
+            )
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)  # the file may grow between stat and read
     except OSError as exc:
         raise ArticleLoadError(f"unreadable: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise ArticleLoadError(f"file is over the limit of {max_bytes:,} bytes")
     if not data.strip():
         raise ArticleLoadError("empty file")
     try:
@@ -136,22 +185,26 @@ def _split_front_matter(path: Path, raw: str) -> tuple[dict[str, object], str]:
     if not match:
         return {}, raw
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = yaml.load(match.group(1), Loader=_FrontMatterLoader) or {}
     except yaml.YAMLError as exc:
         raise ArticleLoadError(f"malformed YAML front matter: {exc}") from exc
+    except RecursionError as exc:
+        raise ArticleLoadError("YAML front matter is nested too deeply") from exc
     if not isinstance(meta, dict):
         raise ArticleLoadError("front matter is not a mapping of fields")
     return meta, raw[match.end() :]
 
 
 def _load_records(
-    path: Path, raw: str, fields: FieldMap, failures: list[LoadFailure]
+    path: Path, raw: str, fields: FieldMap, failures: list[LoadFailure], limits: LoadLimits
 ) -> list[Article]:
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ArticleLoadError(f"malformed JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise ArticleLoadError("JSON is nested too deeply") from exc
         records = data if isinstance(data, list) else [data]
         numbered = [(i, r) for i, r in enumerate(records, 1)]
     else:
@@ -163,10 +216,12 @@ def _load_records(
                 numbered.append((i, json.loads(line)))
             except json.JSONDecodeError as exc:
                 failures.append(LoadFailure(f"{path}:{i}", f"malformed JSON line: {exc.msg}"))
+            except RecursionError:
+                failures.append(LoadFailure(f"{path}:{i}", "JSON line is nested too deeply"))
     articles = []
     for i, record in numbered:
         try:
-            articles.append(_record_article(path, i, record, fields))
+            articles.append(_record_article(path, i, record, fields, limits))
         except ArticleLoadError as exc:
             failures.append(LoadFailure(f"{path}:{i}", str(exc)))
     if not articles and not failures:
@@ -182,17 +237,27 @@ def _pick(record: dict[str, object], names: tuple[str, ...]) -> object:
     return None
 
 
-def _record_article(path: Path, i: int, record: object, fields: FieldMap) -> Article:
+def _record_article(
+    path: Path, i: int, record: object, fields: FieldMap, limits: LoadLimits
+) -> Article:
     if not isinstance(record, dict):
         raise ArticleLoadError("record is not a JSON object")
     body = _pick(record, fields.body)
     if not isinstance(body, str):
         raise ArticleLoadError(f"record has no text field (looked for {', '.join(fields.body)})")
+    size = len(body.encode("utf-8", "surrogatepass"))
+    if size > limits.max_article_bytes:
+        raise ArticleLoadError(
+            f"article text is {size:,} bytes, over the limit of {limits.max_article_bytes:,} "
+            "(RAG_MAX_ARTICLE_BYTES)"
+        )
     meta = {name: _pick(record, getattr(fields, name)) for name in FieldMap.__slots__}
-    return _make_article(path, meta, body, default_id=f"{path.stem}-{i}", title_from_body=False)
+    return _make_article(
+        path, meta, body, limits, default_id=f"{path.stem}-{i}", title_from_body=False
+    )
 
 
-def _load_html(path: Path, raw: str) -> Article:
+def _load_html(path: Path, raw: str, limits: LoadLimits) -> Article:
     import trafilatura
 
     try:
@@ -212,7 +277,7 @@ def _load_html(path: Path, raw: str) -> Article:
         "author": doc.author,
         "category": ", ".join(doc.categories) if doc.categories else None,
     }
-    return _make_article(path, meta, doc.text, default_id=path.stem, title_from_body=False)
+    return _make_article(path, meta, doc.text, limits, default_id=path.stem, title_from_body=False)
 
 
 def _has_prose(text: str, min_words: int = PROSE_MIN_WORDS) -> bool:
@@ -221,33 +286,62 @@ def _has_prose(text: str, min_words: int = PROSE_MIN_WORDS) -> bool:
 
 
 def _make_article(
-    path: Path, meta: dict[str, object], body: str, *, default_id: str, title_from_body: bool
+    path: Path,
+    meta: dict[str, object],
+    body: str,
+    limits: LoadLimits,
+    *,
+    default_id: str,
+    title_from_body: bool,
 ) -> Article:
-    title = _text(meta.get("title"))
+    fields = {name: _text(name, meta.get(name)) for name in _TEXT_FIELDS}
+    title = fields["title"]
     if not title and title_from_body:
         title = _title_from_first_line(body)
+    title = cap_title(title, limits.max_title_chars)
     text = clean_text(body, title=title or "")
     if not text:
         raise ArticleLoadError("no article text left after cleaning")
-    raw_id = _text(meta.get("id")) or default_id
+    raw_id = (fields["id"] or default_id)[:MAX_ID_CHARS]
     return Article(
         id=_ID_SAFE.sub("-", raw_id).strip("-") or default_id,
-        title=title or _title_from_first_line(text) or default_id,
+        title=title
+        or cap_title(_title_from_first_line(text), limits.max_title_chars)
+        or default_id,
         text=text,
-        source=_text(meta.get("source")),
-        url=_text(meta.get("url")),
+        source=fields["source"],
+        url=fields["url"],
         published_at=normalise_date(meta.get("published_at")),
-        author=_text(meta.get("author")),
-        category=_text(meta.get("category")),
+        author=fields["author"],
+        category=fields["category"],
         path=str(path),
     )
 
 
-def _text(value: object) -> str | None:
+_TEXT_FIELDS = ("id", "title", "source", "url", "author", "category")
+# Ids name files and URLs; a longer one is cut (the default id is a file name, always shorter).
+MAX_ID_CHARS = 200
+
+
+def cap_title(title: str | None, max_chars: int) -> str | None:
+    """A title of at most `max_chars`, cut at the last space before the limit when there is one."""
+    if title is None or len(title) <= max_chars:
+        return title
+    cut = title[: max_chars + 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > max_chars // 2 else cut[:max_chars]).rstrip() or None
+
+
+def _text(name: str, value: object) -> str | None:
+    """A metadata field as one line of text; only scalars (or a flat list of them) are taken."""
     if value is None:
         return None
-    if isinstance(value, list):
+    if isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value):
         value = ", ".join(str(v) for v in value)
+    elif not isinstance(value, _SCALARS):
+        raise ArticleLoadError(
+            f"field {name!r} must be text or a list of texts, not a {type(value).__name__}"
+        )
     text = " ".join(str(value).split())
     return text or None
 

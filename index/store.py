@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -18,11 +19,19 @@ from newsrag.index.errors import (
     EmbedderMismatchError,
     IndexNotFoundError,
 )
-from newsrag.index.generations import StepHook, current_generation, generation_dirs, sha256_file
+from newsrag.index.generations import (
+    StepHook,
+    current_generation,
+    generation_dirs,
+    generation_number,
+    pointer_problem,
+    sha256_file,
+)
 from newsrag.index.records import Article, Chunk
 from newsrag.index.sparse import Bm25Store
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -69,7 +78,9 @@ class Manifest:
             data["articles"] = {k: ArticleEntry(**v) for k, v in data["articles"].items()}
             manifest = cls(**data)
         except (ValueError, TypeError, KeyError) as exc:
-            raise CorruptIndexError(f"manifest is malformed: {exc}") from exc
+            raise CorruptIndexError(
+                f"{MANIFEST} is malformed ({type(exc).__name__}: {exc})"
+            ) from exc
         if manifest.format_version != FORMAT_VERSION:
             raise CorruptIndexError(
                 f"index format {manifest.format_version} is not supported "
@@ -153,23 +164,39 @@ class IndexStore:
         try:
             manifest = Manifest.from_json((directory / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise CorruptIndexError(f"{directory.name}: manifest.json is missing") from exc
+            raise CorruptIndexError(f"{directory.name}: {MANIFEST} is missing") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CorruptIndexError(f"{directory.name}: {MANIFEST} cannot be read: {exc}") from exc
+        except CorruptIndexError as exc:
+            raise CorruptIndexError(f"{directory.name}: {exc}") from exc
         if (manifest.embedder, manifest.dim) != (embedder.name, embedder.dim):
             raise EmbedderMismatchError(
                 manifest.embedder, manifest.dim, embedder.name, embedder.dim
             )
         if verify:
             _verify_files(directory, manifest)
-        try:
-            chunks = [Chunk(**r) for r in _read_jsonl(directory / CHUNKS)]
-            articles = {r["id"]: Article(**r) for r in _read_jsonl(directory / ARTICLES)}
-            vectors = np.load(directory / VECTORS, allow_pickle=False)
-            dense = FaissStore.read(directory / FAISS_FILE, chunks, embedder)
-            sparse = Bm25Store.read(directory / BM25_DIR, chunks)
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
-            raise CorruptIndexError(f"{directory.name}: cannot read index files: {exc}") from exc
+
+        def read(name: str, load: Callable[[], _T]) -> _T:
+            try:
+                return load()
+            except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+                raise CorruptIndexError(
+                    f"{directory.name}: {name} cannot be read ({detail})"
+                ) from exc
+
+        chunks = read(CHUNKS, lambda: [Chunk(**r) for r in _read_jsonl(directory / CHUNKS)])
+        articles = read(
+            ARTICLES, lambda: {r["id"]: Article(**r) for r in _read_jsonl(directory / ARTICLES)}
+        )
+        vectors = read(VECTORS, lambda: np.load(directory / VECTORS, allow_pickle=False))
         if len(chunks) != manifest.n_chunks or vectors.shape != (len(chunks), manifest.dim):
-            raise CorruptIndexError(f"{directory.name}: counts disagree with the manifest")
+            raise CorruptIndexError(
+                f"{directory.name}: {CHUNKS} holds {len(chunks)} chunks and {VECTORS} "
+                f"{vectors.shape} vectors, but {MANIFEST} says {manifest.n_chunks} x {manifest.dim}"
+            )
+        dense = read(FAISS_FILE, lambda: FaissStore.read(directory / FAISS_FILE, chunks, embedder))
+        sparse = read(BM25_DIR, lambda: Bm25Store.read(directory / BM25_DIR, chunks))
         return cls(manifest, articles, chunks, vectors, dense, sparse, directory)
 
     def size_bytes(self) -> int:
@@ -180,26 +207,50 @@ class IndexStore:
 
 
 def open_index(index_dir: Path, embedder: Embedder, *, verify: bool = True) -> IndexStore:
-    """Load the live generation; fall back to an older intact one with a warning."""
+    """Load the live generation; fall back to an older intact one with a warning.
+
+    When CURRENT is lost or garbled but generations exist, the newest intact one is used
+    (with a warning); `rag ingest` then writes CURRENT again (index.ingest).
+    """
     current = current_generation(index_dir)
-    if current is None:
+    problem = pointer_problem(index_dir)
+    generations = generation_dirs(index_dir)
+    if problem is None and current is None:
         raise IndexNotFoundError(f"no index at {index_dir}; build one with `rag ingest PATH`")
-    older = [g for g in generation_dirs(index_dir) if g.name < current.name]
+    if problem is not None:
+        log.warning(
+            "%s in %s; reading the newest intact generation instead (the next `rag ingest` "
+            "repairs the pointer)",
+            problem,
+            index_dir,
+        )
+        candidates = generations
+    else:
+        assert current is not None
+        older = [g for g in generations if generation_number(g) < generation_number(current)]
+        candidates = [current, *older]
     errors: list[str] = []
-    for candidate in [current, *older]:
+    for candidate in candidates:
         try:
             store = IndexStore.read(candidate, embedder, verify=verify)
         except CorruptIndexError as exc:
             errors.append(str(exc))
-            log.warning("index generation unusable", extra={"generation": candidate.name})
+            log.warning("index generation %s is unusable: %s", candidate.name, exc)
             continue
-        if candidate != current:
+        if candidate != candidates[0]:
             log.warning(
-                "live index generation is corrupt; using an older one",
-                extra={"live": current.name, "using": candidate.name, "error": errors[0]},
+                "index generation %s is corrupt (%s); using an older one, %s",
+                candidates[0].name,
+                errors[0],
+                candidate.name,
             )
         return store
-    raise CorruptIndexError("no intact index generation: " + "; ".join(errors))
+    raise CorruptIndexError(
+        (f"{problem} and " if problem else "")
+        + "no intact index generation: "
+        + "; ".join(errors)
+        + "; rebuild with `rag ingest PATH --rebuild`"
+    )
 
 
 def _verify_files(directory: Path, manifest: Manifest) -> None:
@@ -207,8 +258,15 @@ def _verify_files(directory: Path, manifest: Manifest) -> None:
         path = directory / name
         if not path.is_file():
             raise CorruptIndexError(f"{directory.name}: {name} is missing")
-        if sha256_file(path) != digest:
-            raise CorruptIndexError(f"{directory.name}: {name} fails its checksum")
+        try:
+            actual = sha256_file(path)
+        except OSError as exc:
+            raise CorruptIndexError(f"{directory.name}: {name} cannot be read: {exc}") from exc
+        if actual != digest:
+            raise CorruptIndexError(
+                f"{directory.name}: {name} fails its checksum (sha256 {actual[:12]}..., "
+                f"the manifest recorded {digest[:12]}...)"
+            )
 
 
 def _write_jsonl(path: Path, rows: Any) -> None:

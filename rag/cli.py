@@ -83,6 +83,7 @@ def ingest_command(
             faiss_kind=settings.faiss_kind,
             prune=prune,
             rebuild=rebuild,
+            limits=settings.load_limits(),
             progress=not as_json,
             on_step=_kill_switch(),
         )
@@ -90,6 +91,8 @@ def ingest_command(
         startup = started - process_started()
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:  # e.g. the index directory cannot be created or locked
+        raise fail(f"cannot use the index at {settings.index_dir}: {exc.strerror or exc}") from None
     _print_report(report, as_json, startup)
     if report.failed and not report.changed and not report.unchanged:
         raise typer.Exit(1)
@@ -115,6 +118,8 @@ def delete_command(
         raise fail(str(exc.args[0])) from None
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot use the index at {settings.index_dir}: {exc.strerror or exc}") from None
     _print_report(report, as_json, startup)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsrag.index.loaders import LoadLimits
+
 
 class Settings(BaseSettings):
     """Every knob of the service; environment variables are RAG_<NAME>."""
@@ -50,6 +52,14 @@ class Settings(BaseSettings):
     llm_max_context_tokens: int = Field(3000, ge=256, description="Token budget for passages.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
 
+    max_article_bytes: int = Field(
+        5_000_000,
+        ge=1,
+        description="Largest article accepted: a bigger file, or a JSON record with more text,"
+        " fails alone (.json/.jsonl files may hold 20x this).",
+    )
+    max_title_chars: int = Field(500, ge=1, description="Longer titles are cut at a word.")
+
     host: str = Field("127.0.0.1", description="HTTP bind address.")
     port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
     api_key: SecretStr | None = Field(
@@ -62,6 +72,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10_000_000, ge=1024, description="Largest request body.")
     max_question_chars: int = Field(2000, ge=16, description="Longest question accepted.")
     max_conversation_messages: int = Field(50, ge=1, description="Longest conversation accepted.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses (or CIDR ranges) of reverse proxies whose"
+        " X-Forwarded-For/-Proto are believed; none by default: the peer address is the client.",
+    )
+
+    def load_limits(self) -> LoadLimits:
+        """The per-file limits of ingest (index.loaders.LoadLimits)."""
+        return LoadLimits(self.max_article_bytes, self.max_title_chars)
 
     @field_validator("vector_cache_dir", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from newsrag.index import (
     ingest,
     open_index,
 )
+from tests.processes import RagProcesses
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -61,3 +62,11 @@ def writable_index_dir(corpus_index_dir: Path, tmp_path: Path) -> Iterator[Path]
     target = tmp_path / "index"
     shutil.copytree(corpus_index_dir, target)
     yield target
+
+
+@pytest.fixture(scope="session")
+def rag_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RagProcesses]:
+    """A fork server for `rag` child processes (tests/processes.py), started once per session."""
+    processes = RagProcesses(tmp_path_factory.mktemp("rag-processes"))
+    yield processes
+    processes.close()

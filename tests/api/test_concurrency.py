@@ -52,7 +52,8 @@ def test_twenty_concurrent_asks_during_an_upload_all_succeed(
     uploader = threading.Thread(target=do_upload)
     uploader.start()
     deadline = time.monotonic() + 30
-    while not server.engine._writer.locked():  # the ingest has begun
+    registry = server.app.state.metrics.registry
+    while not registry.get_sample_value("rag_ingest_running"):  # the ingest has begun
         assert time.monotonic() < deadline and not upload_done.is_set()
         time.sleep(0.01)
     with ThreadPoolExecutor(N_ASKS) as pool:

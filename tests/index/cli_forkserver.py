@@ -63,6 +63,7 @@ def serve() -> None:
             "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "max_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
         }
         print(json.dumps(reply), flush=True)
 

@@ -1,4 +1,4 @@
-"""Fixtures of the index tests: `rag` commands run as real child processes (see cli_forkserver)."""
+"""`rag` commands as real child processes, forked from a pre-imported server (cli_forkserver)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ import select
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent / "index"
 ROOT = HERE.parents[1]
 
 
@@ -27,6 +24,7 @@ class CliResult:
     stdout: str
     stderr: str
     cpu_s: float  # user + system time of the process
+    max_rss_mb: float  # peak resident memory of the child (inherited pages included)
 
 
 class RagProcesses:
@@ -76,7 +74,12 @@ class RagProcesses:
         self.server.stdin.flush()
         reply = json.loads(self._readline())
         return CliResult(
-            reply["code"], reply["signal"], out.read_text(), err.read_text(), reply["cpu_s"]
+            reply["code"],
+            reply["signal"],
+            out.read_text(),
+            err.read_text(),
+            reply["cpu_s"],
+            reply["max_rss_mb"],
         )
 
     def close(self) -> None:
@@ -84,11 +87,3 @@ class RagProcesses:
         assert self.server.stdin is not None
         self.server.stdin.close()
         self.server.wait(timeout=30)
-
-
-@pytest.fixture(scope="session")
-def rag_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RagProcesses]:
-    """A fork server for `rag` child processes, started once per session."""
-    processes = RagProcesses(tmp_path_factory.mktemp("rag-processes"))
-    yield processes
-    processes.close()
