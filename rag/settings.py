@@ -62,6 +62,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10_000_000, ge=1024, description="Largest request body.")
     max_question_chars: int = Field(2000, ge=16, description="Longest question accepted.")
     max_conversation_messages: int = Field(50, ge=1, description="Longest conversation accepted.")
+    # OpenAI-compatible endpoint and API pages (issue 16).
+    chat_sources_block: bool = Field(
+        True,
+        description="End chat completion content with a Sources block (off for clients that"
+        " render `citations` themselves; a request's `sources_block` overrides).",
+    )
+    accept_any_model: bool = Field(
+        False,
+        description="Answer chat completions for any model name (for clients that send a fixed"
+        " one); otherwise an unknown name is OpenAI's 404 model_not_found.",
+    )
+    docs_public: bool = Field(
+        False,
+        description="Serve /docs, /redoc and /openapi.json without the API key when"
+        " RAG_API_KEY is set.",
+    )
 
     @field_validator("vector_cache_dir", mode="before")
     @classmethod
