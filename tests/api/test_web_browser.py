@@ -142,7 +142,9 @@ class PageWatch:
 
     def _request(self, request: Request) -> None:
         self.requests.append(request.url)
-        parts = urlsplit(request.url)
+        # A blob: URL names memory of the page that made it ("blob:http://127.0.0.1:port/id"):
+        # judged by that origin. Anything else not http(s) to 127.0.0.1 counts as outside.
+        parts = urlsplit(request.url.removeprefix("blob:"))
         if parts.scheme not in ("http", "https") or parts.hostname != "127.0.0.1":
             self.outside.append(request.url)
 
