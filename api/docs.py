@@ -135,7 +135,7 @@ async def redoc_page(request: Request) -> HTMLResponse:
 
 
 @router.get(ASSET_PREFIX + "/{name}")
-async def docs_asset(name: str) -> FileResponse:
+async def docs_asset(name: str) -> Response:
     """One of the pages' script, style or icon files."""
     media_type = ASSET_TYPES.get(name)
     if media_type is None:
