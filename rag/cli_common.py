@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -42,6 +44,17 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def note(message: str) -> None:
     """One line of progress on stderr (the first-use ONNX export says what it is doing)."""
     err.print(f"[dim]{escape(message)}[/dim]", soft_wrap=True)
+
+
+@contextmanager
+def loading_status(message: str) -> Iterator[None]:
+    """Say on stderr what is loading: a spinner on a terminal (erased when done), else a line."""
+    if err.is_terminal:
+        with err.status(message):
+            yield
+        return
+    err.print(message, soft_wrap=True)
+    yield
 
 
 def package_version() -> str:

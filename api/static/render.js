@@ -206,7 +206,7 @@ export function answerNotices(answer) {
       }),
     );
   }
-  if (answer.standalone_question && answer.standalone_question !== answer.question) {
+  if (rewriteWorthShowing(answer.question, answer.standalone_question)) {
     notices.push(
       el("p", { className: "notice notice-rewrite" }, "Understood as: ", el("q", {
         text: answer.standalone_question,
@@ -214,6 +214,21 @@ export function answerNotices(answer) {
     );
   }
   return notices;
+}
+
+const CONNECTORS = new Set(["and", "also", "but", "so", "then"]);
+
+function coreWords(text) {
+  const words = String(text || "").toLowerCase().match(/[\p{L}\p{N}$%'’.-]+/gu) || [];
+  while (words.length > 1 && CONNECTORS.has(words[0])) words.shift();
+  return words.map((w) => w.replace(/\.+$/, "")).filter(Boolean).join(" ");
+}
+
+/** Show a rewritten follow-up only when it says more than the question and reads as one
+ * (rag.phrasing decides the same for the chat REPL). */
+export function rewriteWorthShowing(question, rewritten) {
+  if (!rewritten || /[()[\]]/.test(rewritten) || !/^\p{Lu}.*\?$/su.test(rewritten)) return false;
+  return coreWords(question) !== coreWords(rewritten);
 }
 
 /** "retrieve 12 ms · total 40 ms". */

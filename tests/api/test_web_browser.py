@@ -765,3 +765,22 @@ def test_short_answer_and_each_refusal_reason_have_their_own_look(
     ]
     assert len(set(looks)) == 3, looks  # each reason is told apart at a glance
     watch.assert_clean()
+
+
+def test_rewritten_followup_is_shown_only_when_it_helps(chat: tuple[Page, PageWatch]) -> None:
+    page, watch = chat
+    cases = [
+        ("When did it open?", "When did Zorbix open?", True),
+        ("and how many crews?", "How many crews?", False),  # says nothing more
+        ("Who said that?", "Who said that (the Quill Institute be at the forefront of)?", False),
+        ("Who said that?", None, False),
+    ]
+    shown = page.evaluate(
+        """async (cases) => {
+          const { rewriteWorthShowing } = await import("/static/render.js");
+          return cases.map(([q, r]) => rewriteWorthShowing(q, r));
+        }""",
+        [[q, r] for q, r, _ in cases],
+    )
+    assert shown == [ok for _, _, ok in cases]
+    watch.assert_clean()
