@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from newsrag.api import ask, completions, documents, health, search
+from newsrag.api import ask, completions, docs, documents, health, search
 from newsrag.api.engine import Engine
 from newsrag.api.errors import install_error_handlers
 from newsrag.api.health import LLMProbe
@@ -34,7 +34,9 @@ carries [n] markers to checked passages, honest refusals.
 
 - Errors on /v1 use the OpenAI envelope `{"error": {"message", "type", "code"}}`.
 - With `RAG_API_KEY` set, /v1/* and /metrics need `Authorization: Bearer <key>` (401 with
-  `WWW-Authenticate`); /healthz, /readyz and the web page at / stay open.
+  `WWW-Authenticate`); so do /openapi.json, /docs and /redoc (in a browser: the key as the
+  Basic password) unless `RAG_DOCS_PUBLIC=true`; /healthz, /readyz and the web page at / stay
+  open.
 - Per-client rate limit `RAG_RATE_LIMIT_PER_MINUTE` on /v1/* (429 with `Retry-After`; 0 = off),
   request bodies up to `RAG_MAX_BODY_BYTES` (413), questions up to `RAG_MAX_QUESTION_CHARS`
   and conversations up to `RAG_MAX_CONVERSATION_MESSAGES` (422, checked before any LLM call).
@@ -94,7 +96,15 @@ def create_app(
     state = partial(
         lifespan, settings=settings, embedder=embedder, metrics=metrics, index_poll_s=index_poll_s
     )
-    app = FastAPI(title="newsrag", version="0.1.0", description=DESCRIPTION, lifespan=state)
+    app = FastAPI(
+        title="newsrag",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=state,
+        docs_url=None,  # api.docs serves the pages offline, behind the key when one is set
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.probe = LLMProbe(settings.llm_base_url)
@@ -102,6 +112,7 @@ def create_app(
     for module in (ask, search, documents, completions, health):
         app.include_router(module.router)
     app.include_router(web_router)
+    app.include_router(docs.router)
     if settings.rate_limit_per_minute > 0:
         app.add_middleware(
             RateLimitMiddleware, buckets=TokenBuckets(settings.rate_limit_per_minute)

@@ -52,25 +52,34 @@ class ApiError(Exception):
         *,
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code or _CODES.get(status)
         self.headers = dict(headers or {})
+        self.kind = kind  # the envelope's `type` when the status's usual one is not OpenAI's
 
 
-def error_body(status: int, message: str, code: str | None = None) -> dict[str, object]:
+def error_body(
+    status: int, message: str, code: str | None = None, kind: str | None = None
+) -> dict[str, object]:
     """The OpenAI error envelope for a status and message."""
-    kind = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    kind = kind or _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     return {"error": {"message": message, "type": kind, "code": code or _CODES.get(status)}}
 
 
 def error_response(
-    status: int, message: str, code: str | None = None, headers: Mapping[str, str] | None = None
+    status: int,
+    message: str,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    kind: str | None = None,
 ) -> JSONResponse:
     """A JSON response carrying the envelope."""
-    return JSONResponse(error_body(status, message, code), status_code=status, headers=headers)
+    body = error_body(status, message, code, kind)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def validation_message(exc: RequestValidationError) -> str:
@@ -85,7 +94,7 @@ def validation_message(exc: RequestValidationError) -> str:
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.message, exc.code, exc.headers)
+    return error_response(exc.status, exc.message, exc.code, exc.headers, exc.kind)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 from newsrag.api.schemas import MAX_K, MAX_MESSAGES, MAX_TEXT_CHARS, CitationOut, Filters
 
 MODEL_ID = "newsrag"
+EXTRACTIVE_MODEL_ID = "newsrag-extractive"  # the same service, answering without the LLM
+MODEL_IDS = (MODEL_ID, EXTRACTIVE_MODEL_ID)
 
 
 class ContentPart(BaseModel):
@@ -41,13 +43,37 @@ class ChatCompletionRequest(Filters):
     max_tokens: int | None = None
     k: int | None = Field(None, ge=1, le=MAX_K, description="Passages to retrieve (extension).")
     no_llm: bool = Field(False, description="Answer extractively (extension).")
+    sources_block: bool | None = Field(
+        None,
+        description="End the message content with a Sources block (extension; default: the"
+        " server's RAG_CHAT_SOURCES_BLOCK).",
+    )
+
+
+class UrlCitation(BaseModel):
+    """Where a marker sits in the message and what it cites (OpenAI's url_citation shape)."""
+
+    start_index: int = Field(description="content[start_index:end_index] is the marker.")
+    end_index: int
+    title: str
+    url: str = Field(description="The article's url, else this service's /v1/documents/{id}.")
+    marker: int = Field(description="The marker's number (extension).")
+    chunk_id: str = Field(description="The cited passage (extension).")
+
+
+class Annotation(BaseModel):
+    """An OpenAI message annotation."""
+
+    type: Literal["url_citation"] = "url_citation"
+    url_citation: UrlCitation
 
 
 class AssistantMessage(BaseModel):
-    """The answer, [n] markers kept."""
+    """The answer, [n] markers kept, then (by default) a Sources block."""
 
     role: Literal["assistant"] = "assistant"
     content: str
+    annotations: list[Annotation] = []
 
 
 class Choice(BaseModel):
@@ -76,7 +102,8 @@ class AnswerMeta(BaseModel):
     standalone_question: str | None = None
     answer: str | None = Field(
         None,
-        description="In the last stream chunk: the verified answer text, to replace the deltas.",
+        description="The verified answer text without the Sources block (in a stream: in the"
+        " last chunk, to replace the deltas).",
     )
 
 
@@ -98,6 +125,7 @@ class Delta(BaseModel):
 
     role: Literal["assistant"] | None = None
     content: str | None = None
+    annotations: list[Annotation] | None = None
 
 
 class ChunkChoice(BaseModel):

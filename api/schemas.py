@@ -73,6 +73,7 @@ class CitationOut(BaseModel):
     start: int
     end: int
     supported: bool
+    url: str | None = Field(None, description="The article's own address, when it has one.")
 
 
 class SentenceOut(BaseModel):

@@ -41,7 +41,9 @@ def register(app: typer.Typer) -> None:
 
 
 def eval_command(
-    gold: Annotated[Path, typer.Option(help="Gold JSONL file (DESIGN.md format).")] = SHIPPED_GOLD,
+    gold: Annotated[
+        Path, typer.Option(help="Gold JSONL file (format: README.md, Evals).")
+    ] = SHIPPED_GOLD,
     corpus: Annotated[
         Path | None, typer.Option(help="Articles the gold set is about (default: shipped corpus/).")
     ] = None,

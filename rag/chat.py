@@ -7,6 +7,8 @@ run_chat takes its ask/read/write callables, so the loop runs the same under a t
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,7 +17,9 @@ from typing import TYPE_CHECKING
 
 from newsrag.rag.errors import RagError
 from newsrag.rag.followup import Message
+from newsrag.rag.phrasing import differs_meaningfully, reads_as_question
 from newsrag.rag.records import Answer
+from newsrag.rag.wrapping import WordWrap
 
 if TYPE_CHECKING:
     from newsrag.rag.records import AnswerEvent
@@ -151,7 +155,7 @@ def _format_answer(answer: Answer, streamed: str, question: str) -> str:
     elif " ".join(streamed.split()) != " ".join(answer.answer.split()):
         out.append(f"\n\nVerified answer: {answer.answer}")
     notes = []
-    if answer.standalone_question and answer.standalone_question != question:
+    if worth_showing(question, answer.standalone_question):
         notes.append(f"read as: {answer.standalone_question}")
     if answer.degraded:
         notes.append("the LLM failed; this is the extractive answer")
@@ -162,6 +166,13 @@ def _format_answer(answer: Answer, streamed: str, question: str) -> str:
     text = "".join(out) + "\n"
     text += "".join(f"({note})\n" for note in notes)
     return text + _format_sources(answer, full=False) + "\n"
+
+
+def worth_showing(question: str, rewritten: str | None) -> bool:
+    """Show the rewritten follow-up only when it says more than the question and reads as one."""
+    return bool(rewritten) and (
+        differs_meaningfully(question, rewritten or "") and reads_as_question(rewritten or "")
+    )
 
 
 def _format_sources(answer: Answer | None, *, full: bool) -> str:
@@ -184,12 +195,17 @@ def _format_sources(answer: Answer | None, *, full: bool) -> str:
 
 
 def terminal_io(history_path: Path) -> tuple[Read, Write]:
-    """read/write for a terminal (prompt_toolkit, persistent history) or for piped stdin."""
+    """read/write for a terminal (prompt_toolkit, persistent history) or for piped stdin.
 
-    def write(text: str) -> None:
+    On a terminal, output wraps at word boundaries (rag.wrapping); piped output is left as is.
+    """
+
+    def raw_write(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
 
+    wrap = WordWrap(raw_write, _terminal_width)
+    write = wrap.write if sys.stdout.isatty() else raw_write
     if not sys.stdin.isatty():
         return _piped_read(write), write
     from prompt_toolkit import PromptSession
@@ -206,7 +222,21 @@ def terminal_io(history_path: Path) -> tuple[Read, Write]:
     session: PromptSession[str] = PromptSession(
         history=FileHistory(str(history_path)), key_bindings=bindings
     )
-    return session.prompt, write
+
+    def read(prompt: str) -> str:
+        wrap.flush()  # a word held back for wrapping is shown before the prompt
+        return session.prompt(prompt)
+
+    return read, write
+
+
+def _terminal_width() -> int:
+    # The terminal's own size, read each time (it may be resized): an exported COLUMNS is
+    # often stale, so it is only the fallback.
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
 
 
 def _piped_read(write: Write) -> Read:

@@ -126,6 +126,7 @@ def citation_for(marker: int, hit: Hit, supported: bool = True) -> Citation:
         start=chunk.start,
         end=chunk.end,
         supported=supported,
+        url=chunk.url,
     )
 
 

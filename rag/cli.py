@@ -20,7 +20,17 @@ from rich.table import Table
 from newsrag.index.dense import FAISS_KINDS
 from newsrag.index.errors import IndexStoreError
 from newsrag.rag import cli_answers
-from newsrag.rag.cli_common import IndexDir, JsonFlag, console, err, fail, note, settings_from
+from newsrag.rag.cli_common import (
+    IndexDir,
+    JsonFlag,
+    ReadableGroup,
+    console,
+    err,
+    fail,
+    note,
+    package_version,
+    settings_from,
+)
 from newsrag.rag.components import load_embedder, load_store
 
 if TYPE_CHECKING:
@@ -30,6 +40,7 @@ if TYPE_CHECKING:
 # commands that use them: `rag --help` stays fast (issue 13, bench/startup.py).
 
 app = typer.Typer(
+    cls=ReadableGroup,
     help="Cited question answering over news articles.",
     no_args_is_help=True,
     add_completion=False,
@@ -37,8 +48,21 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"rag (newsrag) {package_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _before_any_command() -> None:
+def _before_any_command(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Cited question answering over news articles."""
     _quiet_libraries()
 

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from newsrag.index import IndexStoreError
-from newsrag.rag.cli_common import IndexDir, JsonFlag, console, err, fail, note, settings_from
+from newsrag.rag.cli_common import (
+    IndexDir,
+    JsonFlag,
+    console,
+    err,
+    fail,
+    loading_status,
+    note,
+    settings_from,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -145,7 +154,10 @@ def chat_command(
     settings = settings_from(index_dir, k=k)
     try:
         filters = SearchFilters(source=source, since=since, until=until)
-        pipeline = open_pipeline(settings, model=None if no_llm else FROM_SETTINGS, progress=note)
+        with loading_status("Loading the embedding model and the index…"):
+            pipeline = open_pipeline(
+                settings, model=None if no_llm else FROM_SETTINGS, progress=note
+            )
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
 

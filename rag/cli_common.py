@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
     from newsrag.rag.settings import Settings
@@ -40,3 +44,66 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def note(message: str) -> None:
     """One line of progress on stderr (the first-use ONNX export says what it is doing)."""
     err.print(f"[dim]{escape(message)}[/dim]", soft_wrap=True)
+
+
+@contextmanager
+def loading_status(message: str) -> Iterator[None]:
+    """Say on stderr what is loading: a spinner on a terminal (erased when done), else a line."""
+    if err.is_terminal:
+        with err.status(message):
+            yield
+        return
+    err.print(message, soft_wrap=True)
+    yield
+
+
+def package_version() -> str:
+    """The installed newsrag version (what `rag --version` prints)."""
+    try:
+        return version("newsrag")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown"
+
+
+# Typer prints each value's Python type in the help ("<bool>", "<list[Path]>"); users read
+# plain words. Flags show nothing, values a word naming what to type.
+_VALUE_WORDS = {"str": "TEXT", "int": "N", "int range": "N", "float": "NUMBER", "path": "PATH"}
+
+
+def _value_word(param: TyperOption | TyperArgument, ctx: Any) -> str:
+    label = param.display_type(ctx).strip("<>")
+    if label.startswith("list[") and label.endswith("]"):
+        label = label[5:-1]
+    return _VALUE_WORDS.get(label.lower(), label.upper() if label.isidentifier() else label)
+
+
+def readable_param(param: object, ctx: Any) -> None:
+    """Give one parameter a plain metavar: nothing for flags, PATH / N / TEXT for values."""
+    if getattr(param, "_readable", False):
+        return
+    if isinstance(param, TyperOption):
+        param.metavar = "" if param.is_flag or param.count else _value_word(param, ctx)
+    elif isinstance(param, TyperArgument):
+        # An argument's type column ignores its metavar: name it in the name column only.
+        param.metavar = (param.name or "value").upper()
+        param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+    param._readable = True  # type: ignore[attr-defined]
+
+
+class ReadableGroup(TyperGroup):
+    """The `rag` group: every command's help shows plain metavars (see readable_param)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The subcommand, its parameters made readable."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            for param in command.get_params(ctx):
+                readable_param(param, ctx)
+        return command
+
+    def get_params(self, ctx: Any) -> Any:
+        """The group's own options, made readable."""
+        params = super().get_params(ctx)
+        for param in params:
+            readable_param(param, ctx)
+        return params

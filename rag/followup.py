@@ -1,7 +1,10 @@
 """Follow-up questions ("and how many researchers?") rewritten into standalone ones.
 
 By the LLM when there is one; otherwise deterministically, carrying the names and the subject
-of earlier user turns.
+of earlier user turns. The deterministic rewrite stays a sentence: an elliptical follow-up gets
+the earlier question's topic as a noun phrase ("..., regarding Alibaba investing in its research
+hubs?"), built by undoing the question's inversion (topic_phrase); only when that fails does it
+fall back to a bracketed clause that helps retrieval but is never shown (reads_as_question).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from newsrag.rag.errors import LLMError
 from newsrag.rag.facts import entity_spans
+from newsrag.rag.phrasing import topic_phrase
 from newsrag.rag.prompts import build_rewrite_messages, sanitize_model_text
 
 if TYPE_CHECKING:
@@ -64,6 +68,10 @@ def is_followup(question: str) -> bool:
     return bool(rest) and words.index(rest[0]) <= 3 and rest[0] in _PRONOUNS
 
 
+def _bare(name: str) -> str:
+    return re.sub(r"['’]s$", "", name)
+
+
 def _subject_clause(question: str) -> str:
     """A question without its opening question words and final mark: the subject it is about."""
     words = question.strip().rstrip("?.! ").split()
@@ -91,14 +99,23 @@ def rewrite_deterministic(question: str, history: list[Message]) -> str:
         return anchor
     if anchor_entities and _PRONOUNS & {w.lower() for w in _WORD.findall(core)}:
         core = _replace_pronouns(core, anchor_entities[0])
-    own = named_entities(core)
+    names = named_entities(core)
+    # "What about Tencent?" swaps in a name the earlier question did not hold ("its" made
+    # "Alibaba's" is no new name).
+    known = {e.casefold() for e in anchor_entities}
+    new = [e for e in names if _bare(e).casefold() not in known]
     starts_with_question = core.split()[0].lower() in _QUESTION_WORDS
-    if own and not starts_with_question and anchor_entities:
+    if new and not starts_with_question and anchor_entities:
         # "what about Tencent?": the earlier question, asked about the new name.
-        return anchor.replace(anchor_entities[0], own[0], 1)
-    if own and not _CONNECTOR.match(question):
+        return anchor.replace(anchor_entities[0], new[0], 1)
+    if names and not _CONNECTOR.match(question):
         return core[0].upper() + core[1:] + "?"
-    return f"{core[0].upper()}{core[1:]} ({_subject_clause(anchor)})?"
+    head = core[0].upper() + core[1:]
+    topic = topic_phrase(anchor)
+    if topic:
+        return f"{head}, regarding {topic}?"
+    # Not a sentence, and never shown (reads_as_question); the words still steer retrieval.
+    return f"{head} ({_subject_clause(anchor)})?"
 
 
 def rewrite_followup(question: str, history: list[Message], model: ChatModel | None) -> str:

@@ -26,6 +26,7 @@ class Citation:
     start: int
     end: int
     supported: bool = True
+    url: str | None = None  # the article's own address, when it has one
 
 
 @dataclass(frozen=True, slots=True)

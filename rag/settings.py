@@ -77,6 +77,22 @@ class Settings(BaseSettings):
         description="Comma-separated addresses (or CIDR ranges) of reverse proxies whose"
         " X-Forwarded-For/-Proto are believed; none by default: the peer address is the client.",
     )
+    # OpenAI-compatible endpoint and API pages (issue 16).
+    chat_sources_block: bool = Field(
+        True,
+        description="End chat completion content with a Sources block (off for clients that"
+        " render `citations` themselves; a request's `sources_block` overrides).",
+    )
+    accept_any_model: bool = Field(
+        False,
+        description="Answer chat completions for any model name (for clients that send a fixed"
+        " one); otherwise an unknown name is OpenAI's 404 model_not_found.",
+    )
+    docs_public: bool = Field(
+        False,
+        description="Serve /docs, /redoc and /openapi.json without the API key when"
+        " RAG_API_KEY is set.",
+    )
 
     def load_limits(self) -> LoadLimits:
         """The per-file limits of ingest (index.loaders.LoadLimits)."""

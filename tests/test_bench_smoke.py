@@ -119,3 +119,12 @@ def test_embed_bench_compares_against_torch(tiny_beir: Path) -> None:
     assert isinstance(rows, dict) and figures["passages"] == 3
     assert rows["torch"]["cosine_min"] == pytest.approx(1.0, abs=1e-4)
     assert rows["torch (arrival order)"]["cosine_min"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_clients_verdict_tells_explained_markers_from_bare_ones() -> None:
+    from bench import clients
+
+    bare = clients.verdict("It rose [1]. It fell [2].")
+    assert bare == {"markers": [1, 2], "explained": []}
+    block = "It rose [1]. It fell [2].\n\nSources:\n- [1] Title — Wire, undated"
+    assert clients.verdict(block) == {"markers": [1, 2], "explained": [1]}

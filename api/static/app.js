@@ -7,6 +7,8 @@ import {
   answerBody,
   answerNotices,
   el,
+  reasonClass,
+  shortAnswer,
   sourceItem,
   timingsText,
 } from "./render.js";
@@ -16,7 +18,7 @@ import { createViewer } from "./viewer.js";
 const $ = (id) => document.getElementById(id);
 const MAX_HISTORY_MESSAGES = 20; // the last ten exchanges are enough context for a follow-up
 
-const state = { history: [], controller: null };
+const state = { history: [], controller: null, shown: null };
 
 const viewer = createViewer({
   panel: $("viewer"),
@@ -44,13 +46,32 @@ function openCitation(citation, trigger, quote) {
   viewer.openCitation(citation, trigger, quote);
 }
 
-function showSources(answer) {
+/** The side column shows one answer: its sources, and (when open) a passage it cites. */
+function showSources(answer, { follow = true } = {}) {
+  const changed = state.shown !== answer;
+  state.shown = answer;
   const citations = answer ? answer.citations || [] : [];
   $("source-list").replaceChildren(...citations.map((c) => sourceItem(c, openCitation)));
   $("sources-empty").hidden = citations.length > 0;
   $("sources-empty").textContent = answer
     ? "This answer cites no passages."
     : "The sources of the latest answer appear here.";
+  if (!follow || !changed || !viewer.isOpen()) return;
+  // An article left open on another answer's passage would mislead: follow this answer.
+  if (citations.length) viewer.openCitation(citations[0], null, null, { focus: false });
+  else viewer.clear();
+}
+
+/** Scroll the page so `node` sits between the header and the sticky question box (its top
+ * when it is taller than the room between them). */
+function keepInView(node) {
+  const gap = 12;
+  const top = document.querySelector(".topbar").getBoundingClientRect().bottom + gap;
+  const bottom = $("ask-form").getBoundingClientRect().top - gap;
+  const box = node.getBoundingClientRect();
+  let delta = Math.max(0, box.bottom - bottom);
+  if (box.top - delta < top) delta = box.top - top;
+  if (Math.abs(delta) >= 1) window.scrollBy({ top: delta, behavior: "instant" });
 }
 
 function setStatus(text) {
@@ -84,13 +105,14 @@ function newTurn(question) {
     reply,
   );
   $("conversation").append(turn);
-  turn.scrollIntoView({ block: "end", behavior: "smooth" });
+  keepInView(reply);
   return { reply, streamText };
 }
 
 function finishTurn(reply, answer) {
   reply.classList.remove("pending");
   reply.classList.toggle("refusal", answer.answerable === false);
+  reply.dataset.reason = reasonClass(answer.refusal_reason);
   reply.classList.toggle("degraded", Boolean(answer.degraded));
   reply.dataset.mode = answer.mode || "";
   const who = el("p", { className: "who" }, "Answer ", ...answerBadges(answer));
@@ -105,9 +127,17 @@ function finishTurn(reply, answer) {
     },
   });
   const footer = el("p", { className: "timings" }, timingsText(answer.timings_ms), sources && " · ", sources);
-  reply.replaceChildren(who, ...answerNotices(answer), answerBody(answer, openCitation), footer);
+  // A marker of an older answer makes that answer the one the side column shows.
+  const onMarker = (citation, trigger, quote) => {
+    showSources(answer, { follow: false });
+    openCitation(citation, trigger, quote);
+  };
+  const body = answerBody(answer, onMarker);
+  const short = shortAnswer(answer);
+  reply.replaceChildren(who, ...answerNotices(answer), ...(short ? [short] : []), body, footer);
   reply.setAttribute("aria-busy", "false");
   showSources(answer);
+  keepInView(reply);
 }
 
 function failTurn(reply, message) {
@@ -118,6 +148,7 @@ function failTurn(reply, message) {
     el("p", { className: "who", text: "Error" }),
     el("p", { className: "notice notice-error", text: message }),
   );
+  keepInView(reply);
 }
 
 function handleEvent(event, turn, result) {
@@ -129,6 +160,7 @@ function handleEvent(event, turn, result) {
   }
   if (event.event === "token" && typeof data.text === "string") {
     turn.streamText.append(data.text);
+    keepInView(turn.reply);
   } else if (event.event === "citations") {
     result.citations = data.citations || [];
   } else if (event.event === "final") {

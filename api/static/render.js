@@ -7,6 +7,12 @@ const REFUSALS = {
   no_relevant_passages: "Nothing in the indexed articles is relevant to this question.",
   not_supported: "The passages found do not support an answer to this question.",
   llm_refused: "The language model declined to answer from these sources.",
+  near_miss:
+    "The articles cover something close (another time, event or figure), but not what was " +
+    "asked; the passages cited show what they do cover.",
+};
+const REFUSAL_TITLES = {
+  near_miss: "Close, but not what was asked. ",
 };
 
 /** Create an element with properties/attributes and children (strings become text nodes). */
@@ -38,6 +44,46 @@ export function provenance(item) {
 /** Human wording of an Answer's refusal_reason. */
 export function refusalText(reason) {
   return REFUSALS[reason] || "The indexed articles do not answer this question.";
+}
+
+/** A reason as a CSS class suffix ("near_miss" -> "near-miss"); "" for none or unknown. */
+export function reasonClass(reason) {
+  return Object.hasOwn(REFUSALS, reason) ? reason.replaceAll("_", "-") : "";
+}
+
+/** The address when it is http(s), else null (javascript:, data: and the like never link). */
+export function safeHttpUrl(value) {
+  if (!value) return null;
+  try {
+    const url = new URL(String(value));
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A link that opens the article's own page: new tab, no opener, no referrer. */
+export function externalLink(href, text, className) {
+  return el("a", {
+    href,
+    className,
+    rel: "noopener noreferrer",
+    referrerpolicy: "no-referrer",
+    target: "_blank",
+    text,
+  });
+}
+
+/** The value asked, above the answer ("$15 billion"); null when there is none or it refused. */
+export function shortAnswer(answer) {
+  if (answer.answerable === false || !answer.short_answer) return null;
+  return el(
+    "p",
+    { className: "short-answer" },
+    el("span", { className: "short-label", text: "Answer" }),
+    " ",
+    el("strong", { className: "short-value", text: answer.short_answer }),
+  );
 }
 
 function markerButton(n, citation, onMarker, quote) {
@@ -113,7 +159,8 @@ export function answerBadges(answer) {
   badges.push(badge(answer.mode === "llm" ? "LLM" : "Extractive", answer.mode || "extractive"));
   if (answer.degraded) badges.push(badge("Degraded", "degraded"));
   if (answer.conflict) badges.push(badge("Sources disagree", "conflict"));
-  if (answer.answerable === false) badges.push(badge("No answer", "refusal"));
+  if (answer.refusal_reason === "near_miss") badges.push(badge("Near miss", "near-miss"));
+  else if (answer.answerable === false) badges.push(badge("No answer", "refusal"));
   return badges;
 }
 
@@ -121,11 +168,15 @@ export function answerBadges(answer) {
 export function answerNotices(answer) {
   const notices = [];
   if (answer.answerable === false) {
+    const reason = reasonClass(answer.refusal_reason);
     notices.push(
       el(
         "p",
-        { className: "notice notice-refusal", "data-reason": answer.refusal_reason || "" },
-        el("strong", { text: "No answer in the sources. " }),
+        {
+          className: `notice notice-refusal${reason ? ` notice-${reason}` : ""}`,
+          "data-reason": answer.refusal_reason || "",
+        },
+        el("strong", { text: REFUSAL_TITLES[answer.refusal_reason] || "No answer in the sources. " }),
         refusalText(answer.refusal_reason),
       ),
     );
@@ -155,7 +206,7 @@ export function answerNotices(answer) {
       }),
     );
   }
-  if (answer.standalone_question && answer.standalone_question !== answer.question) {
+  if (rewriteWorthShowing(answer.question, answer.standalone_question)) {
     notices.push(
       el("p", { className: "notice notice-rewrite" }, "Understood as: ", el("q", {
         text: answer.standalone_question,
@@ -163,6 +214,21 @@ export function answerNotices(answer) {
     );
   }
   return notices;
+}
+
+const CONNECTORS = new Set(["and", "also", "but", "so", "then"]);
+
+function coreWords(text) {
+  const words = String(text || "").toLowerCase().match(/[\p{L}\p{N}$%'’.-]+/gu) || [];
+  while (words.length > 1 && CONNECTORS.has(words[0])) words.shift();
+  return words.map((w) => w.replace(/\.+$/, "")).filter(Boolean).join(" ");
+}
+
+/** Show a rewritten follow-up only when it says more than the question and reads as one
+ * (rag.phrasing decides the same for the chat REPL). */
+export function rewriteWorthShowing(question, rewritten) {
+  if (!rewritten || /[()[\]]/.test(rewritten) || !/^\p{Lu}.*\?$/su.test(rewritten)) return false;
+  return coreWords(question) !== coreWords(rewritten);
 }
 
 /** "retrieve 12 ms · total 40 ms". */
@@ -174,9 +240,11 @@ export function timingsText(timings) {
     .join(" · ");
 }
 
-/** One entry of the sources panel: a button that opens the passage. */
+/** One entry of the sources panel: a button that opens the passage (and the article's own
+ * page, when it has an http(s) url). */
 export function sourceItem(citation, onOpen) {
   const weak = citation.supported === false;
+  const href = safeHttpUrl(citation.url);
   return el(
     "li",
     { className: weak ? "source weak" : "source" },
@@ -198,6 +266,7 @@ export function sourceItem(citation, onOpen) {
         el("span", { className: "source-snippet", text: snippet(citation.text, 180) }),
       ),
     ),
+    href ? externalLink(href, "Original article ↗", "source-link") : null,
   );
 }
 

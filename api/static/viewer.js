@@ -1,7 +1,7 @@
 // The article viewer: shows a cited passage highlighted inside its article.
 
 import { ApiError, apiJson } from "./api.js";
-import { el, provenance } from "./render.js";
+import { el, externalLink, provenance, safeHttpUrl } from "./render.js";
 
 /** Where the cited passage lies in the article text: [start, end), or null when not found. */
 export function locatePassage(text, citation) {
@@ -28,16 +28,8 @@ export function locateQuote(text, quote, from, to) {
   return match ? [from + match.index, from + match.index + match[0].length] : null;
 }
 
-function safeHttpUrl(value) {
-  try {
-    const url = new URL(String(value));
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Build the viewer over its elements; returns {openCitation, openDocument, close, forget}. */
+/** Build the viewer over its elements; returns {openCitation, openDocument, close, clear,
+ * forget, isOpen}. */
 export function createViewer(dom) {
   const cache = new Map();
   let trigger = null;
@@ -57,15 +49,7 @@ export function createViewer(dom) {
     dom.title.textContent = doc.title || doc.id || "Article";
     dom.meta.replaceChildren(provenance(doc));
     const href = safeHttpUrl(doc.url);
-    if (href) {
-      dom.meta.append(" · ", el("a", {
-        href,
-        rel: "noopener noreferrer nofollow",
-        target: "_blank",
-        referrerpolicy: "no-referrer",
-        text: "original article",
-      }));
-    }
+    if (href) dom.meta.append(" · ", externalLink(href, "original article", "viewer-link"));
   }
 
   function note(text) {
@@ -100,14 +84,16 @@ export function createViewer(dom) {
     dom.panel.scrollIntoView({ block: "nearest" });
   }
 
-  async function openCitation(citation, from, quote) {
+  // focus: false when the viewer follows a new answer on its own (the user is typing).
+  async function openCitation(citation, from, quote, { focus = true } = {}) {
     const mine = ++request;
     open(from);
     shownDoc = citation.doc_id;
-    showMeta({ title: citation.title, source: citation.source, published_at: citation.published_at });
+    dom.panel.dataset.chunkId = citation.chunk_id || "";
+    showMeta(citation);
     note("Loading the article…");
     dom.text.replaceChildren(el("mark", { className: "cited", text: citation.text }));
-    dom.title.focus();
+    if (focus) dom.title.focus();
     try {
       const doc = await loadDocument(citation.doc_id);
       if (mine !== request) return;
@@ -126,6 +112,7 @@ export function createViewer(dom) {
     const mine = ++request;
     open(from);
     shownDoc = id;
+    dom.panel.dataset.chunkId = "";
     showMeta({ title: id });
     note("Loading the article…");
     dom.text.replaceChildren();
@@ -141,11 +128,18 @@ export function createViewer(dom) {
     }
   }
 
-  function close() {
+  // Hide and empty the panel; focus stays where it is.
+  function clear() {
     request += 1;
     dom.panel.hidden = true;
+    dom.panel.dataset.chunkId = "";
+    dom.text.replaceChildren();
     document.body.classList.remove("viewer-open");
     shownDoc = null;
+  }
+
+  function close() {
+    clear();
     if (trigger && trigger.isConnected) trigger.focus();
     trigger = null;
   }
@@ -159,5 +153,13 @@ export function createViewer(dom) {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !dom.panel.hidden) close();
   });
-  return { openCitation, openDocument, close, forget, forgetAll: () => cache.clear() };
+  return {
+    openCitation,
+    openDocument,
+    close,
+    clear,
+    forget,
+    forgetAll: () => cache.clear(),
+    isOpen: () => !dom.panel.hidden,
+  };
 }

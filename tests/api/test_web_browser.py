@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Locator, Page, Request
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Locator, Page, Request, Route
 
 from newsrag.api.app import create_app
 from newsrag.index import Embedder
@@ -142,7 +142,9 @@ class PageWatch:
 
     def _request(self, request: Request) -> None:
         self.requests.append(request.url)
-        parts = urlsplit(request.url)
+        # A blob: URL names memory of the page that made it ("blob:http://127.0.0.1:port/id"):
+        # judged by that origin. Anything else not http(s) to 127.0.0.1 counts as outside.
+        parts = urlsplit(request.url.removeprefix("blob:"))
         if parts.scheme not in ("http", "https") or parts.hostname != "127.0.0.1":
             self.outside.append(request.url)
 
@@ -593,3 +595,192 @@ def test_api_key_is_asked_for_and_then_sent(
             assert watch.dialogs == [] and watch.outside == []
         finally:
             page.context.close()
+
+
+# --- issue 16: the newest answer in view, the panel following it, links, short answers ------
+
+
+def assert_in_view(page: Page, reply: Locator) -> None:
+    """The reply sits between the sticky header and the sticky question box (its top, at
+    least, when it is taller than the room between them)."""
+    header = page.locator(".topbar").bounding_box()
+    form = page.locator("#ask-form").bounding_box()
+    box = reply.bounding_box()
+    assert header is not None and form is not None and box is not None
+    room_top, room_bottom = header["y"] + header["height"], form["y"]
+    assert box["y"] >= room_top - 1, (box, header)
+    assert box["y"] < room_bottom, (box, form)  # its top is never under the box
+    if box["height"] <= room_bottom - room_top - 24:
+        assert box["y"] + box["height"] <= room_bottom + 1, (box, form)
+
+
+def test_newest_answer_stays_above_the_question_box(browser: Browser, base_url: str) -> None:
+    page, watch = open_page(browser, base_url, 1280, 700)
+    try:
+        questions = [ANSWERABLE, UNANSWERABLE, "Where will Alibaba open a development center?"]
+        for question in [*questions, ANSWERABLE, UNANSWERABLE]:
+            reply = ask(page, question)
+            assert_in_view(page, reply)
+        assert page.evaluate("window.scrollY") > 0  # the page did have to scroll
+        watch.assert_clean()
+    finally:
+        page.context.close()
+
+
+def test_article_panel_follows_the_answer_shown(
+    chat: tuple[Page, PageWatch], base_url: str
+) -> None:
+    page, watch = chat
+    viewer = page.locator("#viewer")
+    first = ask(page, ANSWERABLE)
+    first.locator("button.marker").first.click()
+    page.locator("#viewer-text mark.cited").wait_for()
+
+    question = "Where will Alibaba open a development center?"
+    expected = citations_of(base_url, question)
+    assert expected, "the second question must cite something"
+    ask(page, question)
+    assert viewer.is_visible()
+    assert viewer.get_attribute("data-chunk-id") == expected[0]["chunk_id"]
+    page.locator("#viewer-text mark.cited").wait_for()
+    assert page.locator("#viewer-title").inner_text() == expected[0]["title"]
+    assert page.evaluate("document.activeElement.id") == "question"  # typing is not interrupted
+
+    ask(page, UNANSWERABLE)  # cites nothing: the old passage must not stay up
+    assert viewer.is_hidden()
+    assert page.locator("#viewer-text").inner_text() == ""
+
+    # An older answer's marker brings its sources back beside the passage.
+    first.locator("button.marker").first.click()
+    page.locator("#viewer-text mark.cited").wait_for()
+    assert page.locator("#source-list > li").count() == len(citations_of(base_url, ANSWERABLE))
+    watch.assert_clean()
+
+
+KITE_ARTICLE = (
+    "---\nid: kite-fest\ntitle: Kite festival moves to Brighton\nsource: Coast Wire\n"
+    "published_at: 2024-05-02\nurl: https://news.example/kites?id=7\n---\n"
+    "The national kite festival will move to Brighton beach in August 2025, organisers said.\n"
+)
+
+
+def test_a_source_with_a_url_links_to_it_without_a_referrer(
+    chat: tuple[Page, PageWatch], base_url: str
+) -> None:
+    page, watch = chat
+    files = {"files": ("kites.md", KITE_ARTICLE, "text/markdown")}
+    added = httpx.post(f"{base_url}/v1/documents", files=files, timeout=60)
+    assert added.status_code == 200, added.text
+    try:
+        reply = ask(page, "Where will the national kite festival move?")
+        assert reply.locator("button.marker").count() >= 1, reply.inner_text()
+        link = page.locator("#source-list a.source-link")
+        assert link.count() == 1
+        reply.locator("button.marker").first.click()
+        page.locator("#viewer-text mark.cited").wait_for()
+        for anchor in (link, page.locator("#viewer-meta a")):
+            assert anchor.get_attribute("href") == "https://news.example/kites?id=7"
+            assert set((anchor.get_attribute("rel") or "").split()) >= {"noopener", "noreferrer"}
+            assert anchor.get_attribute("referrerpolicy") == "no-referrer"
+            assert anchor.get_attribute("target") == "_blank"
+        # The corpus's own sources have no url: no link where there is nothing to open.
+        ask(page, ANSWERABLE)
+        assert page.locator("#source-list a").count() == 0
+        watch.assert_clean()  # nothing was followed: no request left 127.0.0.1
+    finally:
+        httpx.delete(f"{base_url}/v1/documents/kite-fest", timeout=30)
+
+
+def sse_body(answer: dict[str, object]) -> str:
+    """What /v1/ask/stream sends for an answer: its text as one token, citations, final."""
+    events = [
+        ("token", {"text": answer["answer"]}),
+        ("citations", {"citations": answer["citations"], "sentences": answer["sentences"]}),
+        ("final", answer),
+    ]
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+
+
+def canned(**fields: object) -> dict[str, object]:
+    """An Answer JSON with the given fields (the answer layer fills short_answer and near_miss)."""
+    citation = {
+        "marker": 1, "chunk_id": "000_55b3a58e47ab3e3b#0", "doc_id": "000_55b3a58e47ab3e3b",
+        "title": "Alibaba hubs", "source": "Wire", "published_at": "2021-06-15",
+        "text": "Alibaba ... is going to invest $15 billion", "start": 0, "end": 10,
+        "supported": True, "url": None,
+    }  # fmt: skip
+    answer: dict[str, object] = {
+        "question": "q", "answer": "It will invest $15 billion [1].", "short_answer": None,
+        "answerable": True, "refusal_reason": None, "mode": "extractive", "degraded": False,
+        "citations": [citation], "timings_ms": {"total": 1.0}, "conflict": False,
+        "sentences": [
+            {"text": "It will invest $15 billion [1].", "markers": [1], "supported": True},
+        ],
+    }  # fmt: skip
+    answer.update(fields)
+    return answer
+
+
+def test_short_answer_and_each_refusal_reason_have_their_own_look(
+    chat: tuple[Page, PageWatch],
+) -> None:
+    page, watch = chat
+    near_citation = {**canned()["citations"][0], "supported": False}  # type: ignore[index]
+    answers = [
+        canned(short_answer="$15 billion"),
+        canned(
+            answer="The articles give Alibaba's 2021 investment, not its 2019 one [1].",
+            answerable=False, refusal_reason="near_miss", citations=[near_citation], sentences=[],
+        ),
+        canned(answer="No answer.", answerable=False, refusal_reason="no_relevant_passages",
+               citations=[], sentences=[]),
+        canned(answer="No answer.", answerable=False, refusal_reason="not_supported",
+               citations=[], sentences=[]),
+    ]  # fmt: skip
+    queue = list(answers)
+
+    def respond(route: Route) -> None:
+        route.fulfill(status=200, content_type="text/event-stream", body=sse_body(queue.pop(0)))
+
+    page.route("**/v1/ask/stream", respond)
+    replies = [ask(page, f"question {i}") for i in range(len(answers))]
+    short, near, none, unsupported = replies
+    assert short.locator(".short-answer .short-value").inner_text() == "$15 billion"
+    assert short.locator(".short-answer").is_visible()
+    assert all(r.locator(".short-answer").count() == 0 for r in replies[1:])
+
+    assert near.get_attribute("data-reason") == "near-miss"
+    assert near.locator(".notice-near-miss").is_visible()
+    assert "Close, but not what was asked" in near.locator(".notice-refusal").inner_text()
+    assert near.locator(".badge").last.text_content() == "Near miss"
+    assert near.locator("button.marker.marker-weak").count() == 1  # what they do cover, cited
+    assert none.locator(".notice-no-relevant-passages").is_visible()
+    assert unsupported.locator(".notice-not-supported").is_visible()
+    looks = [
+        r.evaluate("(e) => getComputedStyle(e).backgroundColor")
+        + r.locator(".notice-refusal").evaluate(
+            "(e) => getComputedStyle(e).backgroundColor + getComputedStyle(e).borderLeftStyle"
+        )
+        for r in (near, none, unsupported)
+    ]
+    assert len(set(looks)) == 3, looks  # each reason is told apart at a glance
+    watch.assert_clean()
+
+
+def test_rewritten_followup_is_shown_only_when_it_helps(chat: tuple[Page, PageWatch]) -> None:
+    page, watch = chat
+    cases = [
+        ("When did it open?", "When did Zorbix open?", True),
+        ("and how many crews?", "How many crews?", False),  # says nothing more
+        ("Who said that?", "Who said that (the Quill Institute be at the forefront of)?", False),
+        ("Who said that?", None, False),
+    ]
+    shown = page.evaluate(
+        """async (cases) => {
+          const { rewriteWorthShowing } = await import("/static/render.js");
+          return cases.map(([q, r]) => rewriteWorthShowing(q, r));
+        }""",
+        [[q, r] for q, r, _ in cases],
+    )
+    assert shown == [ok for _, _, ok in cases]
+    watch.assert_clean()

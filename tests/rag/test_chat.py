@@ -264,3 +264,29 @@ def test_refusal_without_tokens_is_written() -> None:
     term = Script("What is the capital of Australia?")
     run_chat(ask, term.read, term.write)
     assert "No answer." in term.text and "no_relevant_passages" in term.text
+
+
+@pytest.mark.parametrize(
+    ("question", "rewritten", "shown"),
+    [
+        ("When did it open?", "When did Zorbix open?", True),
+        ("and how many crews?", "How many crews, regarding Zorbix spending on ferries?", True),
+        ("and how many crews?", "How many crews?", False),  # says nothing more
+        ("Who said that?", "Who said that (the Quill Institute be at the forefront of)?", False),
+        ("and when?", None, False),
+    ],
+)
+def test_the_rewritten_followup_is_shown_only_when_it_helps(
+    question: str, rewritten: str | None, shown: bool
+) -> None:
+    from dataclasses import replace
+
+    def ask(q: str, history: list[dict[str, str]]) -> Iterator[Event]:
+        yield Event(
+            "answer", answer=replace(make_answer(q, "Text [1]."), standalone_question=rewritten)
+        )
+
+    term = Script(question)
+    run_chat(ask, term.read, term.write)
+    assert (f"(read as: {rewritten})" in term.text) is shown
+    assert ("read as:" in term.text) is shown

@@ -35,6 +35,7 @@ def test_chat_without_llm_answers_a_followup(corpus_index_dir: Path, tmp_path: P
         ["chat", "--index-dir", str(corpus_index_dir)], {"HOME": str(tmp_path)}, SESSION
     )
     assert result.returncode == 0, result.stderr
+    assert "Loading the embedding model and the index" in result.stderr  # said while it loads
     out = result.stdout
     assert out.startswith("rag chat · ") and "extractive" in out.splitlines()[0]
     first, second = out.split(">>> and how many researchers?")

@@ -25,21 +25,23 @@ ALIBABA = "How much will Alibaba invest in its overseas research hubs?"
 class Tmux:
     """One detached tmux session on a private socket."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], width: int = 140) -> None:
         self.socket = f"rag-test-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={_quote(v)}" for k, v in env.items())
         shell = (
             f"env {exports} {' '.join(_quote(c) for c in command)}; echo CHAT-EXITED-$?; sleep 30"
         )
-        self._tmux("new-session", "-d", "-s", "chat", "-x", "140", "-y", "50", shell)
+        self._tmux("new-session", "-d", "-s", "chat", "-x", str(width), "-y", "50", shell)
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run(
             ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
         ).stdout
 
-    def screen(self) -> str:
-        return self._tmux("capture-pane", "-p", "-J", "-S", "-200", "-t", "chat")
+    def screen(self, *, join: bool = True) -> str:
+        """The pane's text; join=True rejoins lines the terminal itself wrapped at its edge."""
+        joined = ["-J"] if join else []
+        return self._tmux("capture-pane", "-p", *joined, "-S", "-200", "-t", "chat")
 
     def keys(self, *keys: str) -> None:
         self._tmux("send-keys", "-t", "chat", *keys)
@@ -125,3 +127,26 @@ def test_chat_in_a_terminal(corpus_index_dir: Path, tmp_path: Path) -> None:
     assert f"Question: {standalone}" in requests[2]["messages"][-1]["content"]
     saved = history.read_text()  # prompt_toolkit FileHistory
     assert ALIBABA in saved and "Damo academy" in saved and "half typed" not in saved
+
+
+def test_answers_wrap_at_word_boundaries_in_a_narrow_terminal(
+    corpus_index_dir: Path, tmp_path: Path
+) -> None:
+    width = 44
+    # HOME stays: the exported ONNX model is cached under it (a fresh HOME would export again).
+    env = {"HOME": str(Path.home()), "HF_HUB_OFFLINE": "1", "PATH": os.environ.get("PATH", "")}
+    history = ["--history-file", str(tmp_path / "history")]
+    command = [RAG, "chat", "--no-llm", "--index-dir", str(corpus_index_dir), *history]
+    term = Tmux(command, env, width=width)
+    try:
+        term.wait_for(lambda s: prompts(s) == 1)
+        term.keys("How much will Alibaba invest?", "Enter")  # fits one line with the prompt
+        term.wait_for(lambda s: prompts(s) == 2 and "15 billion" in s)
+        raw, joined = term.screen(join=False), term.screen()
+    finally:
+        term.close()
+    lines = raw.rstrip().splitlines()
+    assert sum(len(line) > width * 3 // 4 for line in lines) >= 3  # long text was written
+    assert all(len(line) <= width for line in lines)
+    # The terminal never had to wrap a line itself (so never mid-word): each break is ours.
+    assert joined.rstrip().splitlines() == lines
