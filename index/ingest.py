@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from newsrag.index.embed_stream import EmbedStream
 from newsrag.index.embedding import Embedder
 from newsrag.index.errors import CorruptIndexError, EmbedderMismatchError, IndexNotFoundError
 from newsrag.index.generations import StepHook, current_generation, publish, writer_lock
-from newsrag.index.loaders import FieldMap, LoadFailure, load_paths
+from newsrag.index.loaders import FieldMap, LoadFailure, LoadResult, load_paths
 from newsrag.index.records import Article, Chunk
 from newsrag.index.store import ArticleEntry, IndexStore, open_index
 
@@ -70,6 +70,21 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedArticle:
+    """One fresh article cut into chunks and embedded, ready to be committed."""
+
+    doc_id: str
+    chunks: tuple[Chunk, ...]
+    vectors: np.ndarray  # (len(chunks), dim) float32, row i embeds chunks[i]
+
+
+# The seam between preparing and committing: cuts and embeds an ingest's fresh articles
+# (sorted by id), one PreparedArticle each. The default runs prepare_articles here;
+# index.distributed runs it on the workers of a Ray cluster (issue 18).
+PrepareArticles = Callable[[list[Article]], list[PreparedArticle]]
+
+
 def ingest(
     paths: Iterable[Path],
     index_dir: Path,
@@ -78,13 +93,38 @@ def ingest(
 ) -> IngestReport:
     """Load `paths` and upsert their articles; unchanged articles are not re-embedded."""
     options = options or IngestOptions()
-    if options.params.max_tokens > embedder.max_tokens:
+    check_chunking(options.params, embedder)
+    started = time.perf_counter()
+    report = ingest_loaded(load_paths(list(paths), options.fields), index_dir, embedder, options)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def check_chunking(params: ChunkingParams, embedder: Embedder) -> None:
+    """Raise ValueError when chunks of `params` would be truncated by the embedder."""
+    if params.max_tokens > embedder.max_tokens:
         raise ValueError(
-            f"chunks of up to {options.params.max_tokens} tokens would be truncated by "
+            f"chunks of up to {params.max_tokens} tokens would be truncated by "
             f"{embedder.name!r}, which reads at most {embedder.max_tokens}"
         )
+
+
+def ingest_loaded(
+    loaded: LoadResult,
+    index_dir: Path,
+    embedder: Embedder,
+    options: IngestOptions | None = None,
+    *,
+    prepare: PrepareArticles | None = None,
+) -> IngestReport:
+    """Upsert articles loaded already; `prepare` cuts and embeds the fresh ones (default: here).
+
+    Under the writer lock: what changed is decided against the live generation, only the
+    fresh articles go to `prepare`, and the result is published as one new generation.
+    """
+    options = options or IngestOptions()
+    check_chunking(options.params, embedder)
     started = time.perf_counter()
-    loaded = load_paths(list(paths), options.fields)
     report = IngestReport(failed=loaded.failures, skipped=loaded.skipped)
     with writer_lock(index_dir):
         previous = _previous(index_dir, embedder, options)
@@ -120,7 +160,7 @@ def ingest(
         else:
             needed = report.changed or previous.manifest.faiss_kind != options.faiss_kind
         if needed:
-            _write(index_dir, embedder, options, previous, keep, set(reusable), report)
+            _write(index_dir, embedder, options, previous, keep, set(reusable), report, prepare)
         elif previous is not None:
             report.generation = previous.path.name if previous.path else None
             report.total_chunks = len(previous.chunks)
@@ -182,6 +222,48 @@ def _reusable(
     return {doc_id: entry.hash for doc_id, entry in previous.manifest.articles.items()}
 
 
+def prepare_articles(
+    articles: list[Article], embedder: Embedder, params: ChunkingParams, *, progress: bool = False
+) -> list[PreparedArticle]:
+    """Cut articles into chunks and embed them, each batch while the next articles are cut."""
+    cut: list[list[Chunk]] = []
+    embedding = EmbedStream(
+        embedder, params.max_title_tokens, progress=progress, articles=len(articles)
+    )
+    with embedding:
+        for article in articles:
+            cut.append(chunk_article(article, params, embedder.count_tokens))
+            embedding.add(cut[-1])  # embedded in the background while the next are cut
+        vectors = embedding.vectors()  # (chunks of all articles, dim), in order
+    prepared, row = [], 0
+    for article, chunks in zip(articles, cut, strict=True):
+        part = vectors[row : row + len(chunks)]
+        prepared.append(PreparedArticle(article.id, tuple(chunks), part))
+        row += len(chunks)
+    return prepared
+
+
+def _checked(
+    prepared: list[PreparedArticle], fresh: list[Article], dim: int
+) -> dict[str, PreparedArticle]:
+    """Prepared articles by id; ValueError unless each fresh article came back once, whole."""
+    by_id = {p.doc_id: p for p in prepared}
+    wanted = {a.id for a in fresh}
+    if len(by_id) != len(prepared) or set(by_id) != wanted:
+        missing, extra = sorted(wanted - set(by_id)), sorted(set(by_id) - wanted)
+        raise ValueError(
+            f"prepared articles do not match the fresh ones: {len(prepared)} for {len(wanted)}"
+            f" (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
+    for p in prepared:
+        ids = [c.id for c in p.chunks]
+        if p.vectors.shape != (len(p.chunks), dim) or ids != [
+            f"{p.doc_id}#{i}" for i in range(len(ids))
+        ]:
+            raise ValueError(f"prepared article {p.doc_id!r} has malformed chunks or vectors")
+    return by_id
+
+
 def _write(
     index_dir: Path,
     embedder: Embedder,
@@ -190,33 +272,35 @@ def _write(
     keep: dict[str, Article],
     reusable: set[str],
     report: IngestReport,
+    prepare: PrepareArticles | None = None,
 ) -> None:
     fresh = {d for d in keep if d not in reusable or d in report.updated or d in report.added}
     old_rows: dict[str, list[int]] = {}
     if previous is not None:
         for row, chunk in enumerate(previous.chunks):
             old_rows.setdefault(chunk.doc_id, []).append(row)
+    fresh_articles = [keep[d] for d in sorted(fresh)]
+    if prepare is None:
+        made = prepare_articles(fresh_articles, embedder, options.params, progress=options.progress)
+    else:
+        made = prepare(fresh_articles)
+    prepared = _checked(made, fresh_articles, embedder.dim)
     chunks: list[Chunk] = []
     rows: list[int | None] = []  # row in previous.vectors, or None for a fresh chunk
-    embedding = EmbedStream(
-        embedder, options.params.max_title_tokens, progress=options.progress, articles=len(fresh)
-    )
-    with embedding:
-        for doc_id in sorted(keep):
-            if doc_id in fresh:
-                new = chunk_article(keep[doc_id], options.params, embedder.count_tokens)
-                chunks.extend(new)
-                rows.extend([None] * len(new))
-                embedding.add(new)  # embedded in the background while the next are cut
-            else:
-                assert previous is not None
-                chunks.extend(previous.chunks[r] for r in old_rows.get(doc_id, []))
-                rows.extend(old_rows.get(doc_id, []))
-        fresh_vectors = embedding.vectors()  # (chunks added, dim), in order
+    fresh_parts: list[np.ndarray] = []
+    for doc_id in sorted(keep):
+        if doc_id in prepared:
+            chunks.extend(prepared[doc_id].chunks)
+            rows.extend([None] * len(prepared[doc_id].chunks))
+            fresh_parts.append(prepared[doc_id].vectors)
+        else:
+            assert previous is not None
+            chunks.extend(previous.chunks[r] for r in old_rows.get(doc_id, []))
+            rows.extend(old_rows.get(doc_id, []))
     todo = [i for i, r in enumerate(rows) if r is None]
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)  # (n_chunks, dim)
     if todo:
-        vectors[todo] = fresh_vectors
+        vectors[todo] = np.concatenate(fresh_parts)  # (chunks added, dim), in order
     reused = [i for i, r in enumerate(rows) if r is not None]
     if reused and previous is not None:
         vectors[reused] = previous.vectors[[int(rows[i] or 0) for i in reused]]

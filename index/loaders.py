@@ -75,30 +75,42 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 def load_paths(paths: Iterable[Path], fields: FieldMap | None = None) -> LoadResult:
     """Load every supported file under `paths`; failures are collected, never raised."""
     fields = fields or FieldMap()
+    return merge_loaded(load_one(path, fields) for path in iter_files(paths))
+
+
+def load_one(path: Path, fields: FieldMap) -> LoadResult:
+    """One file's articles, failures or skip; repeated ids are left to `merge_loaded`."""
     result = LoadResult()
+    if path.suffix.lower() not in SUPPORTED:
+        log.warning("skipping unsupported file %s", path, extra={"path": str(path)})
+        result.skipped.append(LoadFailure(str(path), f"unsupported extension {path.suffix!r}"))
+        return result
+    try:
+        result.articles = list(load_file(path, fields, result.failures))
+    except ArticleLoadError as exc:
+        result.failures.append(LoadFailure(str(path), str(exc)))
+    return result
+
+
+def merge_loaded(results: Iterable[LoadResult]) -> LoadResult:
+    """Per-file results joined in order; an article id seen before fails (the first wins)."""
+    merged = LoadResult()
     seen: dict[str, str] = {}
-    for path in iter_files(paths):
-        if path.suffix.lower() not in SUPPORTED:
-            log.warning("skipping unsupported file %s", path, extra={"path": str(path)})
-            result.skipped.append(LoadFailure(str(path), f"unsupported extension {path.suffix!r}"))
-            continue
-        try:
-            articles = list(load_file(path, fields, result.failures))
-        except ArticleLoadError as exc:
-            result.failures.append(LoadFailure(str(path), str(exc)))
-            continue
-        for article in articles:
+    for result in results:
+        merged.failures.extend(result.failures)
+        merged.skipped.extend(result.skipped)
+        for article in result.articles:
             if article.id in seen:
-                result.failures.append(
+                merged.failures.append(
                     LoadFailure(
-                        str(path),
+                        str(article.path),
                         f"duplicate article id {article.id!r} (also in {seen[article.id]})",
                     )
                 )
                 continue
-            seen[article.id] = str(path)
-            result.articles.append(article)
-    return result
+            seen[article.id] = str(article.path)
+            merged.articles.append(article)
+    return merged
 
 
 def load_file(path: Path, fields: FieldMap, failures: list[LoadFailure]) -> list[Article]:
