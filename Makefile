@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: the local CPU wheel; an unpinned resolve pulls CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# ray: the optional `rag ingest --ray` extra, whose tests (tests/index) need it.
+	$(BIN)/pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 
 # Debian packages the tests drive: chromium for the web page (never `playwright install`),

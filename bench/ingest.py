@@ -1,9 +1,14 @@
 """Ingest throughput: articles/s, chunks/s, tokens/s and peak RSS for a folder or BEIR corpus.jsonl.
 
     .venv/bin/python bench/ingest.py ../shared/datasets/beir-scifact [--backend B] [--limit N]
+    .venv/bin/python bench/ingest.py ../shared/datasets/beir-scifact --ray --limit 1000
 
 The index goes to a temporary directory (or --index-dir) and the run starts from nothing, so
-every article is embedded; the model load is timed apart from the ingest.
+every article is embedded; the model load is timed apart from the ingest. With --ray the same
+input is also ingested on a local Ray instance (index.distributed) with 1 and then 2 workers,
+after the local run, in one process: docs/s and word pieces per CPU-second (driver plus every
+Ray process) for each, Ray 2 workers against local, and the scaling efficiency
+(2-worker docs/s over twice the 1-worker docs/s). Worker start-up (model loads) is timed apart.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import argparse
 import os
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -32,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--faiss", default="flat", help="FAISS kind: flat, hnsw, ivf-sq8, ivf-pq")
     parser.add_argument("--limit", type=int, default=0, help="only the first N records (.jsonl)")
     parser.add_argument("--index-dir", type=Path, default=None, help="keep the index here")
+    parser.add_argument("--ray", action="store_true", help="also on Ray, 1 and 2 workers")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
@@ -74,10 +83,102 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
     }
 
 
+def run_ray(args: argparse.Namespace) -> dict[str, object]:
+    """Local ingest, then Ray with 1 and 2 workers, of the same input; figures and ratios."""
+    from newsrag.index import IngestOptions, SentenceTransformerEmbedder, ingest
+    from newsrag.index.distributed import RayOptions, RayWorkers, ingest_on_ray, require_ray
+
+    kwargs = {"backend": args.backend} if args.backend else {}
+    embedder = SentenceTransformerEmbedder(**kwargs)
+    ray = require_ray(local=True)
+    rows: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-ray-") as tmp:
+        source = corpus_input(args.path)
+        if args.limit and source.suffix == ".jsonl":
+            source = head_jsonl(source, args.limit, Path(tmp) / "input")
+        options = IngestOptions(faiss_kind=args.faiss, rebuild=True)
+        with _cpu_clock() as cpu, stopwatch() as wall:
+            report = ingest([source], Path(tmp) / "local", embedder, options)
+        rows.append(_row("local", report, wall[0], cpu[0], 0.0))
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
+        try:
+            for workers in (1, 2):
+                ray_options = RayOptions(workers=workers, **kwargs)
+                begun = time.perf_counter()
+                with RayWorkers(ray_options) as pool:
+                    started = round(time.perf_counter() - begun, 2)
+                    with _cpu_clock() as cpu, stopwatch() as wall:
+                        target = Path(tmp) / f"ray{workers}"
+                        report = ingest_on_ray([source], target, embedder, options, workers=pool)
+                    rows.append(_row(f"ray-{workers}", report, wall[0], cpu[0], started))
+        finally:
+            ray.shutdown()
+    by = {str(r["run"]): r for r in rows}
+    docs = {k: float(v["docs_per_s"]) for k, v in by.items()}  # type: ignore[arg-type]
+    return {
+        "corpus": str(args.path),
+        "embedder": embedder.name,
+        "runs": rows,
+        "ray2_vs_local_docs_per_s": round(docs["ray-2"] / docs["local"], 3),
+        "scaling_efficiency_1_to_2": round(docs["ray-2"] / (2 * docs["ray-1"]), 3),
+        "load": load_note(),
+    }
+
+
+@contextmanager
+def _cpu_clock() -> Iterator[list[float]]:
+    """CPU seconds (user + system) of this process and all its children, Ray's included."""
+    import psutil
+
+    def times() -> dict[int, float]:
+        found = {}
+        for proc in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+            with suppress(psutil.Error):
+                t = proc.cpu_times()
+                found[proc.pid] = t.user + t.system
+        return found
+
+    box, before = [0.0], times()
+    try:
+        yield box
+    finally:
+        box[0] = sum(v - before.get(pid, 0.0) for pid, v in times().items())
+
+
+def _row(run_name: str, report: object, wall: float, cpu: float, start_s: float) -> dict:
+    """One run's figures."""
+    docs = len(report.added) + len(report.updated)  # type: ignore[attr-defined]
+    tokens = report.tokens_embedded  # type: ignore[attr-defined]
+    return {
+        "run": run_name,
+        "docs": docs,
+        "chunks": report.chunks_embedded,  # type: ignore[attr-defined]
+        "ingest_s": round(wall, 2),
+        "docs_per_s": round(docs / wall, 2),
+        "tokens_per_cpu_s": round(tokens / cpu) if cpu else 0,
+        "cpu_s": round(cpu, 1),
+        "workers_start_s": start_s,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     args = parse_args(argv)
-    emit(run(args), as_json=args.json)
+    if not args.ray:
+        emit(run(args), as_json=args.json)
+        return
+    figures = run_ray(args)
+    if args.json:
+        emit(figures, as_json=True)
+        return
+    rows = figures.pop("runs")
+    print(f"{'run':<7} {'docs':>6} {'ingest_s':>9} {'docs/s':>7} {'wp/cpu-s':>9} {'start_s':>8}")
+    for r in rows:  # type: ignore[attr-defined]
+        print(
+            f"{r['run']:<7} {r['docs']:>6} {r['ingest_s']:>9} {r['docs_per_s']:>7} "
+            f"{r['tokens_per_cpu_s']:>9} {r['workers_start_s']:>8}"
+        )
+    emit(figures, as_json=False)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,13 @@
 
     .venv/bin/python bench/scale.py --n 1000000 --vectors-from bench/out/<an index>/
     .venv/bin/python bench/scale.py --n 100000 --kinds flat,ivf-sq8
+    .venv/bin/python bench/scale.py --n 5000000 --on-disk /tmp/scale-5m --vectors-from IDX
+
+--on-disk DIR builds a memory-mapped IVF instead (FAISS OnDiskInvertedLists, the lists in
+DIR/lists.ivfdata): the vectors are made --chunk at a time and never held together, each
+chunk is added to a shard written to DIR, the shards are merged into the on-disk lists, and
+the index is searched as a server would open it (IO_FLAG_ONDISK_SAME_DIR: only the coarse
+centroids in RAM, lists paged in by the OS). Exact top-10 is kept per chunk the same way.
 
 Real embeddings come from an existing index's vectors.npy (--vectors-from: a generation or an
 index dir) or, without one, from embedding --sample passages of --corpus. The rest are
@@ -18,6 +25,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=1, help="FAISS OpenMP threads (1: a server's view)"
     )
+    parser.add_argument("--on-disk", type=Path, default=None, help="memory-mapped IVF in DIR")
+    parser.add_argument("--disk-codes", default="sq8", help="on-disk list codes: sq8 or pq48")
+    parser.add_argument("--nlist", type=int, default=4096, help="IVF lists (--on-disk)")
+    parser.add_argument("--train", type=int, default=100_000, help="IVF training vectors")
+    parser.add_argument("--chunk", type=int, default=500_000, help="vectors made at a time")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
@@ -83,6 +96,31 @@ def synthesise(real: np.ndarray, n: int, noise: float, rng: np.random.Generator)
         mix = rng.uniform(0.0, 0.35, (stop - start, 1)).astype(np.float32)
         jitter = rng.standard_normal((stop - start, dim), dtype=np.float32) * (noise / dim**0.5)
         out[start:stop] = (1 - mix) * a + mix * b + jitter
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
+def synthesise_blocks(
+    real: np.ndarray, n: int, noise: float, rng: np.random.Generator, size: int
+) -> Iterator[np.ndarray]:
+    """n rows like `synthesise` (real rows first, then mixtures), `size` rows at a time."""
+    for start in range(0, n, size):
+        count = min(n, start + size) - start
+        yield (
+            synthesise(real, count, noise, rng)
+            if start == 0
+            else _mixtures(real, count, noise, rng)
+        )
+
+
+def _mixtures(real: np.ndarray, count: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """(count, dim) unit vectors, each a mixture of two real rows plus noise."""
+    dim = real.shape[1]
+    a = real[rng.integers(0, len(real), count)]
+    b = real[rng.integers(0, len(real), count)]
+    mix = rng.uniform(0.0, 0.35, (count, 1)).astype(np.float32)
+    jitter = rng.standard_normal((count, dim), dtype=np.float32) * (noise / dim**0.5)
+    out = (1 - mix) * a + mix * b + jitter
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     return out
 
@@ -166,9 +204,121 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _queries(held: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(q, dim) held-out real vectors, slightly perturbed, normalised: not in the index."""
+    queries = synthesise(held, len(held), 0.0, rng)
+    queries = queries + rng.standard_normal(queries.shape, dtype=np.float32) * 0.01
+    return queries / np.linalg.norm(queries, axis=1, keepdims=True)
+
+
+def _empty_ivf(args: argparse.Namespace, dim: int) -> object:
+    """An untrained inner-product IVF with --disk-codes codes."""
+    import faiss
+
+    quantizer = faiss.IndexFlatIP(dim)
+    if args.disk_codes == "sq8":
+        sq8 = faiss.ScalarQuantizer.QT_8bit
+        return faiss.IndexIVFScalarQuantizer(
+            quantizer, dim, args.nlist, sq8, faiss.METRIC_INNER_PRODUCT
+        )
+    m = int(args.disk_codes.removeprefix("pq"))
+    return faiss.IndexIVFPQ(quantizer, dim, args.nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+
+
+def run_on_disk(args: argparse.Namespace) -> dict[str, object]:
+    """Build a memory-mapped IVF of n vectors chunk by chunk, then measure it as served."""
+    import faiss
+    import psutil
+
+    faiss.omp_set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    real = real_vectors(args)
+    rng.shuffle(real)
+    held, base = real[: args.queries], real[args.queries :]
+    queries = _queries(held, rng)
+    folder: Path = args.on_disk
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    index = _empty_ivf(args, real.shape[1])
+    train = next(
+        synthesise_blocks(base, args.train, args.noise, np.random.default_rng(1), args.train)
+    )
+    index.train(train)  # type: ignore[attr-defined]
+    trained = folder / "trained.index"
+    faiss.write_index(index, str(trained))
+    best = np.full((len(queries), 10), -np.inf, dtype=np.float32)  # exact top-10 so far
+    best_ids = np.zeros((len(queries), 10), dtype=np.int64)
+    shards, truth_s = [], 0.0
+    for i, block in enumerate(synthesise_blocks(base, args.n, args.noise, rng, args.chunk)):
+        first = i * args.chunk
+        shard = faiss.read_index(str(trained))
+        shard.add_with_ids(block, np.arange(first, first + len(block), dtype=np.int64))
+        shards.append(folder / f"shard-{i:04d}.index")
+        faiss.write_index(shard, str(shards[-1]))
+        del shard
+        clock = time.perf_counter()
+        scores = queries @ block.T  # (q, block)
+        top = np.argpartition(-scores, 10, axis=1)[:, :10]
+        merged = np.concatenate([best, np.take_along_axis(scores, top, 1)], axis=1)
+        merged_ids = np.concatenate([best_ids, top + first], axis=1)
+        keep = np.argsort(-merged, axis=1)[:, :10]
+        best, best_ids = (
+            np.take_along_axis(merged, keep, 1),
+            np.take_along_axis(merged_ids, keep, 1),
+        )
+        truth_s += time.perf_counter() - clock
+    opened = [faiss.read_index(str(p), faiss.IO_FLAG_MMAP) for p in shards]
+    lists = faiss.OnDiskInvertedLists(index.nlist, index.code_size, str(folder / "lists.ivfdata"))  # type: ignore[attr-defined]
+    pointers = faiss.InvertedListsPtrVector()
+    for shard in opened:
+        pointers.push_back(shard.invlists)
+    index.ntotal = lists.merge_from_multiple(pointers.data(), pointers.size())  # type: ignore[attr-defined]
+    index.replace_invlists(lists)  # type: ignore[attr-defined]
+    faiss.write_index(index, str(folder / "populated.index"))
+    del index, opened, pointers, lists
+    for path in [*shards, trained]:
+        path.unlink()
+    build_s = time.perf_counter() - started - truth_s
+    rss_before = psutil.Process().memory_info().rss
+    served = faiss.read_index(str(folder / "populated.index"), faiss.IO_FLAG_ONDISK_SAME_DIR)
+    rss_loaded = psutil.Process().memory_info().rss
+    rows = []
+    for nprobe in (16, 32, 64, 128):
+        served.nprobe = nprobe
+        rows.append({"param": f"nprobe={nprobe}"} | measure(served, queries, best_ids))
+    rss_after = psutil.Process().memory_info().rss
+    disk = sum(p.stat().st_size for p in folder.glob("*") if p.is_file())
+    return {
+        "n": args.n,
+        "dim": int(real.shape[1]),
+        "index": f"IVF{args.nlist},{args.disk_codes} on disk (OnDiskInvertedLists, mmap)",
+        "build_s": round(build_s, 1),
+        "ground_truth_s": round(truth_s, 1),
+        "disk_mb": round(disk / 2**20),
+        "disk_bytes_per_vector": round(disk / args.n, 1),
+        "rss_opened_mb": round((rss_loaded - rss_before) / 2**20),
+        "rss_after_queries_mb": round((rss_after - rss_before) / 2**20),
+        "ram_bytes_per_vector_after_queries": round((rss_after - rss_before) / args.n, 2),
+        "raw_float32_mb": round(args.n * real.shape[1] * 4 / 2**20),
+        "results": rows,
+        "peak_rss_mb": round(peak_rss_mb()),
+        "load": load_note(),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a table of kinds, or JSON."""
     args = parse_args(argv)
+    if args.on_disk is not None:
+        figures = run_on_disk(args)
+        rows = figures.pop("results")
+        emit(figures, as_json=args.json)
+        for r in rows:  # type: ignore[attr-defined]
+            print(
+                f"{r['param']:<12} p50_ms {r['p50_ms']:>7} p99_ms {r['p99_ms']:>7} "
+                f"recall@10 {r['recall@10']}"
+            )
+        return
     figures = run(args)
     if args.json:
         emit(figures, as_json=True)

@@ -6,6 +6,8 @@ IndexStoreError (RuntimeError)
 ├── EmbedderMismatchError     the index was built with another embedder
 └── IndexWriteError           a new generation could not be written (full disk, I/O error)
 ArticleLoadError (ValueError)  one input file could not be read as articles
+DistributedIngestError (RuntimeError)  the Ray cluster could not run an ingest
+RayUnavailableError (ImportError)  `--ray` without Ray installed (the message says how)
 """
 
 from __future__ import annotations
@@ -51,3 +53,11 @@ class IndexWriteError(IndexStoreError):
 
 class ArticleLoadError(ValueError):
     """A file could not be turned into articles; the message says why."""
+
+
+class DistributedIngestError(RuntimeError):
+    """Workers of a Ray cluster did not start, disagree with the driver, or stopped answering."""
+
+
+class RayUnavailableError(ImportError):
+    """Ray is not installed; the message says how to install it."""

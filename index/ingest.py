@@ -133,6 +133,21 @@ def prepare_articles(
     return prepared
 
 
+# The seam between preparing and committing: cuts and embeds an ingest's fresh articles
+# (sorted by id), one PreparedArticle each. The default runs prepare_articles here;
+# index.distributed runs the same function on the workers of a Ray cluster (issue 18).
+PrepareArticles = Callable[[list[Article]], list[PreparedArticle]]
+
+
+def check_chunking(params: ChunkingParams, embedder: Embedder) -> None:
+    """Raise ValueError when chunks of `params` would be truncated by the embedder."""
+    if params.max_tokens > embedder.max_tokens:
+        raise ValueError(
+            f"chunks of up to {params.max_tokens} tokens would be truncated by "
+            f"{embedder.name!r}, which reads at most {embedder.max_tokens}"
+        )
+
+
 def ingest(
     paths: Iterable[Path],
     index_dir: Path,
@@ -145,16 +160,40 @@ def ingest(
     (an upload, a delete) waits only for the commit, not for this ingest's embedding.
     """
     options = options or IngestOptions()
-    if options.params.max_tokens > embedder.max_tokens:
-        raise ValueError(
-            f"chunks of up to {options.params.max_tokens} tokens would be truncated by "
-            f"{embedder.name!r}, which reads at most {embedder.max_tokens}"
-        )
+    check_chunking(options.params, embedder)
     started = time.perf_counter()
     loaded = load_paths(list(paths), options.fields, options.limits)
+    report = ingest_loaded(loaded, index_dir, embedder, options)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def ingest_loaded(
+    loaded: LoadResult,
+    index_dir: Path,
+    embedder: Embedder,
+    options: IngestOptions | None = None,
+    *,
+    prepare: PrepareArticles | None = None,
+) -> IngestReport:
+    """Upsert articles loaded already; `prepare` cuts and embeds the fresh ones (default: here).
+
+    The fresh articles are prepared before the writer lock; under it, what changed is decided
+    again against the live generation (another writer may have published meanwhile) and the
+    result is published as one new generation.
+    """
+    options = options or IngestOptions()
+    check_chunking(options.params, embedder)
+    started = time.perf_counter()
+
+    def run(articles: list[Article], opts: IngestOptions) -> dict[str, PreparedArticle]:
+        if prepare is None:
+            return prepare_articles(articles, embedder, opts)
+        return _checked(prepare(articles), articles)
+
     snapshot = _previous(index_dir, embedder, options)
     first = _plan(loaded, snapshot, embedder, options)
-    prepared = prepare_articles((first.keep[d] for d in sorted(first.fresh)), embedder, options)
+    prepared = run([first.keep[d] for d in sorted(first.fresh)], options)
     with writer_lock(index_dir):
         _repair_pointer(index_dir, embedder)
         previous = _previous(index_dir, embedder, options, reuse=snapshot)
@@ -162,7 +201,7 @@ def ingest(
         report = plan.report
         stale = [plan.keep[d] for d in sorted(plan.fresh) if _stale(prepared, plan.keep[d])]
         if stale:  # another writer changed the index since the snapshot: embed what it needs
-            prepared.update(prepare_articles(stale, embedder, replace(options, progress=False)))
+            prepared.update(run(stale, replace(options, progress=False)))
         if plan.needed:
             _commit(index_dir, embedder, plan.options, previous, plan.keep, prepared, report)
         elif previous is not None:
@@ -170,6 +209,23 @@ def ingest(
             report.total_chunks = len(previous.chunks)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _checked(prepared: list[PreparedArticle], fresh: list[Article]) -> dict[str, PreparedArticle]:
+    """Prepared articles by id; ValueError unless each fresh article came back once, whole."""
+    by_id = {p.article.id: p for p in prepared}
+    wanted = {a.id for a in fresh}
+    if len(by_id) != len(prepared) or set(by_id) != wanted:
+        missing, extra = sorted(wanted - set(by_id)), sorted(set(by_id) - wanted)
+        raise ValueError(
+            f"prepared articles do not match the fresh ones: {len(prepared)} for {len(wanted)}"
+            f" (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
+    for p in prepared:
+        ids = [c.id for c in p.chunks]
+        if ids != [f"{p.article.id}#{i}" for i in range(len(ids))]:
+            raise ValueError(f"prepared article {p.article.id!r} has malformed chunk ids")
+    return by_id
 
 
 def commit_prepared(

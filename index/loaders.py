@@ -106,33 +106,44 @@ def load_paths(
     """Load every supported file under `paths`; failures are collected, never raised."""
     fields = fields or FieldMap()
     limits = limits or LoadLimits()
+    return merge_loaded(load_one(path, fields, limits) for path in iter_files(paths))
+
+
+def load_one(path: Path, fields: FieldMap, limits: LoadLimits | None = None) -> LoadResult:
+    """One file's articles, failures or skip; repeated ids are left to `merge_loaded`."""
     result = LoadResult()
+    if path.suffix.lower() not in SUPPORTED:
+        log.warning("skipping unsupported file %s", path, extra={"path": str(path)})
+        result.skipped.append(LoadFailure(str(path), f"unsupported extension {path.suffix!r}"))
+        return result
+    try:
+        result.articles = list(load_file(path, fields, result.failures, limits or LoadLimits()))
+    except ArticleLoadError as exc:
+        result.failures.append(LoadFailure(str(path), str(exc)))
+    except RecursionError:  # a backstop: every parser below catches its own
+        result.failures.append(LoadFailure(str(path), "data nested too deeply"))
+    return result
+
+
+def merge_loaded(results: Iterable[LoadResult]) -> LoadResult:
+    """Per-file results joined in order; an article id seen before fails (the first wins)."""
+    merged = LoadResult()
     seen: dict[str, str] = {}
-    for path in iter_files(paths):
-        if path.suffix.lower() not in SUPPORTED:
-            log.warning("skipping unsupported file %s", path, extra={"path": str(path)})
-            result.skipped.append(LoadFailure(str(path), f"unsupported extension {path.suffix!r}"))
-            continue
-        try:
-            articles = list(load_file(path, fields, result.failures, limits))
-        except ArticleLoadError as exc:
-            result.failures.append(LoadFailure(str(path), str(exc)))
-            continue
-        except RecursionError:  # a backstop: every parser below catches its own
-            result.failures.append(LoadFailure(str(path), "data nested too deeply"))
-            continue
-        for article in articles:
+    for result in results:
+        merged.failures.extend(result.failures)
+        merged.skipped.extend(result.skipped)
+        for article in result.articles:
             if article.id in seen:
-                result.failures.append(
+                merged.failures.append(
                     LoadFailure(
-                        str(path),
+                        str(article.path),
                         f"duplicate article id {article.id!r} (also in {seen[article.id]})",
                     )
                 )
                 continue
-            seen[article.id] = str(path)
-            result.articles.append(article)
-    return result
+            seen[article.id] = str(article.path)
+            merged.articles.append(article)
+    return merged
 
 
 def load_file(

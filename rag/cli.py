@@ -18,7 +18,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsrag.index.dense import FAISS_KINDS
-from newsrag.index.errors import IndexStoreError
+from newsrag.index.errors import (
+    DistributedIngestError,
+    IndexStoreError,
+    RayUnavailableError,
+)
 from newsrag.rag import cli_answers
 from newsrag.rag.cli_common import (
     IndexDir,
@@ -83,6 +87,22 @@ def ingest_command(
     ] = None,
     target_tokens: Annotated[int, typer.Option(help="Aim for chunks of this many tokens.")] = 160,
     overlap_tokens: Annotated[int, typer.Option(help="Token overlap between chunks.")] = 32,
+    on_ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help='Load, clean, cut and embed on a Ray cluster (pip install "newsrag[ray]");'
+            " the index is written here.",
+        ),
+    ] = False,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address with --ray (default: start Ray on this machine)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Ray workers, one CPU and one model each (default: all CPUs)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add or update articles (unchanged ones are not re-embedded)."""
@@ -91,10 +111,16 @@ def ingest_command(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise fail(f"no such file or folder: {', '.join(missing)}")
+    if not on_ray and (address is not None or workers is not None):
+        raise fail("--address and --workers go with --ray")
     settings = settings_from(index_dir, faiss_kind=faiss_kind)
     if settings.faiss_kind is not None and settings.faiss_kind not in FAISS_KINDS:
         raise fail(f"--faiss must be one of {', '.join(FAISS_KINDS)}")
     try:
+        if on_ray:
+            from newsrag.index.distributed import require_ray
+
+            require_ray(local=address is None)  # before the model loads: fail at once
         embedder = load_embedder(settings, progress=note)
         started = time.perf_counter()
         params = ChunkingParams(
@@ -111,9 +137,20 @@ def ingest_command(
             progress=not as_json,
             on_step=_kill_switch(),
         )
-        report = ingest(paths, settings.index_dir, embedder, options)
+        if on_ray:
+            from newsrag.index.distributed import RayOptions, ingest_on_ray
+
+            cluster = RayOptions(
+                address=address,
+                workers=workers,
+                model=settings.embed_model,
+                backend=settings.embed_backend,
+            )
+            report = ingest_on_ray(paths, settings.index_dir, embedder, options, cluster)
+        else:
+            report = ingest(paths, settings.index_dir, embedder, options)
         startup = started - process_started()
-    except (IndexStoreError, ValueError) as exc:
+    except (IndexStoreError, ValueError, RayUnavailableError, DistributedIngestError) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:  # e.g. the index directory cannot be created or locked
         raise fail(f"cannot use the index at {settings.index_dir}: {exc.strerror or exc}") from None

@@ -16,6 +16,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: no spinning threads
 # `rag ask`/`rag chat` run by tests keep their vectors apart from the user's ~/.cache.
 os.environ["RAG_VECTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="newsrag-test-vectors-")
+# Ray clusters of the tests (tests/index/test_distributed.py) listen on 127.0.0.1 only; Ray
+# reads this when first imported.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from newsrag.index import (
     IndexStore,
