@@ -244,9 +244,10 @@ def test_prepare_articles_is_the_local_ingest(
     from newsrag.index.loaders import load_paths
 
     articles = sorted(load_paths([corpus]).articles, key=lambda a: a.id)[:7]
-    prepared = prepare_articles(articles, embedder, IngestOptions().params)
+    prepared = prepare_articles(articles, embedder, IngestOptions())
+    assert sorted(prepared) == [a.id for a in articles]
     store = local[1]
     rows = {c.id: i for i, c in enumerate(store.chunks)}
-    for p in prepared:
-        assert list(p.chunks) == [c for c in store.chunks if c.doc_id == p.doc_id]
+    for p in prepared.values():
+        assert list(p.chunks) == [c for c in store.chunks if c.doc_id == p.article.id]
         assert np.array_equal(p.vectors, store.vectors[[rows[c.id] for c in p.chunks]])
