@@ -8,6 +8,7 @@ from typing import Literal
 
 from newsrag.rag.constraints import TimeAsked, asked_source, asked_time, dateline_end, years_in
 from newsrag.rag.facts import (
+    FUNCTION_WORDS,
     MONTHS,
     NUMBER_WORDS,
     STOPWORDS,
@@ -279,7 +280,7 @@ def counted_words(sentence: str) -> list[str]:
 
 def headline(text: str) -> bool:
     """Whether `text` is set in title case (every content word capitalised), as headlines are."""
-    words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text) if w.casefold() not in STOPWORDS]
+    words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text) if w.casefold() not in FUNCTION_WORDS]
     if len(words) < 4:
         return False
     return all(w[0].isupper() for w in words)  # no lowercase content word at all
