@@ -29,7 +29,8 @@ from newsrag.evals.suite import (
     verdict_changes,
     write_summary,
 )
-from newsrag.index import IndexStore, SentenceTransformerEmbedder
+from newsrag.index import SentenceTransformerEmbedder
+from newsrag.rag.pipeline import AnswerPipeline
 from newsrag.rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
 from tests.evals.helpers import answer, citation, gold
@@ -177,8 +178,9 @@ def suite_dir(tmp_path: Path, embedder: object, monkeypatch: pytest.MonkeyPatch)
     """The retrieval-only answerer and the shared embedder for `rag eval --sets`."""
     monkeypatch.setattr(newsrag.rag.components, "load_embedder", lambda settings: embedder)
 
-    def fake(store: IndexStore, *args: object, **kwargs: object) -> Callable[[str], Answer]:
-        return retrieval_only_answerer(store)
+    def fake(pipeline: AnswerPipeline) -> Callable[[str], Answer]:
+        assert pipeline.store is not None
+        return retrieval_only_answerer(pipeline.store)
 
     monkeypatch.setattr(newsrag.evals.runner, "pipeline_answerer", fake)
     for name in ("RAG_LLM_BASE_URL", "RAG_EVAL_JUDGE_BASE_URL", "RAG_K"):
