@@ -57,8 +57,11 @@ typecheck: $(STAMP)
 pytest: $(STAMP) browser-deps
 	$(BIN)/pytest -q
 
+# Every eval set: the shipped news set and the RGB dev cases from ../shared/datasets (skipped
+# with a note when absent), one report each plus evals/out/summary.md; then the news set again
+# with every vector moved by the cross-CPU distance (any verdict change fails).
 eval: $(STAMP)
-	$(BIN)/rag eval --mode extractive --out evals/out
+	$(BIN)/rag eval --sets all --mode extractive --out evals/out
 
 test: lint typecheck pytest eval
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from newsrag.evals.gate import Snapshot
     from newsrag.evals.report import Report
     from newsrag.evals.runner import QuestionRun
+    from newsrag.index import Embedder
     from newsrag.rag.llm import ChatModel
     from newsrag.rag.settings import Settings
 
@@ -68,6 +69,27 @@ def eval_command(
     torch_threads: Annotated[
         int, typer.Option(help="Torch CPU threads (0: torch's default).", min=0)
     ] = 1,
+    sets: Annotated[
+        str | None,
+        typer.Option(
+            help="Run these eval sets instead of --gold: all, or names from news, rgb-answer, "
+            "rgb-reject, rgb-conflict (each with its own index, thresholds and baseline)."
+        ),
+    ] = None,
+    datasets: Annotated[
+        Path | None,
+        typer.Option(
+            help="Shared datasets folder for --sets (default: <repo>/../shared/datasets)."
+        ),
+    ] = None,
+    perturb_distance: Annotated[
+        float | None,
+        typer.Option(
+            help="With --sets: re-run the news set with every vector moved this far (the "
+            "cross-CPU stand-in) and fail when a verdict changes; 0 turns it off.",
+            min=0.0,
+        ),
+    ] = None,
 ) -> None:
     """Score the answer pipeline on a gold set; exit 1 when the gate fails."""
     from newsrag.evals.errors import EvalError
@@ -77,6 +99,13 @@ def eval_command(
     if mode not in MODES:
         raise fail(f"--mode must be one of {', '.join(MODES)}", 2)
     settings = settings_from(k=k)
+    if sets is not None:
+        from newsrag.evals.cli_suite import suite_command
+
+        suite_command(
+            sets, mode, settings, out, index_dir, update_baseline, datasets, perturb_distance
+        )
+        return
     options = EvalOptions(
         gold=gold,
         corpus=corpus or _default_corpus(settings),
@@ -121,9 +150,17 @@ class EvalOptions:
 
 
 def run_eval(
-    options: EvalOptions, settings: Settings, model: ChatModel | None, *, quiet: bool = False
+    options: EvalOptions,
+    settings: Settings,
+    model: ChatModel | None,
+    *,
+    quiet: bool = False,
+    embedder: Embedder | None = None,
 ) -> tuple[Report, Snapshot | None]:
-    """Index the corpus, answer and score every gold question, gate, write the reports."""
+    """Index the corpus, answer and score every gold question, gate, write the reports.
+
+    `embedder`: the one to index and answer with (default: the configured one, loaded here).
+    """
     from newsrag.evals.gate import evaluate_gate, load_baseline, load_rules, write_baseline
     from newsrag.evals.goldset import file_digest, load_gold, missing_evidence
     from newsrag.evals.report import Report, RunInfo, write_report
@@ -136,7 +173,7 @@ def run_eval(
     rules = load_rules(options.thresholds)
     prior = load_baseline(options.baseline)
     # Behind the memory cache: words and sentences recur across the questions of a run.
-    embedder = cached(load_embedder(settings))
+    embedder = cached(embedder or load_embedder(settings))
     store = prepare_index(
         options.corpus, options.index_dir, embedder, faiss_kind=settings.faiss_kind
     )
@@ -224,9 +261,10 @@ def _print_summary(report: Report, prior: Snapshot | None, out: Path) -> None:
         for failure in gate.failures:
             console.print(f"[red]FAIL[/red] {failure}")
         for flip in gate.flips:
-            console.print(
-                f"[red]FLIP[/red] {flip.id}: pass → fail ({', '.join(flip.failed_checks)})"
-            )
+            console.print(f"[red]FLIP[/red] {flip.describe(report.thin_margin)}")
+        if report.thin:
+            ids = ", ".join(r.gold.id for r in report.thin)
+            console.print(f"[yellow]thin[/yellow] (margin < {report.thin_margin:g}): {ids}")
         for note in gate.notes:
             console.print(f"[dim]note: {note}[/dim]")
         verdict = "[green]gate passed[/green]" if gate.passed else "[red]gate FAILED[/red]"

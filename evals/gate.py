@@ -12,6 +12,20 @@ from newsrag.evals.errors import GateConfigError
 
 BASELINE_VERSION = 1
 _EPS = 1e-9  # metric shares are ratios of small counts; compare with a little slack
+# How far a gating score of the answerer can move between CPUs (AVX2 vs AVX-512/VNNI) with the
+# same corpus and question: a question whose Answer.margin is below it is flagged "thin" in
+# report.md, because another machine could flip it. Measured by `bench/cross_isa.py` (README
+# "Results do not depend on the CPU"): the largest change of a query-passage cosine when every
+# float op that ONNX Runtime dispatches per instruction set is perturbed by a few ulps
+# (the integer products are identical on every CPU since onnx-int8 r4), rounded up.
+THIN_MARGIN = 0.01
+# Which metric each per-question check feeds (a flip names the metric it moved).
+CHECK_METRICS = {
+    "answer": "answer_accuracy",
+    "not_refused": "false_refusal_rate",
+    "cited_evidence": "citation_precision",
+    "refusal": "refusal_accuracy",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +51,16 @@ class QuestionState:
     question: str
     checks: dict[str, bool]
     answer: str = ""
+    margin: float | None = None  # Answer.margin: distance of its closest decision to a threshold
 
     @property
     def passed(self) -> bool:
         """Whether every check holds."""
         return all(self.checks.values())
+
+    def thin(self, bound: float = THIN_MARGIN) -> bool:
+        """Whether the answer hinges on a margin smaller than the cross-CPU bound."""
+        return self.margin is not None and self.margin < bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +82,12 @@ class Snapshot:
             "k": self.k,
             "metrics": self.metrics,
             "questions": {
-                qid: {"question": q.question, "checks": q.checks, "answer": q.answer}
+                qid: {
+                    "question": q.question,
+                    "checks": q.checks,
+                    "answer": q.answer,
+                    "margin": q.margin,
+                }
                 for qid, q in self.questions.items()
             },
         }
@@ -90,19 +114,76 @@ def _state(row: dict[str, object]) -> QuestionState:
     checks = row["checks"]
     if not isinstance(checks, dict):
         raise TypeError("checks must be an object")
+    margin = row.get("margin")
     return QuestionState(
         str(row["question"]),
         {str(c): bool(v) for c, v in checks.items()},
         str(row.get("answer", "")),
+        None if margin is None else float(str(margin)),
     )
 
 
 @dataclass(frozen=True, slots=True)
+class MetricMove:
+    """How an overall metric moved between the baseline and this run."""
+
+    metric: str
+    before: float | None
+    after: float | None
+
+    @property
+    def delta(self) -> float | None:
+        """after - before, None when either is undefined."""
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+    def describe(self) -> str:
+        """`answer_accuracy 0.873 → 0.857 (-0.016)`."""
+        if self.delta is None:
+            return f"{self.metric} {_fmt(self.before)} → {_fmt(self.after)}"
+        return f"{self.metric} {_fmt(self.before)} → {_fmt(self.after)} ({self.delta:+.3f})"
+
+
+@dataclass(frozen=True, slots=True)
 class Flip:
-    """A question that passed in the baseline and fails now, with the checks that fail."""
+    """A question that passed in the baseline and fails now: its failing checks, the metrics
+    they feed and how far those moved overall, and whether the answer was thin."""
 
     id: str
     failed_checks: tuple[str, ...]
+    moves: tuple[MetricMove, ...] = ()
+    margin: float | None = None
+    baseline_margin: float | None = None
+    thin: bool = False
+
+    def describe(self, bound: float = THIN_MARGIN) -> str:
+        """One line for the console and report.md."""
+        moved = "; ".join(m.describe() for m in self.moves)
+        text = f"{self.id}: pass → fail ({', '.join(self.failed_checks)})"
+        if moved:
+            text += f"; moved: {moved}"
+        margins = f"margin {_fmt(self.margin)} (baseline {_fmt(self.baseline_margin)})"
+        flag = f"THIN: below the cross-CPU bound {bound:g}" if self.thin else "not thin"
+        return f"{text}; {margins}, {flag}"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form (report.json)."""
+        return {
+            "id": self.id,
+            "failed_checks": list(self.failed_checks),
+            "moved": [
+                {"metric": m.metric, "before": m.before, "after": m.after, "delta": m.delta}
+                for m in self.moves
+            ],
+            "margin": self.margin,
+            "baseline_margin": self.baseline_margin,
+            "thin": self.thin,
+        }
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +243,13 @@ def write_baseline(path: Path, snapshot: Snapshot) -> None:
     path.write_text(text + "\n", "utf-8")
 
 
-def evaluate_gate(current: Snapshot, rules: list[Rule], baseline: Snapshot | None) -> GateResult:
+def evaluate_gate(
+    current: Snapshot,
+    rules: list[Rule],
+    baseline: Snapshot | None,
+    *,
+    thin_margin: float = THIN_MARGIN,
+) -> GateResult:
     """Thresholds always; metric drops and flips only against a comparable baseline."""
     failures = list(_threshold_failures(current, rules))
     notes = _target_misses(current, rules)
@@ -176,7 +263,7 @@ def evaluate_gate(current: Snapshot, rules: list[Rule], baseline: Snapshot | Non
         failures.extend(_drop_failures(current, rules, baseline))
     else:
         notes.append("gold set differs from the baseline's: metric drops not checked")
-    flips, fixed, new = _flips(current, baseline)
+    flips, fixed, new = _flips(current, baseline, thin_margin)
     if new:
         notes.append(f"not in the baseline: {', '.join(new)}")
     return GateResult(tuple(failures), flips, fixed, tuple(notes), compared)
@@ -226,7 +313,7 @@ def _drop_failures(current: Snapshot, rules: list[Rule], baseline: Snapshot) -> 
 
 
 def _flips(
-    current: Snapshot, baseline: Snapshot
+    current: Snapshot, baseline: Snapshot, thin_margin: float
 ) -> tuple[tuple[Flip, ...], tuple[str, ...], list[str]]:
     flips, fixed, new = [], [], []
     for qid, state in current.questions.items():
@@ -236,7 +323,13 @@ def _flips(
             continue
         was, now = before.passed, state.passed
         if was and not now:
-            flips.append(Flip(qid, tuple(c for c, ok in state.checks.items() if not ok)))
+            failed = tuple(c for c, ok in state.checks.items() if not ok)
+            metrics = dict.fromkeys(CHECK_METRICS[c] for c in failed if c in CHECK_METRICS)
+            moves = tuple(
+                MetricMove(m, baseline.metrics.get(m), current.metrics.get(m)) for m in metrics
+            )
+            thin = state.thin(thin_margin) or before.thin(thin_margin)
+            flips.append(Flip(qid, failed, moves, state.margin, before.margin, thin))
         elif now and not was:
             fixed.append(qid)
     return tuple(flips), tuple(fixed), new

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsrag.evals.gate import GateResult, QuestionState, Snapshot
+from newsrag.evals.gate import THIN_MARGIN, GateResult, QuestionState, Snapshot
 from newsrag.evals.metrics import GATE_K, MRR_K, summarise, summarise_by_type
 from newsrag.evals.runner import QuestionRun
 from newsrag.rag.records import Answer
@@ -38,6 +38,7 @@ class Report:
     gate: GateResult | None = None
     judge: dict[str, float | None] | None = None  # only when a judge model is configured
     notes: tuple[str, ...] = field(default=())
+    thin_margin: float = THIN_MARGIN  # answers with a smaller Answer.margin are flagged thin
 
     @property
     def overall(self) -> dict[str, float | None]:
@@ -57,10 +58,17 @@ class Report:
             k=self.info.k,
             metrics={k: v for k, v in self.overall.items() if not k.startswith("latency")},
             questions={
-                r.gold.id: QuestionState(r.gold.question, r.score.checks(), r.answer.answer)
+                r.gold.id: QuestionState(
+                    r.gold.question, r.score.checks(), r.answer.answer, r.answer.margin
+                )
                 for r in self.runs
             },
         )
+
+    @property
+    def thin(self) -> tuple[QuestionRun, ...]:
+        """Questions whose answer hinges on a margin below the cross-CPU bound."""
+        return tuple(r for r in self.runs if is_thin(r, self.thin_margin))
 
     def to_dict(self) -> dict[str, object]:
         """The report.json document."""
@@ -75,14 +83,21 @@ class Report:
             else {
                 "passed": gate.passed,
                 "failures": list(gate.failures),
-                "flips": [{"id": f.id, "failed_checks": list(f.failed_checks)} for f in gate.flips],
+                "flips": [f.to_dict() for f in gate.flips],
                 "fixed": list(gate.fixed),
                 "notes": list(gate.notes),
                 "compared": gate.compared,
             },
             "notes": list(self.notes),
-            "questions": [question_row(r) for r in self.runs],
+            "thin_margin": self.thin_margin,
+            "thin": [r.gold.id for r in self.thin],
+            "questions": [question_row(r, self.thin_margin) for r in self.runs],
         }
+
+
+def is_thin(run: QuestionRun, bound: float = THIN_MARGIN) -> bool:
+    """Whether the answer's margin to its nearest threshold is below `bound`."""
+    return run.answer.margin is not None and run.answer.margin < bound
 
 
 def vars_of(info: RunInfo) -> dict[str, object]:
@@ -90,8 +105,8 @@ def vars_of(info: RunInfo) -> dict[str, object]:
     return {name: getattr(info, name) for name in RunInfo.__slots__}
 
 
-def question_row(run: QuestionRun) -> dict[str, object]:
-    """One question of report.json: gold, answer, citations and every check."""
+def question_row(run: QuestionRun, thin_margin: float = THIN_MARGIN) -> dict[str, object]:
+    """One question of report.json: gold, answer, citations, every check and the margin."""
     score, answer = run.score, run.answer
     return {
         "id": run.gold.id,
@@ -106,6 +121,8 @@ def question_row(run: QuestionRun) -> dict[str, object]:
         "mode": answer.mode,
         "degraded": answer.degraded,
         "conflict": answer.conflict,
+        "margin": answer.margin,
+        "thin": is_thin(run, thin_margin),
         "citations": _citation_rows(answer, score.citation_holds),
         "passages": list(answer.passages),
         "evidence_ranks": list(score.evidence_ranks),
@@ -160,7 +177,8 @@ def render_markdown(report: Report, baseline: Snapshot | None) -> str:
         f"- created: {info.created_at}, questions: {len(report.runs)}",
         *[f"- note: {note}" for note in report.notes],
         "",
-        *_gate_lines(report.gate),
+        *_gate_lines(report.gate, report.thin_margin),
+        *_thin_lines(report),
         "## Metrics",
         "",
         *_md_table(metric_table(report, baseline)),
@@ -171,22 +189,40 @@ def render_markdown(report: Report, baseline: Snapshot | None) -> str:
         lines += [f"- {name}: {fmt(value)}" for name, value in report.judge.items()] + [""]
     lines += ["## Questions", ""]
     for run in report.runs:
-        lines += _question_lines(run, baseline)
+        lines += _question_lines(run, baseline, report.thin_margin)
     return "\n".join(lines) + "\n"
 
 
-def _gate_lines(gate: GateResult | None) -> list[str]:
+def _thin_lines(report: Report) -> list[str]:
+    known = sum(r.answer.margin is not None for r in report.runs)
+    lines = [f"## Thin answers (margin below the cross-CPU bound {report.thin_margin:g})", ""]
+    if not known:
+        return [*lines, "- no margins reported by this answerer", ""]
+    lines += [
+        f"- THIN {r.gold.id} ({'PASS' if r.score.passed else 'FAIL'}): margin "
+        f"{r.answer.margin:.4f}: {r.gold.question}"
+        for r in report.thin
+        if r.answer.margin is not None
+    ]
+    if not report.thin:
+        lines.append(f"- none ({known} of {len(report.runs)} answers report a margin)")
+    return [*lines, ""]
+
+
+def _gate_lines(gate: GateResult | None, bound: float = THIN_MARGIN) -> list[str]:
     if gate is None:
         return []
     lines = ["## Gate: " + ("PASSED" if gate.passed else "FAILED"), ""]
     lines += [f"- FAIL: {failure}" for failure in gate.failures]
-    lines += [f"- FLIP pass → fail: {f.id} ({', '.join(f.failed_checks)})" for f in gate.flips]
+    lines += [f"- FLIP {f.describe(bound)}" for f in gate.flips]
     lines += [f"- fixed (fail → pass): {qid}" for qid in gate.fixed]
     lines += [f"- note: {note}" for note in gate.notes]
     return [*lines, ""]
 
 
-def _question_lines(run: QuestionRun, baseline: Snapshot | None) -> list[str]:
+def _question_lines(
+    run: QuestionRun, baseline: Snapshot | None, bound: float = THIN_MARGIN
+) -> list[str]:
     score, answer, gold = run.score, run.answer, run.gold
     checks = " · ".join(f"{name} {_mark(ok)}" for name, ok in score.checks().items())
     lines = [
@@ -199,6 +235,7 @@ def _question_lines(run: QuestionRun, baseline: Snapshot | None) -> list[str]:
         f"{', ' + answer.refusal_reason if answer.refusal_reason else ''}): "
         f"{_one_line(answer.answer) or '(empty)'}",
         f"- checks: {checks}",
+        f"- margin: {_margin(run, bound)}",
     ]
     if gold.answerable:
         found = sum(r is not None and r <= GATE_K for r in score.evidence_ranks)
@@ -237,6 +274,13 @@ def _change(run: QuestionRun, baseline: Snapshot | None) -> str:
     if before.answer != run.answer.answer:
         status += f"; answer was: {_one_line(before.answer) or '(empty)'}"
     return status
+
+
+def _margin(run: QuestionRun, bound: float) -> str:
+    margin = run.answer.margin
+    if margin is None:
+        return "not reported"
+    return f"{margin:.4f}" + (f" THIN (below {bound:g})" if margin < bound else "")
 
 
 def _mark(ok: bool) -> str:

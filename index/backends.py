@@ -37,8 +37,14 @@ DEFAULT_BACKEND = "onnx-int8"
 # reused) and of the embedder name (an index built by an older recipe is an
 # EmbedderMismatchError, not silently mixed vectors). openvino compiles the onnx export, so
 # the two move together. History: onnx-int8 r2 = one text per run; r3 (onnx, openvino r2) =
-# eager-attention export and no SkipLayerNormalization fusion (export_onnx, load_runner).
-RECIPES = {"onnx": 2, "onnx-int8": 3, "openvino": 2}
+# eager-attention export and no SkipLayerNormalization fusion (export_onnx, load_runner); r4 =
+# 7-bit weights, so the int8 products are the same on every CPU (_quantize, issue 12).
+RECIPES = {"onnx": 2, "onnx-int8": 4, "openvino": 2}
+# ONNX Runtime's AVX2 (and AVX-512BW) int8 kernel adds each pair of u8 x s8 products into a
+# saturating int16 (vpmaddubsw); AVX-512 VNNI and AMX add exactly. Weights within +-64 keep
+# every pair within int16 for any activations, 2 * 255 * 64 = 32640 <= 32767, so all CPUs
+# compute the exact products (README "Results do not depend on the CPU").
+SAFE_INT8_WEIGHT = 64
 # ONNX Runtime's fused SkipLayerNormalization kernel is slower on this CPU than the Add and
 # LayerNormalization it replaces (7 % vs 3 % of an int8 run, one thread): left unfused.
 _UNFUSED = ["SkipLayerNormFusion"]
@@ -72,7 +78,7 @@ def check_backend(backend: str) -> None:
 
 
 def backend_label(backend: str) -> str:
-    """The backend as an embedder name suffix: `onnx-int8-r3`; torch (nothing exported) as is."""
+    """The backend as an embedder name suffix: `onnx-int8-r4`; torch (nothing exported) as is."""
     return f"{backend}-r{RECIPES[backend]}" if backend in RECIPES else backend
 
 
@@ -302,6 +308,8 @@ def _quantize(source: Path, target: Path) -> None:
 
     # Weights int8 per output channel, activations quantised on the fly; only MatMul, so
     # embeddings, LayerNorm and softmax stay float (cosine to fp32 >= 0.98 on SciFact).
+    # reduce_range: 7-bit weights (-64..64), which no CPU's int8 kernel can saturate (r4; r3's
+    # full-range weights saturated on AVX2: cosine down to 0.967 against a VNNI CPU's vectors).
     root = logging.getLogger()
     advice = _DropMessage("pre-processing before quantization")  # a root-logger tip, not news
     root.addFilter(advice)
@@ -311,11 +319,31 @@ def _quantize(source: Path, target: Path) -> None:
             str(target),
             weight_type=QuantType.QInt8,
             per_channel=True,
+            reduce_range=True,
             op_types_to_quantize=["MatMul"],
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     finally:
         root.removeFilter(advice)
+    check_no_saturation(target)
+
+
+def check_no_saturation(path: Path) -> None:
+    """Raise ValueError unless every int8 weight of the model lies within +-SAFE_INT8_WEIGHT."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    weights = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type != "MatMulInteger" or node.input[1] not in weights:
+            continue
+        largest = int(np.abs(numpy_helper.to_array(weights[node.input[1]]).astype(np.int16)).max())
+        if largest > SAFE_INT8_WEIGHT:
+            raise ValueError(
+                f"{path.name}: {node.name} has int8 weights up to {largest}; above "
+                f"{SAFE_INT8_WEIGHT} AVX2 and VNNI CPUs compute different products"
+            )
 
 
 class _DropMessage(logging.Filter):

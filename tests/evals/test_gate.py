@@ -157,3 +157,49 @@ def test_bad_thresholds_file_is_rejected(tmp_path: Path) -> None:
     path.write_text("[metrics\n", encoding="utf-8")
     with pytest.raises(GateConfigError, match="cannot read thresholds"):
         load_rules(path)
+
+
+def test_a_flip_names_the_metrics_it_moved_and_whether_it_was_thin() -> None:
+    fail = {**PASS, "answer": False, "not_refused": False}
+    states = {
+        "q1": QuestionState("q1?", fail, "", margin=0.004),
+        "q2": QuestionState("q2?", PASS, "", margin=0.3),
+    }
+    before = {
+        "q1": QuestionState("q1?", PASS, "", margin=0.02),
+        "q2": QuestionState("q2?", PASS, "", margin=0.3),
+    }
+    current = Snapshot("abc", "extractive", 8, {**GOOD, "answer_accuracy": 0.857}, states)
+    baseline = Snapshot("abc", "extractive", 8, {**GOOD, "answer_accuracy": 0.873}, before)
+    [flip] = evaluate_gate(current, RULES, baseline, thin_margin=0.01).flips
+    assert flip.failed_checks == ("answer", "not_refused")
+    assert [(m.metric, m.before, m.after) for m in flip.moves] == [
+        ("answer_accuracy", 0.873, 0.857),
+        ("false_refusal_rate", 0.0, 0.0),
+    ]
+    assert flip.thin and (flip.margin, flip.baseline_margin) == (0.004, 0.02)
+    assert flip.describe(0.01) == (
+        "q1: pass → fail (answer, not_refused); moved: answer_accuracy 0.873 → 0.857 (-0.016); "
+        "false_refusal_rate 0.000 → 0.000 (+0.000); margin 0.004 (baseline 0.020), "
+        "THIN: below the cross-CPU bound 0.01"
+    )
+    # the same flip with margins well clear of the bound is not thin
+    wide = evaluate_gate(current, RULES, baseline, thin_margin=0.001).flips[0]
+    assert not wide.thin and wide.describe(0.001).endswith("not thin")
+
+
+def test_margins_round_trip_through_the_baseline_and_old_files_still_load(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "baseline.json"
+    original = Snapshot(
+        "abc", "extractive", 8, GOOD, {"q1": QuestionState("q1?", PASS, "a", margin=0.25)}
+    )
+    write_baseline(path, original)
+    assert load_baseline(path) == original
+    old = original.to_dict()
+    del old["questions"]["q1"]["margin"]  # type: ignore[index]
+    path.write_text(__import__("json").dumps(old), encoding="utf-8")
+    loaded = load_baseline(path)
+    assert loaded is not None and loaded.questions["q1"].margin is None
+    assert not loaded.questions["q1"].thin()

@@ -67,12 +67,24 @@ def test_reports_are_written_and_show_changes_against_the_baseline(
     assert after.gate is not None and [f.id for f in after.gate.flips] == ["bread"]
     json_path, md_path = write_report(after, tmp_path, baseline)
     data = json.loads(json_path.read_text(encoding="utf-8"))
-    assert data["gate"]["flips"] == [{"id": "bread", "failed_checks": ["refusal"]}]
+    assert data["gate"]["flips"] == [
+        {
+            "id": "bread",
+            "failed_checks": ["refusal"],
+            "moved": [{"metric": "refusal_accuracy", "before": 1.0, "after": 0.0, "delta": -1.0}],
+            "margin": None,
+            "baseline_margin": None,
+            "thin": False,
+        }
+    ]
     assert [q["id"] for q in data["questions"]] == ["fine", "phil", "bread"]
     assert data["metrics"]["overall"]["refusal_accuracy"] == 0.0
     markdown = md_path.read_text(encoding="utf-8")
     assert "## Gate: FAILED" in markdown
-    assert "- FLIP pass → fail: bread (refusal)" in markdown
+    assert (
+        "- FLIP bread: pass → fail (refusal); moved: refusal_accuracy 1.000 → 0.000 (-1.000); "
+        "margin – (baseline –), not thin" in markdown
+    )
     assert "### bread FAIL (unanswerable)" in markdown
     assert "- vs baseline: FLIPPED pass → fail; checks: refusal ✓→✗" in markdown
     assert render_markdown(after, None).count("new (not in the baseline)") == 3

@@ -22,8 +22,11 @@ from newsrag.index import (
     ingest,
     open_index,
 )
+from newsrag.index.backends import backend_label
 from newsrag.index.dense import build_faiss
 from newsrag.index.generations import sha256_file
+
+DEFAULT_NAME = f"all-MiniLM-L6-v2@{backend_label('onnx-int8')}"  # the default embedder
 
 BACKENDS = ["faiss-flat", "faiss-hnsw", "bm25"]
 
@@ -196,7 +199,7 @@ def test_manifest_describes_the_generation(
     gen = generation_dir(corpus_index_dir)
     manifest = json.loads((gen / "manifest.json").read_text())
     assert manifest["format_version"] == 1
-    assert (manifest["embedder"], manifest["dim"]) == ("all-MiniLM-L6-v2@onnx-int8-r3", 384)
+    assert (manifest["embedder"], manifest["dim"]) == (DEFAULT_NAME, 384)
     assert manifest["chunking"] == asdict(ChunkingParams())
     assert manifest["faiss_kind"] == "flat"
     assert manifest["generation"] == int(gen.name.removeprefix("gen-"))
@@ -261,7 +264,7 @@ def test_loading_with_another_embedder_names_both(corpus_index_dir: Path) -> Non
     with pytest.raises(EmbedderMismatchError) as info:
         open_index(corpus_index_dir, TinyEmbedder())
     message = str(info.value)
-    assert "'all-MiniLM-L6-v2@onnx-int8-r3' (dim 384)" in message
+    assert f"'{DEFAULT_NAME}' (dim 384)" in message
     assert "'tiny-char-counts' (dim 8)" in message
 
 

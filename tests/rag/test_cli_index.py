@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from newsrag.index.backends import backend_label
 from newsrag.rag.cli import app
+
+DEFAULT_NAME = f"all-MiniLM-L6-v2@{backend_label('onnx-int8')}"  # the default embedder
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
@@ -81,7 +84,7 @@ def test_stats_json_shows_what_the_index_holds(writable_index_dir: Path) -> None
     gen = writable_index_dir / "gen-000001"
     assert stats["articles"] == 3
     assert stats["chunks"] == len((gen / "chunks.jsonl").read_text().splitlines()) > 0
-    assert stats["model"] == "all-MiniLM-L6-v2@onnx-int8-r3" and stats["dim"] == 384  # default
+    assert stats["model"] == DEFAULT_NAME and stats["dim"] == 384  # default
     assert stats["generation"] == "gen-000001"
     assert stats["size_bytes"] == sum(p.stat().st_size for p in gen.rglob("*") if p.is_file())
 

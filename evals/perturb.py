@@ -1,0 +1,68 @@
+"""An embedder that moves every vector by a fixed distance: the cross-CPU stand-in of issue 12.
+
+Another CPU may compute slightly different vectors for the same text (README "Results do not
+depend on the CPU"). The gate re-runs the shipped set with `PerturbedEmbedder` at the measured
+cross-CPU distance and fails when any question's verdict changes: no gold answer may hinge on a
+margin smaller than what another machine could move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+
+from newsrag.index import Embedder
+
+# The largest L2 distance between the same text's unit vectors on two CPUs, as far as it can be
+# measured here (bench/cross_isa.py: every float op that ONNX Runtime dispatches per
+# instruction set perturbed by a few ulps; the integer products are identical since r4),
+# rounded up. Unit vectors: distance d means cosine 1 - d**2 / 2.
+CROSS_CPU_DISTANCE = 0.05
+
+
+class PerturbedEmbedder:
+    """Wraps an embedder; each vector is turned by `distance` towards a direction drawn from a
+    generator seeded by (seed, text), so one text always moves the same way, as it would on
+    one other machine. Vectors stay L2-normalised."""
+
+    def __init__(self, inner: Embedder, *, distance: float, seed: int = 0) -> None:
+        if not 0 <= distance < 2:
+            raise ValueError(f"distance must be in [0, 2) for unit vectors, got {distance}")
+        self.inner = inner
+        self.distance = distance
+        self.seed = seed
+        self.name = f"{inner.name}+perturbed-{distance:g}-s{seed}"
+        self.dim = inner.dim
+        self.max_tokens = inner.max_tokens
+        # chord d between unit vectors at angle t: d = 2 sin(t / 2)
+        self._angle = 2 * math.asin(distance / 2)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """The wrapped embedder's word-piece counts."""
+        return self.inner.count_tokens(texts)
+
+    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """(n, dim) float32: the wrapped vectors, each moved by `distance`."""
+        vectors = self.inner.embed_passages(texts, progress=progress)  # (n, dim)
+        return (
+            np.stack([self._move(v, t) for v, t in zip(vectors, texts, strict=True)]).astype(
+                np.float32
+            )
+            if len(texts)
+            else vectors
+        )
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """(dim,) float32: the wrapped query vector moved by `distance`."""
+        return self._move(self.inner.embed_query(text), text).astype(np.float32)
+
+    def _move(self, vector: np.ndarray, text: str) -> np.ndarray:
+        key = hashlib.sha256(f"{self.seed}\0{text}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
+        v = vector.astype(np.float64)
+        side = rng.standard_normal(v.shape[0])
+        side -= (side @ v) * v  # orthogonal to v
+        side /= np.linalg.norm(side)
+        return math.cos(self._angle) * v + math.sin(self._angle) * side
