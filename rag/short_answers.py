@@ -20,7 +20,7 @@ from newsrag.rag.questions import Question, asked_dates, person_names, places, w
 
 # Types whose values are short spans worth a short answer and a vote ("what is the name of"
 # questions take any capitalised span: too loose to vote on).
-VOTED = frozenset({"person", "date", "place", "work", "amount", "count"})
+VOTED = frozenset({"person", "date", "place", "work"})
 # Only candidates this close to the best one vote: agreement among strong answers.
 CLOSE_BEHIND = 0.9
 
