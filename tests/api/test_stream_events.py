@@ -10,9 +10,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from newsrag.api.engine import Query
-from newsrag.rag.answering import AnswerEvent
-from newsrag.rag.records import Answer, AnswerSentence, Citation
+from newsrag.rag.records import Answer, AnswerEvent, AnswerRequest, AnswerSentence, Citation
 from tests.api.conftest import LiveServer
 from tests.api.test_ask import sse_events
 
@@ -39,11 +37,11 @@ def stub_answer(question: str) -> Answer:
     )
 
 
-def stub_stream(query: Query) -> Iterator[AnswerEvent]:
+def stub_stream(request: AnswerRequest) -> Iterator[AnswerEvent]:
     """Token events, one per sentence, then the final answer."""
     for sentence in SENTENCES:
         yield AnswerEvent("token", sentence)
-    yield AnswerEvent("answer", answer=stub_answer(query.question))
+    yield AnswerEvent("answer", answer=stub_answer(request.question))
 
 
 @pytest.fixture

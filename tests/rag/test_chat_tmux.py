@@ -145,8 +145,14 @@ def test_answers_wrap_at_word_boundaries_in_a_narrow_terminal(
         raw, joined = term.screen(join=False), term.screen()
     finally:
         term.close()
-    lines = raw.rstrip().splitlines()
+
+    # From the first prompt on: the answer and its sources (start-up notes on stderr precede it).
+    def conversation(screen: str) -> list[str]:
+        lines = screen.rstrip().splitlines()
+        return lines[next(i for i, line in enumerate(lines) if line.startswith(">>>")) :]
+
+    lines = conversation(raw)
     assert sum(len(line) > width * 3 // 4 for line in lines) >= 3  # long text was written
     assert all(len(line) <= width for line in lines)
     # The terminal never had to wrap a line itself (so never mid-word): each break is ours.
-    assert joined.rstrip().splitlines() == lines
+    assert conversation(joined) == lines
