@@ -43,9 +43,9 @@ class PerturbedEmbedder:
         """The wrapped embedder's word-piece counts."""
         return self.inner.count_tokens(texts)
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32: the wrapped vectors, each moved by `distance`."""
-        vectors = self.inner.embed_passages(texts, progress=progress)  # (n, dim)
+        vectors = self.inner.embed_passages(texts)  # (n, dim)
         return (
             np.stack([self._move(v, t) for v, t in zip(vectors, texts, strict=True)]).astype(
                 np.float32
@@ -53,6 +53,10 @@ class PerturbedEmbedder:
             if len(texts)
             else vectors
         )
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) float32: each query moved as `embed_query` moves it."""
+        return self.embed_passages(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         """(dim,) float32: the wrapped query vector moved by `distance`."""
@@ -62,7 +66,8 @@ class PerturbedEmbedder:
         key = hashlib.sha256(f"{self.seed}\0{text}".encode()).digest()
         rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
         v = vector.astype(np.float64)
-        side = rng.standard_normal(v.shape[0])
-        side -= (side @ v) * v  # orthogonal to v
-        side /= np.linalg.norm(side)
-        return math.cos(self._angle) * v + math.sin(self._angle) * side
+        draw = rng.standard_normal(v.shape[0])
+        across = draw - float(draw @ v) * v  # orthogonal to v
+        unit = across / float(np.linalg.norm(across))
+        moved: np.ndarray = math.cos(self._angle) * v + math.sin(self._angle) * unit
+        return moved
