@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from newsrag.rag.settings import Settings
+if TYPE_CHECKING:  # `rag --help` loads this module: pydantic is imported where it is used
+    from newsrag.rag.settings import Settings
 
 
 def register(app: typer.Typer) -> None:

@@ -43,7 +43,10 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     gold: Annotated[
-        Path, typer.Option(help="Gold JSONL file (format: README.md, Evals).")
+        Path,
+        typer.Option(
+            help="Gold JSONL file (format: README.md, Evals).", show_default="the shipped set"
+        ),
     ] = SHIPPED_GOLD,
     corpus: Annotated[
         Path | None, typer.Option(help="Articles the gold set is about (default: shipped corpus/).")
@@ -65,7 +68,9 @@ def eval_command(
     index_dir: Annotated[
         Path, typer.Option("--index-dir", help="Index built from the corpus for the eval.")
     ] = Path(".rag/eval-index"),
-    thresholds: Annotated[Path, typer.Option(help="Gate thresholds (TOML).")] = THRESHOLDS,
+    thresholds: Annotated[
+        Path, typer.Option(help="Gate thresholds (TOML).", show_default="the shipped ones")
+    ] = THRESHOLDS,
     torch_threads: Annotated[
         int, typer.Option(help="Torch CPU threads (0: torch's default).", min=0)
     ] = 1,
@@ -79,7 +84,7 @@ def eval_command(
     datasets: Annotated[
         Path | None,
         typer.Option(
-            help="Shared datasets folder for --sets (default: <repo>/../shared/datasets)."
+            help="Shared datasets folder for --sets (default: the shared datasets folder beside the repository)."
         ),
     ] = None,
     perturb_distance: Annotated[

@@ -210,9 +210,13 @@ class HybridRetriever:
 @lru_cache(maxsize=8192)
 def facts_of(text: str) -> frozenset[object]:
     """The names and figures a passage states (what a changed copy changes)."""
-    from newsrag.rag.facts import entity_words, values
+    from newsrag.rag.facts import MONTHS, WEEKDAYS, entity_words, values
 
-    return frozenset(entity_words(text)) | frozenset(values(text))
+    # Days and months are written many ways ("Monday", "Mon."): not what a changed copy changes.
+    full = {*MONTHS, *WEEKDAYS}
+    calendar = full | {w[:3] for w in full} | {"sept", "tues", "thur", "thurs"}
+    names = {w for w in entity_words(text) if w not in calendar}
+    return frozenset(names) | frozenset(values(text))
 
 
 def _overlap(a: Chunk, b: Chunk) -> bool:

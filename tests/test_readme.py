@@ -65,7 +65,7 @@ def table_rows(text: str) -> list[list[str]]:
 
 def shown_values(default: object) -> set[str]:
     """How a default may be written in the table."""
-    if default is None or default == []:
+    if default is None or default == [] or default == "":
         return {"unset"}
     if isinstance(default, bool):
         return {str(default).lower()}

@@ -17,7 +17,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from bench import isa
-from newsrag.index import SentenceTransformerEmbedder
+from newsrag.index import Embedder
 from newsrag.index.backends import (
     RECIPES,
     check_no_saturation,
@@ -25,7 +25,7 @@ from newsrag.index.backends import (
     default_cache_dir,
     weights_digest,
 )
-from newsrag.index.embedding import bundled_model_path
+from newsrag.index.embedding import bundled_model_path, create_embedder
 
 TEXTS = [
     "Alibaba will invest $15 billion to expand overseas research hubs, its chief said on Monday.",
@@ -95,21 +95,21 @@ def test_ort_on_this_cpu_computes_what_the_reference_says_for_this_cpu() -> None
 
 
 @pytest.fixture(scope="module")
-def shipped() -> tuple[SentenceTransformerEmbedder, onnx.ModelProto, Path]:
+def shipped() -> tuple[Embedder, onnx.ModelProto, Path]:
     """The default embedder and the int8 model file it runs."""
-    embedder = SentenceTransformerEmbedder()
+    embedder = create_embedder()
     assert embedder.backend == "onnx-int8"
     path = default_cache_dir() / weights_digest(bundled_model_path()) / current_exports()[1]
     return embedder, onnx.load(str(path)), path
 
 
-def _feeds(embedder: SentenceTransformerEmbedder, text: str) -> dict[str, np.ndarray]:
-    ids = np.asarray([embedder._tokenizer(text)["input_ids"]], dtype=np.int64)  # (1, t)
+def _feeds(embedder: Embedder, text: str) -> dict[str, np.ndarray]:
+    ids = np.asarray(embedder._pieces.ids([text]), dtype=np.int64)  # type: ignore[attr-defined]  # (1, t)
     return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": 0 * ids}
 
 
 def test_no_weight_pair_of_the_shipped_recipe_can_saturate(
-    shipped: tuple[SentenceTransformerEmbedder, onnx.ModelProto, Path],
+    shipped: tuple[Embedder, onnx.ModelProto, Path],
 ) -> None:
     _, model, path = shipped
     assert RECIPES["onnx-int8"] >= 4  # r4: 7-bit weights (reduce_range)
@@ -123,7 +123,7 @@ def test_no_weight_pair_of_the_shipped_recipe_can_saturate(
 
 
 def test_ort_integer_products_equal_the_exact_reference(
-    shipped: tuple[SentenceTransformerEmbedder, onnx.ModelProto, Path],
+    shipped: tuple[Embedder, onnx.ModelProto, Path],
 ) -> None:
     embedder, model, _ = shipped
     for text in TEXTS:
@@ -138,7 +138,7 @@ def test_ort_integer_products_equal_the_exact_reference(
 
 
 def test_float_parts_agree_with_the_reference_within_a_stated_tolerance(
-    shipped: tuple[SentenceTransformerEmbedder, onnx.ModelProto, Path],
+    shipped: tuple[Embedder, onnx.ModelProto, Path],
 ) -> None:
     """The float steps around the integer products match the reference bit for bit (tolerance
     0): quantising activations (ONNX DynamicQuantizeLinear: scale, zero point, round half to

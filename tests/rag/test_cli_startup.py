@@ -93,7 +93,10 @@ def test_the_first_use_export_says_what_it_does(
     lines = result.stderr.strip().splitlines()
     assert lines[0] == "quantising the exported embedder to int8", lines
     assert lines[1].startswith("embedder ready for onnx-int8 in "), lines
-    assert json.loads(result.stdout)["model"] == "all-MiniLM-L6-v2@onnx-int8-r3"
+    assert (
+        json.loads(result.stdout)["model"]
+        == f"all-MiniLM-L6-v2@{newsrag.index.backends.backend_label('onnx-int8')}"
+    )
     again = CliRunner().invoke(app, ["stats", "--json", "--index-dir", str(corpus_index_dir)])
     assert again.exit_code == 0 and again.stderr == ""  # cached: nothing to say
 
