@@ -84,7 +84,7 @@ def eval_command(
     datasets: Annotated[
         Path | None,
         typer.Option(
-            help="Shared datasets folder for --sets (default: the shared datasets folder beside the repository)."
+            help="Shared datasets folder for --sets (default: the one beside the repository)."
         ),
     ] = None,
     perturb_distance: Annotated[
