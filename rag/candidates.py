@@ -206,8 +206,8 @@ def _words_of(text: str) -> tuple[frozenset[str], str]:
 def named_in(asked: Question, phrases: list[str], words: Set[str], sequence: str) -> bool:
     """Whether a text (its words, and in order) names everything the question names.
 
-    A multi-word name whose words all occur must occur as the name: "Alibaba Cloud" is not
-    named by a passage about Alibaba's "cloud technology".
+    A multi-word name whose words all occur must occur as the name: "Corvex Cloud" is not
+    named by a passage about Corvex's "cloud technology".
     """
     required = asked.entities - asked.modifiers  # "American rival": the adjective may be implicit
     missing = {name for name in required if not name_present(name, words)}

@@ -2,7 +2,7 @@
 
 By the LLM when there is one; otherwise deterministically, carrying the names and the subject
 of earlier user turns. The deterministic rewrite stays a sentence: an elliptical follow-up gets
-the earlier question's topic as a noun phrase ("..., regarding Alibaba investing in its research
+the earlier question's topic as a noun phrase ("..., regarding Corvex investing in its research
 hubs?"), built by undoing the question's inversion (topic_phrase); only when that fails does it
 fall back to a bracketed clause that helps retrieval but is never shown (reads_as_question).
 """

@@ -2,9 +2,9 @@
 and whether a rewrite reads as a question worth showing.
 
 General grammar only (wh-words, auxiliaries, determiners, prepositions): no topic words. The
-topic of "How much will Alibaba invest in its hubs?" is "Alibaba investing in its hubs": the
+topic of "How much will Corvex invest in its hubs?" is "Corvex investing in its hubs": the
 auxiliary inverted before the subject is undone and the verb becomes a gerund, so that an
-elliptical follow-up can carry it as "How many researchers, regarding Alibaba investing in its
+elliptical follow-up can carry it as "How many researchers, regarding Corvex investing in its
 hubs?". Linear in the question's words.
 """
 
@@ -89,9 +89,9 @@ def _noun_then_verb(words: list[str]) -> tuple[list[str], str, list[str]] | None
 def topic_phrase(question: str) -> str | None:
     """A question's topic as a noun phrase, its inversion undone; None when unsure.
 
-    'How much will Alibaba invest in its hubs?' -> 'Alibaba investing in its hubs';
-    'What will the DAMO Academy be at the forefront of?' -> 'the DAMO Academy being at the
-    forefront'; 'Who is the CEO of Alibaba Cloud?' -> 'the CEO of Alibaba Cloud'.
+    'How much will Corvex invest in its hubs?' -> 'Corvex investing in its hubs';
+    'What will the Orbit Lab be at the forefront of?' -> 'the Orbit Lab being at the
+    forefront'; 'Who is the CEO of Corvex Cloud?' -> 'the CEO of Corvex Cloud'.
     """
     words = question.strip().rstrip("?.! ").split()
     if not words or words[0].lower() not in _WH:
