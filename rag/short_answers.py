@@ -21,6 +21,8 @@ from newsrag.rag.questions import Question, asked_dates, person_names, places, w
 # Types whose values are short spans worth a short answer and a vote ("what is the name of"
 # questions take any capitalised span: too loose to vote on).
 VOTED = frozenset({"person", "date", "place", "work"})
+# Types that lead with their value but do not vote: articles legitimately give several.
+SHORT_ONLY = frozenset({"amount", "count"})
 # Only candidates this close to the best one vote: agreement among strong answers.
 CLOSE_BEHIND = 0.9
 
@@ -109,7 +111,10 @@ def vote(asked: Question, passing: list[Candidate]) -> tuple[Candidate, Value | 
     stating it. Types without extractable values keep the best-scored candidate.
     """
     if asked.answer_type not in VOTED:
-        return passing[0], None
+        # Amounts and counts: the best sentence's own value leads ("$15 billion [1]. ..."),
+        # without a vote; open "what is the name" spans are too loose to lead with.
+        own = candidate_values(asked, passing[0]) if asked.answer_type in SHORT_ONLY else []
+        return passing[0], (own[0] if own else None)
     support: dict[str, dict[str, float]] = defaultdict(dict)
     holders: dict[str, tuple[Candidate, Value]] = {}
     floor = CLOSE_BEHIND * passing[0].score
