@@ -12,14 +12,23 @@ from newsrag.rag.constraints import (
     Status,
     is_question,
     other_organisation,
+    past_holder,
     past_role,
+    present_tense,
     source_status,
 )
 from newsrag.rag.constraints import time_status as time_of
 from newsrag.rag.facts import content_stems, entity_spans, entity_words, stem, terms
 from newsrag.rag.facts import values as values_in
 from newsrag.rag.matching import TermMatcher, stem_words, weighted_share
-from newsrag.rag.questions import Question, counted_words, counts_the_noun, slot_values
+from newsrag.rag.questions import (
+    TITLE_WORDS,
+    Question,
+    counted_words,
+    counts_the_noun,
+    slot_values,
+    states_result,
+)
 from newsrag.rag.support import Sentence
 
 # Adjective and demonym endings: "Chinese" is named by a passage on "China", "Israeli" by one on
@@ -209,7 +218,8 @@ def named_in(asked: Question, phrases: list[str], words: Set[str], sequence: str
     A multi-word name whose words all occur must occur as the name: "Corvex Cloud" is not
     named by a passage about Corvex's "cloud technology".
     """
-    required = asked.entities - asked.modifiers  # "American rival": the adjective may be implicit
+    # "American rival": the adjective may be implicit; "on Netflix": the medium may be too.
+    required = asked.entities - asked.modifiers - asked.media
     missing = {name for name in required if not name_present(name, words)}
     if missing and not all(
         _loosely_named(span, missing) for span in _spans_missing(asked, missing)
@@ -233,9 +243,17 @@ def _loosely_named(span: list[str], missing: set[str]) -> bool:
 
 
 def name_phrases(text: str) -> list[str]:
-    """The question's multi-word names as casefolded words ('Alibaba Cloud' -> 'alibaba cloud')."""
+    """The question's multi-word names as casefolded words ('Alibaba Cloud' -> 'alibaba cloud').
+
+    A name joined by "of" is said either way round ("CEO of Acme", "Acme CEO"; "University of
+    Leeds", "Leeds University"): each side is a phrase, not the whole.
+    """
     found = (" ".join(terms(span, keep_stopwords=True)) for span in entity_spans(text))
-    return [p for p in found if " " in p]
+    sides = (side for p in found for side in _OF.split(p))
+    return [p for p in sides if " " in p]
+
+
+_OF = re.compile(r"\s+(?:of|de)\s+(?:the\s+)?")
 
 
 class Scorer:
@@ -251,7 +269,12 @@ class Scorer:
         self.bridged = bridged(asked)
         self.everywhere = _words_of(" ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits))
         self.phrases = name_phrases(asked.text)
-        self.role_words = frozenset(terms(asked.text))
+        # Role words ("CEO", "president"), not the names the role is of ("Acme").
+        self.role_words = frozenset(
+            t for t in terms(asked.text) if t not in asked.entities or t in TITLE_WORDS
+        )
+        # What a past role may be of ("former Acme executive"): roles and names, for "who is".
+        self.past_words = self.role_words | asked.entities if present_tense(asked.text) else set()
         self._facts: dict[tuple[str, int, int], _PassageFacts] = {}
 
     def candidate(
@@ -280,6 +303,10 @@ class Scorer:
         )
         names_ok = names_ok and asked.values <= facts.values
         values = frozenset(slot_values(sentence.text, asked))
+        if asked.answer_type == "person" and self.past_words:
+            values = frozenset(
+                v for v in values if not past_holder(v, sentence.text, self.past_words)
+            )
         typed = 1.0 if values else 0.0
         if values and asked.counted and not self._counts(sentence.text, matcher):
             typed = 0.0  # a count, but of something else
@@ -306,7 +333,10 @@ class Scorer:
             other_name=any(other_organisation(n, sentence.text) for n in asked.names),
             asks=is_question(sentence.text),
             past=past_role(asked.text, sentence.text, self.role_words),
-            relates=asked.relation is None or self._relates(asked.relation, sentence.text, matcher),
+            relates=(
+                asked.relation is None or self._relates(asked.relation, sentence.text, matcher)
+            )
+            and (not asked.contest or states_result(sentence.text)),
         )
 
     def _in_scope(self, text: str) -> bool:

@@ -241,22 +241,48 @@ def other_organisation(name: str, sentence: str) -> bool:
 # Words that put a role in the past: "the former CEO", "ex-president", "the late founder".
 _PAST_ROLE = re.compile(
     r"\b(?:former|ex|late|previous|outgoing|erstwhile|one-time|then|retired|departing)[\s-]+"
-    r"(?:[a-z]+\s+){0,2}?(?:[A-Za-z]+)",
+    r"((?:[\w’'-]+\s+){0,2}[\w’'-]+)",
     re.IGNORECASE,
 )
 _PRESENT = re.compile(r"^\s*(?:who|what|which)\b[^?]*?\b(?:is|are)\b|\bcurrent(?:ly)?\b", re.I)
 
 
+def present_tense(question: str) -> bool:
+    """Whether the question asks who or what holds something now ("Who is the CEO ...")."""
+    return bool(_PRESENT.search(question))
+
+
 def past_role(question: str, sentence: str, roles: Iterable[str]) -> bool:
     """Whether a present-tense question's role appears in the sentence only as a past one.
 
-    "Who is the CEO of X?" is not answered by "Y, the former CEO of X".
+    "Who is the CEO of X?" is not answered by "Y, the former CEO of X"; "the former X
+    employee" puts no CEO in the past. `roles`: the question's role words, not its names.
     """
     if not _PRESENT.search(question):
         return False
+    wanted = {r.casefold() for r in roles}
     for m in _PAST_ROLE.finditer(sentence):
-        words = {w.casefold() for w in re.findall(r"\w+", m.group())}
-        if words & {r.casefold() for r in roles}:
+        words = {w.casefold() for w in re.findall(r"\w+", m.group(1))}
+        if words & wanted:
+            return True
+    return False
+
+
+def past_holder(value: str, sentence: str, wanted: Iterable[str]) -> bool:
+    """Whether `value` (a name) is described by a past role of the asked thing.
+
+    "former Acme executive Jo Park", "Jo Park, the former Acme CEO": Jo Park no longer holds
+    a post at Acme. `wanted`: the question's role words and names, casefolded.
+    """
+    words = {w.casefold() for w in wanted}
+    for m in _PAST_ROLE.finditer(sentence):
+        if not {w.casefold() for w in re.findall(r"\w+", m.group(1))} & words:
+            continue
+        after = sentence[m.end() : m.end() + len(value) + 2].lstrip(" ,")
+        before = sentence[max(0, m.start() - len(value) - 8) : m.start()]
+        if after.startswith(value) or re.search(
+            re.escape(value) + r",?\s+(?:the|a|an)?\s*$", before
+        ):
             return True
     return False
 

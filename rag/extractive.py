@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from newsrag.index import Hit
+from newsrag.index import Chunk, Hit
 from newsrag.rag.candidates import Candidate, Scorer, term_weights, two_sided
 from newsrag.rag.citations import attach_markers, citation_for
 from newsrag.rag.conflicts import find_conflict, find_twin_conflict
@@ -84,9 +84,9 @@ class ExtractiveAnswerer:
         asked = asked if asked is not None else analyse(question)
         pool: dict[str, tuple[Sentence, int]] = {}
         for marker, hit in enumerate(hits, start=1):
-            for sentence in passage_sentences(hit.chunk):
+            for sentence in answer_units(hit.chunk, self.min_words):
                 key = " ".join(sentence.text.split()).casefold()
-                if len(key.split()) >= self.min_words and key not in pool:
+                if key not in pool:
                     pool[key] = (sentence, marker)
         if not pool:
             return []
@@ -126,7 +126,11 @@ class ExtractiveAnswerer:
             and candidate.constrained_ok
             and candidate.similarity >= self.min_similarity
             and candidate.score >= self.min_score
-            and (candidate.coverage >= self.min_coverage or candidate.similarity >= RESTATES)
+            and (
+                candidate.coverage >= self.min_coverage
+                # A contest's result is its role word: "winner" does not restate "runner-up".
+                or (candidate.similarity >= RESTATES and not question.contest)
+            )
         )
 
     def slack(self, candidate: Candidate) -> float:
@@ -222,6 +226,28 @@ class ExtractiveAnswerer:
                 chosen.append(cand)
                 covered |= gain
         return chosen
+
+
+def answer_units(chunk: Chunk, min_words: int) -> list[Sentence]:
+    """The chunk's sentences of at least `min_words` words; shorter ones joined to what follows.
+
+    A table or a results page splits into fragments ("Netherlands. Runner-up. 11. Goals."):
+    alone each says nothing, together they state a fact. A short run still short at the end
+    of the chunk is left out.
+    """
+    units: list[Sentence] = []
+    pending: Sentence | None = None
+    for sentence in passage_sentences(chunk):
+        if pending is not None:
+            start = pending.start - chunk.start
+            end = sentence.end - chunk.start
+            sentence = Sentence(chunk.text[start:end], chunk, pending.start, sentence.end)
+            pending = None
+        if len(sentence.text.split()) >= min_words:
+            units.append(sentence)
+        else:
+            pending = sentence
+    return units
 
 
 def near_miss_text(asked: Question, close: list[Candidate], markers: list[int]) -> str:

@@ -102,6 +102,7 @@ OPENERS = frozenset(
     """additionally furthermore despite although though because besides nevertheless
     nonetheless similarly likewise finally first second third lastly today yesterday last
     next now recently earlier later currently previously eventually separately together
+    past former current future previous early late
     analysts investors officials experts critics observers sources reports shares sales
     revenue profits customers users people company companies firm""".split()  # noqa: SIM905
 )
@@ -228,7 +229,8 @@ def entity_spans(text: str) -> list[str]:
     for m in _CAP_SPAN.finditer(text):
         words = m.group().split()
         at_start = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in '.!?:"“('
-        while words and words[0].casefold().strip("’'") in FUNCTION_WORDS:
+        # "Here's", "It's": a contraction of a function word opens the sentence, names nothing.
+        while words and re.sub(r"[’']s$", "", words[0].casefold().strip("’'")) in FUNCTION_WORDS:
             words.pop(0)
             at_start = False
         if not words or (at_start and len(words) == 1 and _opener(words[0])):

@@ -93,6 +93,15 @@ _PATTERNS: tuple[tuple[AnswerType, str], ...] = (
     ("work", _WORK),
     ("entity", r"^\s*(?:what|which)\b|\bname the\b"),
 )
+# Events, works and bodies that are named like people: "Masters Tournament", "World Cup
+# Russia", "Board of Player Representatives", "Leading Role". None of them wins a contest.
+_EVENT_WORDS = frozenset(
+    """tournament championship championships cup open games olympics awards award prize
+    trophy league series season episode film movie show festival conference summit
+    association union council committee board representatives federation foundation
+    club team role actor actress picture feature stadium park hall theatre theater
+    airport station hotel museum church river lake mountain street road avenue""".split()  # noqa: SIM905
+)
 # Words that make a capitalised span an organisation, product or place rather than a person.
 _NOT_PERSON = (
     frozenset(
@@ -103,15 +112,7 @@ _NOT_PERSON = (
         southeast northeast southwest northwest central middle new united kingdom republic
         island islands city county province valley asia africa europe america ai""".split()  # noqa: SIM905
     )
-    # Events, works and bodies that are named like people: "Masters Tournament", "World Cup
-    # Russia", "Board of Player Representatives", "Leading Role".
-    | frozenset(
-        """tournament championship championships cup open games olympics awards award prize
-        trophy league series season episode film movie show festival conference summit
-        association union council committee board representatives federation foundation
-        club team role actor actress picture feature stadium park hall theatre theater
-        airport station hotel museum church river lake mountain street road avenue""".split()  # noqa: SIM905
-    )
+    | _EVENT_WORDS
     | frozenset(MONTHS)
     | frozenset(WEEKDAYS)
 )
@@ -121,6 +122,7 @@ _TITLES = frozenset(
     cfo technology founder spokesperson spokesman analyst secretary head manager senior
     general governor mayor premier professor""".split()  # noqa: SIM905
 )
+TITLE_WORDS = _TITLES
 _NOT_NAME = _NOT_PERSON | _TITLES
 # A number written in digits or words.
 _NUMBER = r"(?:\d[\d,.]*|" + "|".join(NUMBER_WORDS) + r")"
@@ -158,6 +160,10 @@ class Question:
     year_only: bool = False  # "what year": a year alone answers
     modifiers: frozenset[str] = frozenset()  # demonyms used as adjectives: "American rival"
     relation: str | None = None  # the verb asked: "who directed" -> directed, "when ... premiere"
+    # Words of names that only say where a thing appears ("... on Nintendo Switch", "on
+    # Netflix"): the medium, not the subject; a passage naming the subject may leave them out.
+    media: frozenset[str] = frozenset()
+    contest: bool = False  # "who won", "who was the runner-up": a team or country answers too
 
 
 def analyse(question: str) -> Question:
@@ -189,6 +195,9 @@ def analyse(question: str) -> Question:
         source=asked_source(question),
         names=tuple(re.sub(r"[’']s$", "", n) for n in entity_spans(question)),
         modifiers=frozenset(m.group(1).casefold() for m in _MODIFIER.finditer(question)),
+        media=_media_words(question),
+        # "Who won ...": a team may have; "which player won ...": a person did.
+        contest=bool(re.match(r"\s*who\b", lowered) and _CONTEST.search(lowered)),
         relation=asked_relation(question),
         year_only=bool(re.search(r"\b(?:what|which|in what) year\b", lowered)),
     )
@@ -307,6 +316,42 @@ def person_names(text: str) -> list[str]:
     return names
 
 
+def contestants(text: str, question: Question) -> list[str]:
+    """People's names; for a contest ("who won"), any other name too: teams and countries win."""
+    names = person_names(text)
+    if not question.contest or headline(text):
+        return names
+    others = [
+        e
+        for e in entity_spans(text)
+        if not _known(e, question)
+        and not any(e in n for n in names)
+        and not set(e.casefold().split()) & _EVENT_WORDS  # "British Open" is what is won
+    ]
+    return names + others
+
+
+# Who won, who came second: results of a contest, which teams and countries win as people do.
+_CONTEST = re.compile(
+    r"\b(?:won|win|wins|winner|winners|runner-?ups?|runners-up|champions?|beat|defeated"
+    r"|finished|placed|came (?:first|second|third|last))\b"
+)
+
+
+# Words that state a contest's result: a sentence about a contest without one (a list of the
+# year's tournaments) does not say who won it.
+RESULT_WORDS = frozenset(
+    """won win wins winning winner winners champion champions title titles victory
+    victor victorious beat beats defeated defeat defeats runner runners crowned claimed lifted
+    finished placed clinched""".split()  # noqa: SIM905
+)
+
+
+def states_result(text: str) -> bool:
+    """Whether `text` states a contest's result ("won", "winner", "runner-up", "beat")."""
+    return bool(set(re.findall(r"[a-z]+", text.casefold())) & RESULT_WORDS)
+
+
 def _lower_part(word: str) -> bool:
     """'Thirteen-year-old': a hyphenated word with a lowercase part is no part of a name."""
     return "-" in word and any(p[:1].islower() for p in word.split("-"))
@@ -335,7 +380,7 @@ def slot_values(sentence: str, question: Question) -> set[str]:
             ]
         return {f"{q.value:g}" for q in found if round(q.value, 6) not in question.values}
     if kind == "person":
-        names = person_names(sentence)
+        names = contestants(sentence, question)
         return {n for n in names if not set(n.casefold().split()) <= question.entities}
     if kind == "place":
         spots = places(sentence) or (
@@ -374,6 +419,20 @@ def asked_dates(sentence: str, question: Question) -> list[DateSpan]:
 
 
 _MONTH_OR_DAY = re.compile(r"\b(?:" + "|".join([*MONTHS, *WEEKDAYS]) + r")\b", re.IGNORECASE)
+
+
+# "on Nintendo Switch", "on Netflix": a name after "on" is where the thing appears.
+_ON_NAME = re.compile(r"\bon\s+(?:the\s+)?([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
+
+
+def _media_words(question: str) -> frozenset[str]:
+    """Words of the names a question puts after "on" (the medium), when it names another thing.
+
+    "What is the release date for Odyssey on Switch?": a passage about Odyssey's release
+    answers it without naming Switch. A question whose only name follows "on" keeps it.
+    """
+    media = {w for m in _ON_NAME.finditer(question) for w in entity_words(m.group(1))}
+    return frozenset(media) if entity_words(question) - media else frozenset()
 
 
 # A capitalised demonym before a lowercase word modifies it ("American online rival", "Chinese

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from newsrag.rag.candidates import Candidate
 from newsrag.rag.constraints import passage_year, years_in
 from newsrag.rag.facts import quantities, stem
-from newsrag.rag.questions import Question, asked_dates, person_names, places, work_titles
+from newsrag.rag.questions import Question, asked_dates, contestants, places, work_titles
 
 # Types whose values are short spans worth a short answer and a vote ("what is the name of"
 # questions take any capitalised span: too loose to vote on).
@@ -33,6 +33,7 @@ class Value:
 
     text: str
     key: str
+    complete: bool = True  # the sentence states all of it (a date its year, not its passage)
 
 
 def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
@@ -46,7 +47,7 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
         for d in dates:
             filled = d.year or year
             key = f"{filled or '?'}-{d.month:02d}-{d.day or 0:02d}"
-            found.append(Value(d.with_year(year), key))
+            found.append(Value(d.with_year(year), key, complete=d.year is not None))
         return found
     if kind in ("amount", "count"):
         wanted = cand.values
@@ -58,7 +59,7 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
         numbers.sort(key=lambda q: _distance(text, text.find(q.text), asked))
         return [Value(q.text, f"{q.value:g}") for q in numbers]
     if kind == "person":
-        spans = person_names(text)
+        spans = contestants(text, asked)
     elif kind == "place":
         spans = places(text)
     elif kind == "work":
@@ -122,7 +123,11 @@ def vote(asked: Question, passing: list[Candidate]) -> tuple[Candidate, Value | 
         for value in candidate_values(asked, cand)[:1]:  # the first value a sentence states
             per_doc = support[value.key]
             per_doc[cand.doc_id] = max(per_doc.get(cand.doc_id, 0.0), cand.score)
-            if value.key not in holders or cand.score > holders[value.key][0].score:
+            # Quote the sentence that states the value whole ("November 17, 2019" over
+            # "November 17" dated by its passage), then the best scored.
+            rank = (value.complete, cand.score)
+            held = holders.get(value.key)
+            if held is None or rank > (held[1].complete, held[0].score):
                 holders[value.key] = (cand, value)
     if not holders:
         return passing[0], None
