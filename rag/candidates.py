@@ -11,6 +11,7 @@ from newsrag.index import Chunk, Hit
 from newsrag.rag.constraints import (
     Status,
     is_question,
+    ordinal_status,
     other_organisation,
     past_holder,
     past_role,
@@ -90,12 +91,14 @@ class Candidate:
     asks: bool = False  # the sentence is itself a question
     past: bool = False  # it gives the asked role as a past one ("the former CEO")
     relates: bool = True  # it states the verb asked ("directed"), or a related word
+    ordinal: Status = "unknown"  # whether it is about the asked one of a series ("season 4")
 
     @property
     def constrained_ok(self) -> bool:
         """Whether nothing about the sentence contradicts the question's time, source or names."""
         return (
             self.time != "contradict"
+            and self.ordinal != "contradict"
             and self.source != "contradict"
             and not self.other_name
             and not self.asks
@@ -124,6 +127,11 @@ def term_weights(asked: Question, sentences: list[str]) -> dict[str, float]:
 def bridged(asked: Question) -> bool:
     """Whether the question's names may sit in another passage: described subject or comparison."""
     return bool(_DESCRIBED.search(asked.text) or _COMPARED.search(asked.text))
+
+
+def described(asked: Question) -> bool:
+    """Whether the question names its subject by a description ("the company that runs X")."""
+    return bool(_DESCRIBED.search(asked.text))
 
 
 def two_sided(asked: Question) -> bool:
@@ -333,6 +341,7 @@ class Scorer:
             other_name=any(other_organisation(n, sentence.text) for n in asked.names),
             asks=is_question(sentence.text),
             past=past_role(asked.text, sentence.text, self.role_words),
+            ordinal=ordinal_status(asked.ordinals, sentence.text, chunk),
             relates=(
                 asked.relation is None or self._relates(asked.relation, sentence.text, matcher)
             )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from newsrag.index import Chunk
+from newsrag.rag.facts import STOPWORDS, stem
 
 Status = Literal["match", "unknown", "contradict"]
 
@@ -223,7 +224,8 @@ def other_organisation(name: str, sentence: str) -> bool:
     if not words:
         return False
     pattern = re.compile(
-        r"(?i:\b" + r"\s+".join(re.escape(w) for w in words) + r"\b)"
+        # A number the name carries ("Cyberpunk 2077") belongs to it, before any subtitle.
+        r"(?i:\b" + r"\s+".join(re.escape(w) for w in words) + r"\b)(?:\s+\d+\b(?!\s*:\s*$))?"
         r"(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+|\s+(?:" + "|".join(MEMBER_NOUNS) + r")\b)?"
     )
     found = False
@@ -238,9 +240,12 @@ def other_organisation(name: str, sentence: str) -> bool:
     return found
 
 
-# Words that put a role in the past: "the former CEO", "ex-president", "the late founder".
+# Words that put a role in the past: "the former CEO", "ex-president", "the late founder",
+# "was the CEO" (asked "who is").
 _PAST_ROLE = re.compile(
-    r"\b(?:former|ex|late|previous|outgoing|erstwhile|one-time|then|retired|departing)[\s-]+"
+    r"\b(?:former|ex|late|previous|outgoing|erstwhile|one-time|then|retired|departing"
+    # "X was the CEO", "X had been its president", "X served as CEO": held it before.
+    r"|(?:was|had been) (?:the|its|their|a|an)|served as(?: the| its| their)?)[\s-]+"
     r"((?:[\w’'-]+\s+){0,2}[\w’'-]+)",
     re.IGNORECASE,
 )
@@ -296,3 +301,58 @@ def newest_year(chunks: Iterable[Chunk]) -> int | None:
     """The latest publication year among passages (the reference for 'last year')."""
     years = [y for y in (passage_year(c) for c in chunks) if y is not None]
     return max(years) if years else None
+
+
+# Ordinals that pick one of a series: "the first season", "the 93rd Academy Awards", "season
+# 4". Another number of the same thing ("the tenth season") is a near miss, not an answer.
+_ORDINAL_WORDS = {
+    w: i + 1
+    for i, w in enumerate(
+        """first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
+        thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth
+        twentieth""".split()  # noqa: SIM905
+    )
+}
+_ORDINAL = re.compile(
+    r"\b("
+    + "|".join(_ORDINAL_WORDS)
+    + r"|\d{1,3}(?:st|nd|rd|th))\b((?:[\s-]+[A-Za-z][\w’'-]*){1,3})",
+    re.IGNORECASE,
+)
+# "season 4", "Episode 12", "Pixel 6": a word numbered after it (not a date: "Nov 15").
+_NUMBERED = re.compile(r"\b([A-Za-z]{3,})\s+(\d{1,3})\b(?![\d,.]\d)")
+_NOT_SERIES = frozenset(
+    """jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june
+    july august september october november december monday tuesday wednesday thursday friday
+    saturday sunday""".split()  # noqa: SIM905
+)
+
+
+def ordinals(text: str) -> frozenset[tuple[str, int]]:
+    """(noun stem, number) pairs a text picks by ordinal: 'the first season' -> (season, 1)."""
+    found: set[tuple[str, int]] = set()
+    for m in _ORDINAL.finditer(text):
+        word = m.group(1).casefold()
+        number = _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
+        for noun in re.findall(r"[A-Za-z][\w’'-]*", m.group(2)):
+            if noun.casefold() not in STOPWORDS:
+                found.add((stem(noun.casefold()), number))
+    for m in _NUMBERED.finditer(text):
+        noun = m.group(1).casefold()
+        if noun not in STOPWORDS and noun not in _NOT_SERIES:
+            found.add((stem(noun), int(m.group(2))))
+    return frozenset(found)
+
+
+def ordinal_status(asked: frozenset[tuple[str, int]], sentence: str, chunk: Chunk) -> Status:
+    """Whether a sentence (else its passage) picks the same one of a series as the question."""
+    if not asked:
+        return "unknown"
+    nouns = {noun for noun, _ in asked}
+    for text in (sentence, f"{chunk.title} {chunk.text}"):
+        stated = {pair for pair in ordinals(text) if pair[0] in nouns}
+        if stated & asked:
+            return "match"
+        if stated:
+            return "contradict"
+    return "unknown"

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from newsrag.index import Chunk, Hit
-from newsrag.rag.candidates import Candidate, Scorer, term_weights, two_sided
+from newsrag.rag.candidates import Candidate, Scorer, described, term_weights, two_sided
 from newsrag.rag.citations import attach_markers, citation_for
 from newsrag.rag.conflicts import find_conflict, find_twin_conflict
 from newsrag.rag.constraints import passage_year
-from newsrag.rag.facts import content_stems
+from newsrag.rag.facts import content_stems, terms
 from newsrag.rag.matching import TermMatcher, stem_words
 from newsrag.rag.questions import STRICT_TYPES, Question, analyse
 from newsrag.rag.records import AnswerSentence, Citation
@@ -207,6 +207,17 @@ class ExtractiveAnswerer:
         citations = tuple(citation_for(n, hits[n - 1], supported=False) for n in markers)
         return Extract(text, (), citations, False, near_miss=True, margin=margin)
 
+    def _bridges(self, asked: Question, first: Candidate, cand: Candidate) -> bool:
+        """Whether a second sentence resolves what the first leaves open.
+
+        A described subject ("the company that runs the X Lab") is resolved by a sentence that
+        names the description's names the first passage lacks; a comparison by any other side.
+        """
+        if not described(asked):
+            return True
+        missing = asked.entities - _passage_words(first)
+        return bool(missing & set(terms(cand.text, keep_stopwords=True)))
+
     def _select(self, asked: Question, passing: list[Candidate]) -> list[Candidate]:
         """The best sentence, plus others close behind that add question terms it lacks."""
         chosen = [passing[0]]
@@ -216,16 +227,28 @@ class ExtractiveAnswerer:
             floor = (0.7 if both else 0.9) * passing[0].score
             if len(chosen) >= self.max_sentences or cand.score < floor:
                 break
-            if both and cand.doc_id != chosen[0].doc_id and cand.values - chosen[0].values:
+            if (
+                both
+                and cand.doc_id != chosen[0].doc_id
+                and cand.values - chosen[0].values
+                and self._bridges(asked, chosen[0], cand)
+            ):
                 chosen.append(cand)
                 continue
-            if asked.answer_type in STRICT_TYPES and not both:
-                break  # one amount, date or name answers; a second would only blur it
+            if asked.answer_type in STRICT_TYPES and (not both or described(asked)):
+                # One amount, date or name answers; a second would only blur it (a described
+                # subject takes a second sentence only to resolve the description, above).
+                break
             gain = (asked.stems & content_stems(cand.text)) - covered
             if gain:
                 chosen.append(cand)
                 covered |= gain
         return chosen
+
+
+def _passage_words(cand: Candidate) -> set[str]:
+    chunk = cand.sentence.chunk
+    return set(terms(f"{chunk.title} {chunk.text}", keep_stopwords=True))
 
 
 def answer_units(chunk: Chunk, min_words: int) -> list[Sentence]:

@@ -6,7 +6,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from newsrag.rag.constraints import TimeAsked, asked_source, asked_time, dateline_end, years_in
+from newsrag.rag.constraints import (
+    TimeAsked,
+    asked_source,
+    asked_time,
+    dateline_end,
+    ordinals,
+    years_in,
+)
 from newsrag.rag.facts import (
     FUNCTION_WORDS,
     MONTHS,
@@ -164,6 +171,7 @@ class Question:
     # Netflix"): the medium, not the subject; a passage naming the subject may leave them out.
     media: frozenset[str] = frozenset()
     contest: bool = False  # "who won", "who was the runner-up": a team or country answers too
+    ordinals: frozenset[tuple[str, int]] = frozenset()  # "the first season" -> (season, 1)
 
 
 def analyse(question: str) -> Question:
@@ -196,6 +204,7 @@ def analyse(question: str) -> Question:
         names=tuple(re.sub(r"[’']s$", "", n) for n in entity_spans(question)),
         modifiers=frozenset(m.group(1).casefold() for m in _MODIFIER.finditer(question)),
         media=_media_words(question),
+        ordinals=ordinals(question),
         # "Who won ...": a team may have; "which player won ...": a person did.
         contest=bool(re.match(r"\s*who\b", lowered) and _CONTEST.search(lowered)),
         relation=asked_relation(question),
@@ -415,7 +424,27 @@ def asked_dates(sentence: str, question: Question) -> list[DateSpan]:
         words = _MONTH_OR_DAY.findall(body)
         return [DateSpan(w, 0, None, None) for w in words[:1]]
     asked = set(date_spans(question.text))
+    if not _SUPERSEDED.search(question.text):
+        spans = [d for d in spans if not _superseded(body, d)]
     return [d for d in spans if d not in asked]
+
+
+# "The original release date was ...", "initially set for ...", "delayed from ...": a date the
+# sentence itself says no longer holds (unless the question asks for the original one).
+_SUPERSEDED = re.compile(
+    r"\b(?:original|originally|initial|initially|previous|previously|formerly|earlier|once"
+    r"|delayed from|postponed from|pushed back from|moved from|brought forward from)\b",
+    re.IGNORECASE,
+)
+
+
+def _superseded(text: str, date: DateSpan) -> bool:
+    """Whether the words just before a date (up to 6) mark it as superseded."""
+    at = text.find(date.text)
+    if at < 0:
+        return False
+    before = " ".join(text[:at].split()[-6:])
+    return bool(_SUPERSEDED.search(before))
 
 
 _MONTH_OR_DAY = re.compile(r"\b(?:" + "|".join([*MONTHS, *WEEKDAYS]) + r")\b", re.IGNORECASE)
