@@ -11,7 +11,7 @@ from newsrag.index import Chunk, Hit
 from newsrag.rag.candidates import Candidate, Scorer, described, term_weights, two_sided
 from newsrag.rag.citations import attach_markers, citation_for
 from newsrag.rag.conflicts import find_conflict, find_twin_conflict
-from newsrag.rag.constraints import passage_year
+from newsrag.rag.constraints import dateline_end, passage_year
 from newsrag.rag.facts import content_stems, terms
 from newsrag.rag.matching import TermMatcher, stem_words
 from newsrag.rag.questions import STRICT_TYPES, Question, analyse
@@ -268,8 +268,8 @@ def answer_units(chunk: Chunk, min_words: int) -> list[Sentence]:
             pending = None
         if len(sentence.text.split()) >= min_words:
             units.append(sentence)
-        else:
-            pending = sentence
+        elif dateline_end(sentence.text) < len(sentence.text.rstrip(" .…")):
+            pending = sentence  # a dateline alone ("Mar 4, 2018 ...") dates, it states nothing
     return units
 
 

@@ -26,6 +26,7 @@ from newsrag.rag.facts import (
     entity_spans,
     entity_words,
     quantities,
+    stem,
 )
 
 AnswerType = Literal["amount", "count", "person", "date", "place", "work", "entity", "other"]
@@ -102,10 +103,13 @@ _PATTERNS: tuple[tuple[AnswerType, str], ...] = (
 )
 # Events, works and bodies that are named like people: "Masters Tournament", "World Cup
 # Russia", "Board of Player Representatives", "Leading Role". None of them wins a contest.
-_EVENT_WORDS = frozenset(
+# Events and works: held somewhere, not places themselves.
+_EVENTS = frozenset(
     """tournament championship championships cup open games olympics awards award prize
-    trophy league series season episode film movie show festival conference summit
-    association union council committee board representatives federation foundation
+    trophy league series season episode film movie show festival conference summit""".split()  # noqa: SIM905
+)
+_EVENT_WORDS = _EVENTS | frozenset(
+    """association union council committee board representatives federation foundation
     club team role actor actress picture feature stadium park hall theatre theater
     airport station hotel museum church river lake mountain street road avenue""".split()  # noqa: SIM905
 )
@@ -390,12 +394,24 @@ def slot_values(sentence: str, question: Question) -> set[str]:
         return {f"{q.value:g}" for q in found if round(q.value, 6) not in question.values}
     if kind == "person":
         names = contestants(sentence, question)
-        return {n for n in names if not set(n.casefold().split()) <= question.entities}
+        return {
+            n
+            for n in names
+            if not set(n.casefold().split()) <= question.entities
+            and not agent_of_other_verb(sentence, n, question)
+        }
     if kind == "place":
-        spots = places(sentence) or (
-            entity_spans(sentence) if _NAMED_PLACE.search(question.text) else []
-        )
-        return {p for p in spots if not _known(p, question) and not headline(sentence)}
+        spots = places(sentence)
+        if _NAMED_PLACE.search(question.text):  # "London was chosen to host": any name
+            people = person_names(sentence)
+            spots += [e for e in entity_spans(sentence) if e not in spots and e not in people]
+        return {
+            p
+            for p in spots
+            if not _known(p, question)
+            and not headline(sentence)
+            and not set(p.casefold().split()) & _EVENTS  # "Summer Olympics" is no place
+        }
     if kind == "date":
         return {_date_key(d.month, d.day, d.year) for d in asked_dates(sentence, question)}
     if kind == "work":
@@ -403,6 +419,26 @@ def slot_values(sentence: str, question: Question) -> set[str]:
     if kind == "entity":
         return {e for e in entity_spans(sentence) if not _known(e, question)}
     return set()
+
+
+# "directed by X", "written by X and Y": X is the agent of that verb.
+_BY_AGENT = re.compile(r"\b([a-z]+ed)\s+by\s+(?:[A-Z][\w.’'-]*\s+){0,3}?(?:and\s+)?$")
+
+
+def agent_of_other_verb(sentence: str, name: str, question: Question) -> bool:
+    """Whether `name` is the agent of a verb the question does not ask about.
+
+    "... directed by Jo Park and starring ..." does not answer "who is starring"; it answers
+    "who directed" and "who is the director" (the agent noun of the verb).
+    """
+    at = sentence.find(name)
+    if at < 0:
+        return False
+    m = _BY_AGENT.search(sentence[max(0, at - 80) : at])
+    if not m:
+        return False
+    verb = stem(m.group(1))
+    return not any(s.startswith(verb) or verb.startswith(s) for s in question.stems)
 
 
 def _date_key(month: int, day: int | None, year: int | None) -> str:
@@ -487,6 +523,8 @@ def _known(span: str, question: Question) -> bool:
     """
     words = set(re.findall(r"\w+", span.casefold()))
     if words and words <= set(re.findall(r"\w+", question.text.casefold())):
+        return True
+    if words and {stem(w) for w in words} <= question.stems:  # "Olympics", asked "olympic"
         return True
     return all(
         any(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from newsrag.rag.candidates import Candidate
 from newsrag.rag.constraints import passage_year, years_in
 from newsrag.rag.facts import quantities, stem
-from newsrag.rag.questions import Question, asked_dates, contestants, places, work_titles
+from newsrag.rag.questions import Question, asked_dates, contestants, work_titles
 
 # Types whose values are short spans worth a short answer and a vote ("what is the name of"
 # questions take any capitalised span: too loose to vote on).
@@ -61,7 +61,10 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
     if kind == "person":
         spans = contestants(text, asked)
     elif kind == "place":
-        spans = places(text)
+        # The place nearest the words asked ("London was chosen to host ... in Moscow").
+        spans = sorted(
+            cand.values, key=lambda v: (_distance(text, text.find(v), asked), text.find(v))
+        )
     elif kind == "work":
         spans = work_titles(text)
     else:
@@ -93,13 +96,14 @@ def _inside(span: str, values: frozenset[str]) -> bool:
 
 
 def _name_key(name: str) -> str:
-    return " ".join(name.casefold().replace("’", "'").removesuffix("'s").split())
+    """A name compared by its words in any order: "Liu Yifei" is "Yifei Liu"."""
+    return " ".join(sorted(name.casefold().replace("’", "'").removesuffix("'s").split()))
 
 
 def _year_for(cand: Candidate) -> int | None:
     """The year a date of this sentence falls in when it gives none: its passage's year."""
     chunk = cand.sentence.chunk
-    years = years_in(cand.text)
+    years = years_in(cand.text, names=False)  # "Cyberpunk 2077" names a game, not a year
     if len(years) == 1:
         return next(iter(years))
     return passage_year(chunk)
