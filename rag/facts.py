@@ -235,8 +235,13 @@ def entity_spans(text: str) -> list[str]:
             at_start = False
         if not words or (at_start and len(words) == 1 and _opener(words[0])):
             continue  # a capitalised sentence opener ("Analysts", "Overall") names nothing
+        if at_start and len(words) == 1 and _IMPERATIVE.match(text, m.end()):
+            continue  # "Discover the ...", "See our ...": a verb opens the sentence
         spans.append(" ".join(words))
     return spans
+
+
+_IMPERATIVE = re.compile(r"\s+(?:the|a|an|our|your|this|these|how|what|why|more)\b")
 
 
 def _opener(word: str) -> bool:

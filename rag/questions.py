@@ -105,7 +105,8 @@ _PATTERNS: tuple[tuple[AnswerType, str], ...] = (
 # Russia", "Board of Player Representatives", "Leading Role". None of them wins a contest.
 # Events and works: held somewhere, not places themselves.
 _EVENTS = frozenset(
-    """tournament championship championships cup open games olympics awards award prize
+    """tournament championship championships cup open games olympic olympics paralympic
+    paralympics awards award prize
     trophy league series season episode film movie show festival conference summit""".split()  # noqa: SIM905
 )
 _EVENT_WORDS = _EVENTS | frozenset(
@@ -330,8 +331,11 @@ def person_names(text: str) -> list[str]:
 
 
 def contestants(text: str, question: Question) -> list[str]:
-    """People's names; for a contest ("who won"), any other name too: teams and countries win."""
-    names = person_names(text)
+    """People's names; for a contest ("who won"), any other name too: teams and countries win.
+
+    A name after "in" is a place ("a teacher in Las Vegas"), not a person.
+    """
+    names = [n for n in person_names(text) if not re.search(rf"\bin\s+{re.escape(n)}", text)]
     if not question.contest or headline(text):
         return names
     others = [
@@ -340,8 +344,18 @@ def contestants(text: str, question: Question) -> list[str]:
         if not _known(e, question)
         and not any(e in n for n in names)
         and not set(e.casefold().split()) & _EVENT_WORDS  # "British Open" is what is won
+        and not _describing(e, text)
     ]
     return names + others
+
+
+# "Japanese" in "the first Japanese man to win": a demonym describes the winner.
+_DEMONYM = re.compile(r"[A-Z][a-z]+(?:an|ese|ish|ian|eli|i)")
+
+
+def _describing(span: str, text: str) -> bool:
+    """Whether `span` is a demonym used as an adjective in `text` ("Japanese man")."""
+    return bool(_DEMONYM.fullmatch(span) and re.search(rf"\b{re.escape(span)}\s+[a-z]", text))
 
 
 # Who won, who came second: results of a contest, which teams and countries win as people do.
@@ -405,12 +419,14 @@ def slot_values(sentence: str, question: Question) -> set[str]:
         if _NAMED_PLACE.search(question.text):  # "London was chosen to host": any name
             people = person_names(sentence)
             spots += [e for e in entity_spans(sentence) if e not in spots and e not in people]
+            spots += [_before_event(e) for e in spots]  # "the 2012 Leeds Games": Leeds
         return {
             p
             for p in spots
             if not _known(p, question)
             and not headline(sentence)
             and not set(p.casefold().split()) & _EVENTS  # "Summer Olympics" is no place
+            and not _describes(p, question)
         }
     if kind == "date":
         return {_date_key(d.month, d.day, d.year) for d in asked_dates(sentence, question)}
@@ -514,6 +530,28 @@ def work_titles(sentence: str) -> list[str]:
     owners = (re.split(r"[’']s\s+", s)[-1] for s in entity_spans(sentence))
     spans = [s for s in owners if not re.search(r"[’']s$", s)]  # "Disney's": an owner
     return quoted + [s for s in spans if s not in quoted]
+
+
+_SEASONS = frozenset("spring summer autumn fall winter".split())  # noqa: SIM905
+
+
+def _before_event(span: str) -> str:
+    """The words of a span before an event word ("Leeds Olympic Games" -> "Leeds"), if any."""
+    words = span.split()
+    for i, word in enumerate(words):
+        if word.casefold() in _EVENTS:
+            lead = words[:i]
+            if lead and not {w.casefold() for w in lead} & _SEASONS:
+                return " ".join(lead)
+            break
+    return span
+
+
+def _describes(span: str, question: Question) -> bool:
+    """Whether a capitalised span uses the question's own words: a title ("A Host City
+    Perspective", asked "which city hosted"), not the name asked for."""
+    asking = question.stems - {stem(w) for w in question.entities}
+    return any(stem(w) in asking for w in re.findall(r"[a-z]+", span.casefold()))
 
 
 def _known(span: str, question: Question) -> bool:

@@ -10,7 +10,7 @@ outrank several that agree.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from newsrag.rag.candidates import Candidate
@@ -43,7 +43,7 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
         year = _year_for(cand)
         found = []
         dates = asked_dates(text, asked)
-        dates.sort(key=lambda d: _distance(text, text.find(d.text), asked))  # nearest the asked
+        dates.sort(key=lambda d: _distance(text, text.find(d.text), asked, len(d.text)))
         for d in dates:
             filled = d.year or year
             key = f"{filled or '?'}-{d.month:02d}-{d.day or 0:02d}"
@@ -56,15 +56,13 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
             numbers = [q for q in numbers if q.kind == "money"] or numbers  # "how much": money
         # The value nearest to the words that say what is asked ("... market value is $460
         # billion - with ... $476 billion for rival Amazon": Amazon's is the second).
-        numbers.sort(key=lambda q: _distance(text, text.find(q.text), asked))
+        numbers.sort(key=lambda q: _distance(text, text.find(q.text), asked, len(q.text)))
         return [Value(q.text, f"{q.value:g}") for q in numbers]
-    if kind == "person":
-        spans = contestants(text, asked)
-    elif kind == "place":
-        # The place nearest the words asked ("London was chosen to host ... in Moscow").
-        spans = sorted(
-            cand.values, key=lambda v: (_distance(text, text.find(v), asked), text.find(v))
-        )
+    if kind in ("person", "place"):
+        # The name nearest the words asked ("London was chosen to host ... in Moscow";
+        # "Jo Park has spoken about 'Film' director Ann Lee": Ann Lee directed it).
+        spans = contestants(text, asked) if kind == "person" else list(cand.values)
+        spans.sort(key=lambda v: (_distance(text, text.find(v), asked, len(v)), text.find(v)))
     elif kind == "work":
         spans = work_titles(text)
     else:
@@ -76,17 +74,27 @@ _PERCENT = re.compile(r"\b(?:percent|percentage|per cent|share|rate|by how much)
 _TOKEN = re.compile(r"[\w$€£%.,]+")
 
 
-def _distance(text: str, at: int, asked: Question) -> int:
-    """Words between position `at` and the nearest word of the question's terms or names."""
+def _distance(text: str, at: int, asked: Question, length: int = 0) -> int:
+    """Words between position `at` and the nearest word of the question's terms or names.
+
+    Words the sentence uses once locate the asked thing better than repeated ones ("the Pixel
+    4a and Pixel 5 ..., adding the Pixel 5a ... in August": "5a", not "Pixel"); the value's
+    own words (from `at`, `length` characters) do not count.
+    """
     if at < 0:
         return 10**6
     wanted = asked.stems | {stem(w) for w in asked.entities}
-    positions = [
-        m.start() for m in _TOKEN.finditer(text) if stem(m.group().strip(".,").casefold()) in wanted
+    found = [
+        (m.start(), stem(m.group().strip(".,").casefold()))
+        for m in _TOKEN.finditer(text)
+        if not at <= m.start() < at + length
     ]
-    if not positions:
+    hits = [(p, w) for p, w in found if w in wanted]
+    if not hits:
         return 0
-    nearest = min(positions, key=lambda p: abs(p - at))
+    counts = Counter(w for _, w in hits)
+    distinct = [p for p, w in hits if counts[w] == 1] or [p for p, _ in hits]
+    nearest = min(distinct, key=lambda p: abs(p - at))
     lo, hi = sorted((nearest, at))
     return len(text[lo:hi].split())
 
