@@ -20,10 +20,15 @@ MAX_RIVALS = 4
 
 
 def values_agree(kind: str, a: frozenset[str], b: frozenset[str]) -> bool:
-    """Whether two sentences share a value; names agree when one contains the other."""
+    """Whether two sentences share a value; names agree when one contains the other, or when
+    they are the same words in another order ("Liu Mara", "Mara Liu")."""
     if kind == "person":
         return any(
-            x.casefold() in y.casefold() or y.casefold() in x.casefold() for x in a for y in b
+            x.casefold() in y.casefold()
+            or y.casefold() in x.casefold()
+            or set(x.casefold().split()) == set(y.casefold().split())
+            for x in a
+            for y in b
         )
     return bool(a & b)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from newsrag.index import Chunk
-from newsrag.rag.facts import STOPWORDS, stem
+from newsrag.rag.facts import ORDINAL_WORDS, STOPWORDS, stem
 
 Status = Literal["match", "unknown", "contradict"]
 
@@ -283,9 +283,9 @@ def past_holder(value: str, sentence: str, wanted: Iterable[str]) -> bool:
     for m in _PAST_ROLE.finditer(sentence):
         if not {w.casefold() for w in re.findall(r"\w+", m.group(1))} & words:
             continue
-        after = sentence[m.end() : m.end() + len(value) + 2].lstrip(" ,")
+        at = sentence.find(value, m.start())
         before = sentence[max(0, m.start() - len(value) - 8) : m.start()]
-        if after.startswith(value) or re.search(
+        if 0 <= at <= m.end() + 2 or re.search(
             re.escape(value) + r",?\s+(?:the|a|an)?\s*$", before
         ):
             return True
@@ -305,17 +305,9 @@ def newest_year(chunks: Iterable[Chunk]) -> int | None:
 
 # Ordinals that pick one of a series: "the first season", "the 93rd Academy Awards", "season
 # 4". Another number of the same thing ("the tenth season") is a near miss, not an answer.
-_ORDINAL_WORDS = {
-    w: i + 1
-    for i, w in enumerate(
-        """first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
-        thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth
-        twentieth""".split()  # noqa: SIM905
-    )
-}
 _ORDINAL = re.compile(
     r"\b("
-    + "|".join(_ORDINAL_WORDS)
+    + "|".join(ORDINAL_WORDS)
     + r"|\d{1,3}(?:st|nd|rd|th))\b((?:[\s-]+[A-Za-z][\w’'-]*){1,3})",
     re.IGNORECASE,
 )
@@ -328,12 +320,12 @@ _NOT_SERIES = frozenset(
 )
 
 
-def ordinals(text: str) -> frozenset[tuple[str, int]]:
+def series_picks(text: str) -> frozenset[tuple[str, int]]:
     """(noun stem, number) pairs a text picks by ordinal: 'the first season' -> (season, 1)."""
     found: set[tuple[str, int]] = set()
     for m in _ORDINAL.finditer(text):
         word = m.group(1).casefold()
-        number = _ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
+        number = ORDINAL_WORDS.get(word) or int(re.sub(r"\D", "", word))
         for noun in re.findall(r"[A-Za-z][\w’'-]*", m.group(2)):
             if noun.casefold() not in STOPWORDS:
                 found.add((stem(noun.casefold()), number))
@@ -350,7 +342,7 @@ def ordinal_status(asked: frozenset[tuple[str, int]], sentence: str, chunk: Chun
         return "unknown"
     nouns = {noun for noun, _ in asked}
     for text in (sentence, f"{chunk.title} {chunk.text}"):
-        stated = {pair for pair in ordinals(text) if pair[0] in nouns}
+        stated = {pair for pair in series_picks(text) if pair[0] in nouns}
         if stated & asked:
             return "match"
         if stated:

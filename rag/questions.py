@@ -11,7 +11,7 @@ from newsrag.rag.constraints import (
     asked_source,
     asked_time,
     dateline_end,
-    ordinals,
+    series_picks,
     years_in,
 )
 from newsrag.rag.facts import (
@@ -49,7 +49,7 @@ _AMOUNT = (
     rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}\b"
 )
 _DATE = (
-    r"^\s*when\b|^\s*what (?:is|was|are|were|will be) the (?:[a-z]+ )?date\b"
+    r"^\s*when\b|^\s*what (?:is|was|are|were|will be) the (?:[a-z]+ ){0,2}date\b"
     r"|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b"
     r"|\bon what (?:day|date)\b|\bin what year\b"
 )
@@ -209,7 +209,7 @@ def analyse(question: str) -> Question:
         names=tuple(re.sub(r"[’']s$", "", n) for n in entity_spans(question)),
         modifiers=frozenset(m.group(1).casefold() for m in _MODIFIER.finditer(question)),
         media=_media_words(question),
-        ordinals=ordinals(question),
+        ordinals=series_picks(question),
         # "Who won ...": a team may have; "which player won ...": a person did.
         contest=bool(re.match(r"\s*who\b", lowered) and _CONTEST.search(lowered)),
         relation=asked_relation(question),

@@ -103,3 +103,30 @@ def test_the_verb_asked_and_members_of_a_body() -> None:
     assert asked_relation("When did Corvex first make money?") is None
     assert other_organisation("GBL", "Ann Roe, president of a GBL team, spoke.")
     assert years_in("first held in Lisbon in 1896") == {1896}
+
+
+def test_series_picks_pair_the_number_with_its_noun() -> None:
+    from newsrag.rag.constraints import series_picks
+
+    assert ("season", 1) in series_picks("When will the first season of Glass Orchard air?")
+    assert ("season", 4) in series_picks("When does season 4 of Glass Orchard premiere?")
+    assert ("award", 93) in series_picks("at the 93rd Harbour Awards")
+    assert not any(n == 15 for _, n in series_picks("It opens Nov 15 in Norvik."))
+
+
+def test_past_holder_is_judged_per_name() -> None:
+    from newsrag.rag.constraints import past_holder
+
+    wanted = {"ceo", "acme"}
+    text = "Acme CEO Jo Park should step down, said Ann Lee, the former Acme engineer."
+    assert past_holder("Ann Lee", text, wanted)
+    assert not past_holder("Jo Park", text, wanted)
+    assert past_holder("Bo Ng", "The firm hired former Acme executive Bo Ng as chair.", wanted)
+    assert past_holder("Bo Ng", "Bo Ng was the CEO of Acme until 2015.", wanted)
+
+
+def test_a_numbered_name_with_a_subtitle_is_another_work() -> None:
+    from newsrag.rag.constraints import other_organisation
+
+    assert other_organisation("Tidewatch", "Tidewatch 2049: Undertow is set for release.")
+    assert not other_organisation("Tidewatch", "Tidewatch 2049 is set for release.")
