@@ -27,6 +27,7 @@ from newsrag.rag.questions import (
     Question,
     counted_words,
     counts_the_noun,
+    holds_role_of,
     slot_values,
     states_result,
 )
@@ -345,7 +346,8 @@ class Scorer:
             relates=(
                 asked.relation is None or self._relates(asked.relation, sentence.text, matcher)
             )
-            and (not asked.contest or states_result(sentence.text)),
+            and (not asked.contest or states_result(sentence.text))
+            and (asked.role_of is None or holds_role_of(sentence.text, *asked.role_of)),
         )
 
     def _in_scope(self, text: str) -> bool:

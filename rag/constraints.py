@@ -213,6 +213,12 @@ MEMBER_NOUNS = (
 )
 
 
+# "The next X movie", "the upcoming X season": another instalment of a series than X itself.
+_INSTALMENT = re.compile(
+    r"\b(?:next|upcoming|forthcoming|following|previous|sequel|prequel)\s+", re.IGNORECASE
+)
+
+
 def other_organisation(name: str, sentence: str) -> bool:
     """Whether `name` occurs in `sentence` only inside a longer name of another organisation.
 
@@ -228,6 +234,12 @@ def other_organisation(name: str, sentence: str) -> bool:
         r"(?i:\b" + r"\s+".join(re.escape(w) for w in words) + r"\b)(?:\s+\d+\b(?!\s*:\s*$))?"
         r"(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+|\s+(?:" + "|".join(MEMBER_NOUNS) + r")\b)?"
     )
+    if _INSTALMENT.search(sentence) and re.search(
+        _INSTALMENT.pattern + r"(?:[\w’'-]+\s+){0,2}?" + r"\s+".join(map(re.escape, words)),
+        sentence,
+        re.IGNORECASE,
+    ):
+        return True  # "the next Avengers movie" is another work than "The Avengers"
     found = False
     for m in pattern.finditer(sentence):
         found = True
@@ -246,7 +258,7 @@ _PAST_ROLE = re.compile(
     r"\b(?:former|ex|late|previous|outgoing|erstwhile|one-time|then|retired|departing"
     # "X was the CEO", "X had been its president", "X served as CEO": held it before.
     r"|(?:was|had been) (?:the|its|their|a|an)|served as(?: the| its| their)?)[\s-]+"
-    r"((?:[\w’'-]+\s+){0,2}[\w’'-]+)",
+    r"((?:[\w’'-]+\s+){0,3}[\w’'-]+)",
     re.IGNORECASE,
 )
 _PRESENT = re.compile(r"^\s*(?:who|what|which)\b[^?]*?\b(?:is|are)\b|\bcurrent(?:ly)?\b", re.I)

@@ -284,7 +284,8 @@ def near_miss_text(asked: Question, close: list[Candidate], markers: list[int]) 
         return f"The articles give this{given} {cited}, not for {wanted}."
     if any(c.other_name for c in close):
         names = _listed(list(asked.names))
-        return f"The articles mention {names} only as part of other organisations {cited}."
+        within = "only within the names of other organisations, works or events"
+        return f"The articles mention {names} {within} {cited}."
     about = _listed(list(asked.names)) if asked.names else "this subject"
     return f"The articles discuss {about} {cited} but do not state what was asked."
 

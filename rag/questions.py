@@ -177,6 +177,7 @@ class Question:
     media: frozenset[str] = frozenset()
     contest: bool = False  # "who won", "who was the runner-up": a team or country answers too
     ordinals: frozenset[tuple[str, int]] = frozenset()  # "the first season" -> (season, 1)
+    role_of: tuple[str, str] | None = None  # "who is the CEO of Acme" -> ("CEO", "Acme")
 
 
 def analyse(question: str) -> Question:
@@ -210,6 +211,7 @@ def analyse(question: str) -> Question:
         modifiers=frozenset(m.group(1).casefold() for m in _MODIFIER.finditer(question)),
         media=_media_words(question),
         ordinals=series_picks(question),
+        role_of=_role_of(question),
         # "Who won ...": a team may have; "which player won ...": a person did.
         contest=bool(re.match(r"\s*who\b", lowered) and _CONTEST.search(lowered)),
         relation=asked_relation(question),
@@ -232,6 +234,56 @@ _IRREGULAR_PAST = frozenset(
     threw wore""".split()  # noqa: SIM905
 )
 _AUXILIARIES = frozenset("is was are were will would does did do has have had can could".split())  # noqa: SIM905
+
+
+# "Who is the CEO of Acme?", "Who was the director of 'Film'?": a role held in a named thing.
+_ROLE_OF = re.compile(
+    r"^\s*(?i:who\s+(?:is|was|are|were)\s+(?:the\s+)?(?:new\s+|current\s+|present\s+)?)"
+    r"([A-Za-z][A-Za-z-]+)\s+(?:of|at)\s+(?:the\s+)?[\"“']?([A-Z][^?\"”]*?)[\"”']?"
+    r"(?:\s+in\s+(?:19|20)\d\d)?\s*\??\s*$"
+)
+
+
+def _role_of(question: str) -> tuple[str, str] | None:
+    match = _ROLE_OF.match(question)
+    return (match.group(1), match.group(2).strip()) if match else None
+
+
+# Verbs that open a new clause between a title and a name: "Director Jo Park believed
+# that Film ..." says what Jo Park thinks of Film, not that Jo Park directed it.
+_CLAUSE_VERBS = frozenset(
+    """said says say believed believes thinks thought told called claimed argued noted added
+    praised recalled is was are were has had""".split()  # noqa: SIM905
+)
+
+
+def holds_role_of(sentence: str, role: str, name: str) -> bool:
+    """Whether a sentence states the role the question asks of the named thing.
+
+    The role must be stated (the word, or its verb: 'directed' for 'director'). Used as a
+    title before a person ('Director Jo Park believed that Film ...') it must be tied to the
+    thing: within eight words, with no new clause between when the thing comes after.
+    """
+    tokens = [t.strip("’'") for t in re.findall(r"[\w’'-]+", sentence)]
+    words = [w.casefold() for w in tokens]
+    role_stem = stem(role.casefold())
+    verb = re.sub(r"(?:or|er)$", "", role.casefold())  # director -> direct, producer -> produc
+    if len(verb) >= 4 and any(
+        w.startswith(verb) and w.endswith(("ed", "s")) and stem(w) != role_stem for w in words
+    ):
+        return True
+    name_words = {w.strip("’'").casefold() for w in re.findall(r"[\w’'-]+", name)} - STOPWORDS
+    names = [i for i, w in enumerate(words) if w in name_words]
+    for i, word in enumerate(words):
+        if stem(word) != role_stem:
+            continue
+        title = tokens[i][:1].isupper() and i + 1 < len(tokens) and tokens[i + 1][:1].isupper()
+        if not title:
+            return True  # "CEO of Acme", "Acme's director, Jo Park,": the role as described
+        for j in names:  # the thing before the title ("Acme ... CEO Jo Park") is its subject
+            if abs(i - j) <= 8 and (j < i or not set(words[i:j]) & _CLAUSE_VERBS):
+                return True
+    return False
 
 
 def asked_relation(question: str) -> str | None:

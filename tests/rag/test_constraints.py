@@ -130,3 +130,28 @@ def test_a_numbered_name_with_a_subtitle_is_another_work() -> None:
 
     assert other_organisation("Tidewatch", "Tidewatch 2049: Undertow is set for release.")
     assert not other_organisation("Tidewatch", "Tidewatch 2049 is set for release.")
+
+
+def test_another_instalment_is_another_work() -> None:
+    from newsrag.rag.constraints import other_organisation
+
+    text = "The next Tidewatch movie, Undertow, will be directed by Jo Park."
+    assert other_organisation("Tidewatch", text)
+    assert not other_organisation("Tidewatch", "Tidewatch was directed by Jo Park.")
+
+
+def test_a_role_of_a_thing_must_be_tied_to_it() -> None:
+    from newsrag.rag.questions import analyse, holds_role_of
+
+    assert analyse("Who is the CEO of Acme in 2021?").role_of == ("CEO", "Acme")
+    assert analyse('Who is the director of "Glass Orchard"?').role_of == (
+        "director",
+        "Glass Orchard",
+    )
+    role = ("director", "Glass Orchard")
+    assert not holds_role_of("Director Jo Park believed that Glass Orchard was great.", *role)
+    assert holds_role_of("Director Jo Park's beloved movie 'Glass Orchard' returns.", *role)
+    assert holds_role_of("Glass Orchard, directed by Ann Lee, opens.", *role)
+    assert holds_role_of("Ann Lee, the director, made her name with Glass Orchard.", *role)
+    assert not holds_role_of("When founding Acme, Bo Ng sought a new way.", "CEO", "Acme")
+    assert holds_role_of("Acme play matters, CEO Bo Ng tells reporters.", "CEO", "Acme")
