@@ -56,7 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("dataset", type=Path, help="BEIR folder: corpus.jsonl, queries, qrels/")
     parser.add_argument("--backend", default=None, help="embedding backend (default: project's)")
     parser.add_argument("--index-dir", type=Path, default=None)
-    parser.add_argument("--modes", default="dense,bm25,hybrid")
+    parser.add_argument(
+        "--modes", default="dense,bm25,hybrid", help="any of dense, bm25, hybrid, hybrid-plain"
+    )
     parser.add_argument("--pool", type=int, default=300, help="passages retrieved per query")
     parser.add_argument("--limit", type=int, default=0, help="only the first N documents")
     parser.add_argument(
@@ -102,11 +104,19 @@ def rank_documents(hits: list, k: int) -> list[str]:
 
 def evaluate(store: object, data: object, mode: str, pool: int) -> dict[str, float]:
     """Mean nDCG@10, recall@100 and MRR@10 of one retrieval mode over the queries."""
-    from newsrag.rag.retrieval import HybridRetriever
+    from newsrag.rag.retrieval import CONSTRAINT_WEIGHT, HybridRetriever
 
     # collapse=False: dropping overlapping windows is what max-per-document aggregation does
     # anyway, and its pairwise checks over hundreds of passages would dominate the timing.
-    retriever = HybridRetriever(store, mode=mode, collapse=False)  # type: ignore[arg-type]
+    # "hybrid-plain": hybrid without the time/series-pick promotion (rag.retrieval), to
+    # show what the constraints change.
+    plain = mode.endswith("-plain")
+    retriever = HybridRetriever(
+        store,  # type: ignore[arg-type]
+        mode=mode.removesuffix("-plain"),  # type: ignore[arg-type]
+        collapse=False,
+        constraint_weight=0.0 if plain else CONSTRAINT_WEIGHT,
+    )
     ndcg, recall, mrr = [], [], []
     with stopwatch() as seconds:
         for qid, text in data.queries.items():  # type: ignore[attr-defined]

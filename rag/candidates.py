@@ -324,6 +324,8 @@ class Scorer:
         time = time_of(asked.time, sentence.text, chunk)
         if time == "match" and asked.time.constrained:
             typed += 0.1  # the asked year is stated: prefer it over undated evidence
+        if asked.relation and stem(asked.relation) in content_stems(sentence.text):
+            typed += 0.1  # the asked verb itself ("premieres"), not only a related word
         score = 0.6 * sim + 0.25 * overlap + 0.1 * context + 0.15 * typed
         return Candidate(
             sentence,

@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from newsrag.index import Chunk, Hit, IndexStore
+from newsrag.rag.constraints import TimeAsked, asked_time, ordinal_status, series_picks, time_status
 from newsrag.rag.records import SearchFilters
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -18,6 +19,10 @@ Fusion = Literal["rrf", "score", "dbsf"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 FUSIONS: tuple[str, ...] = ("rrf", "score", "dbsf")
 _WORD = re.compile(r"\w+")
+# How far a passage moves, as a share of the fused scores' range, for matching or
+# contradicting the time or series pick the query asks about ("in 2021", "season 4"); a
+# query without either is unmoved.
+CONSTRAINT_WEIGHT = 0.1
 
 
 class Retriever(Protocol):
@@ -64,6 +69,7 @@ class HybridRetriever:
         duplicate_jaccard: float = 0.7,
         collapse: bool = True,
         max_merged_chars: int = 1600,
+        constraint_weight: float = CONSTRAINT_WEIGHT,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -82,6 +88,7 @@ class HybridRetriever:
         self.duplicate_jaccard = duplicate_jaccard
         self.collapse = collapse
         self.max_merged_chars = max_merged_chars
+        self.constraint_weight = constraint_weight
         self._rows = {chunk.id: i for i, chunk in enumerate(store.chunks)}
 
     def search(self, query: str, k: int, *, filters: SearchFilters | None = None) -> list[Hit]:
@@ -96,6 +103,8 @@ class HybridRetriever:
             query, vector, max(self.pool_factor * k, self.min_pool), where
         )
         fused = self._fuse(candidates)
+        if self.constraint_weight:
+            self._constrain(fused, asked_time(query), series_picks(query))
         order = sorted(fused, key=lambda c: (-fused[c], c.row))
         hits: list[Hit] = []
         for cand in order:
@@ -107,6 +116,26 @@ class HybridRetriever:
             if len(hits) == k:
                 break
         return hits
+
+    def _constrain(
+        self,
+        fused: dict[_Candidate, float],
+        time: TimeAsked,
+        picks: frozenset[tuple[str, int]],
+    ) -> None:
+        """Promote passages that match the question's time and series pick, demote those that
+        contradict them (another year, another season), as the answerer will judge them."""
+        if not time.constrained and not picks:
+            return
+        spread = max(fused.values()) - min(fused.values()) if fused else 0.0
+        weight = self.constraint_weight * spread  # the same share of any fusion's scale
+        for cand in fused:
+            chunk = self.store.chunks[cand.row]
+            for status in (time_status(time, "", chunk), ordinal_status(picks, "", chunk)):
+                if status == "match":
+                    fused[cand] += weight
+                elif status == "contradict":
+                    fused[cand] -= weight
 
     def _absorbed(self, chunk: Chunk, hits: list[Hit]) -> bool:
         """Whether a lower-ranked chunk repeats kept hits; an overlapping window is merged in."""

@@ -186,3 +186,31 @@ def test_empty_index(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> N
     store = open_index(tmp_path / "index", embedder)
     hits = HybridRetriever(store).search("coffee prices", 5)
     assert len(hits) == 1 and hits[0].scores["bm25"] == 0.0
+
+
+REGATTAS = [
+    {"id": f"regatta-{year}", "title": f"Harbour Regatta {year}",
+     "text": f"The {year} Harbour Regatta was won by a crew from Norvik after a close final race "
+     f"in strong winds off the harbour wall.", "source": "Courant",
+     "published_at": f"{year}-07-01"}
+    for year in (2017, 2018, 2019, 2020)
+]  # fmt: skip
+
+
+def test_the_asked_year_promotes_and_other_years_demote(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    store = store_of(REGATTAS, tmp_path, embedder)
+    plain = HybridRetriever(store, constraint_weight=0.0)
+    constrained = HybridRetriever(store)
+    question = "Who won the 2018 Harbour Regatta?"
+    assert constrained.search(question, 1)[0].chunk.doc_id == "regatta-2018"
+    # Without a time in the question both rank alike.
+    undated = "Who won the Harbour Regatta?"
+    assert [h.chunk.id for h in plain.search(undated, 4)] == [
+        h.chunk.id for h in constrained.search(undated, 4)
+    ]
+    promoted = {h.chunk.doc_id: h.score for h in constrained.search(question, 4)}
+    flat = {h.chunk.doc_id: h.score for h in plain.search(question, 4)}
+    assert promoted["regatta-2018"] > flat["regatta-2018"]
+    assert promoted["regatta-2020"] < flat["regatta-2020"]
