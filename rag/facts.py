@@ -241,6 +241,16 @@ def entity_spans(text: str) -> list[str]:
     return spans
 
 
+def is_month(span: str) -> bool:
+    """Whether a span is a month or weekday alone ("July", "Mar."): a date's part, no name."""
+    return bool(_MONTH_WORD.fullmatch(span))
+
+
+_MONTH_WORD = re.compile(
+    r"(?i:january|february|march|april|may|june|july|august|september|october|november"
+    r"|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?"
+    r"|(?i:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+)
 _IMPERATIVE = re.compile(r"\s+(?:the|a|an|our|your|this|these|how|what|why|more)\b")
 
 

@@ -25,6 +25,7 @@ from newsrag.rag.facts import (
     date_spans,
     entity_spans,
     entity_words,
+    is_month,
     quantities,
     stem,
 )
@@ -442,7 +443,14 @@ def places(text: str) -> list[str]:
 
 
 def slot_values(sentence: str, question: Question) -> set[str]:
-    """The values of the asked-for type in `sentence` that the question does not already state."""
+    """The values of the asked-for type in `sentence` that the question does not already state.
+
+    A month or weekday alone ("July", "Mar.") is part of a date, never a name asked for.
+    """
+    return {v for v in _slot_values(sentence, question) if not is_month(v)}
+
+
+def _slot_values(sentence: str, question: Question) -> set[str]:
     kind = question.answer_type
     if kind in ("amount", "count"):
         found = quantities(sentence)
