@@ -20,10 +20,10 @@ from newsrag.index import Embedder, Hit, IndexStore
 from newsrag.rag.candidates import Candidate
 from newsrag.rag.citations import Renumbering, renumber, sentence_pieces, verify_citations
 from newsrag.rag.conflicts import CONFLICT_TYPES
-from newsrag.rag.constraints import other_organisation, source_status, time_status
 from newsrag.rag.errors import LLMError
 from newsrag.rag.extractive import Extract, ExtractiveAnswerer
 from newsrag.rag.followup import rewrite_followup
+from newsrag.rag.llm_checks import check_claims
 from newsrag.rag.prompts import (
     build_answer_messages,
     constraints_note,
@@ -36,7 +36,7 @@ from newsrag.rag.records import (
     Answer,
     AnswerEvent,
     AnswerRequest,
-    AnswerSentence,
+    Citation,
     Mode,
     RefusalReason,
 )
@@ -123,7 +123,7 @@ class AnswerPipeline:
         if model is None:
             answer = self._extractive(run, mode="extractive", degraded=False)
         else:
-            answer = refusal(run, "no_relevant_passages", mode="llm")
+            answer = self._unanswered(run, "no_relevant_passages")
         for piece in sentence_pieces(answer):  # the LLM path's event shape, one sentence each
             yield AnswerEvent("token", piece)
         yield AnswerEvent("answer", answer=answer)
@@ -148,7 +148,7 @@ class AnswerPipeline:
     def _generate(self, run: _Run, model: ChatModel, streaming: bool) -> Iterator[AnswerEvent]:
         """The LLM path: prompt, (stream), sanitise, verify; an LLMError degrades to extractive."""
         asked = run.asked
-        note = constraints_note(asked.time.years, asked.names, asked.source)
+        note = constraints_note(asked.time, asked.names, asked.source)
         messages, shown = build_answer_messages(
             run.standalone, run.hits, max_context_tokens=self.max_context_tokens, constraints=note
         )
@@ -172,14 +172,27 @@ class AnswerPipeline:
         """The model's text checked against the passages it was shown."""
         text = sanitize_model_text(raw)
         if is_refusal(text):
-            return refusal(run, "llm_refused", mode="llm", shown=shown)
+            return self._unanswered(run, "llm_refused", shown=shown)
         checked = verify_citations(text, shown, self.vectors)
-        if checked.supported and not _holds_constraints(run.asked, checked.sentences, shown):
-            # Verified means the sentence is in a passage, not that it answers this question: a
-            # passage about another year or organisation does not; answer from what does.
-            log.info("LLM answer cites passages that fail the question's constraints")
-            return self._extractive(run, mode="extractive", degraded=True)
-        if not checked.supported:
+        claims = None
+        if checked.supported:
+            pool = [c.text for c in self._ranked(run)]
+            claims = check_claims(
+                run.asked, checked.sentences, shown, pool, self.vectors, self.extractor
+            )
+            if not claims.holds:
+                # Verified means the sentence is in a passage, not that it answers this
+                # question: a passage about another year or organisation, or a sentence without
+                # the asked value, does not. Answer from what does (or refuse: a near miss).
+                log.info("LLM answer fails the question's constraints; answering extractively")
+                return self._extractive(run, mode="extractive", degraded=True)
+            extract = self._extract(run)
+            if extract.conflict and not _cites_all(checked.citations, extract.citations):
+                # The sources disagree and the model gave one side: the extractive answer
+                # says so and cites both.
+                log.info("LLM answer gives one side of a conflict; answering extractively")
+                return self._extractive(run, mode="extractive", degraded=True)
+        if claims is None or not checked.supported:
             return refusal(
                 run,
                 "not_supported",
@@ -199,6 +212,29 @@ class AnswerPipeline:
             dropped_markers=checked.dropped_markers,
             conflict=self._conflict(run),
             passages=tuple(h.chunk.id for h in shown),
+            short_answer=claims.short_answer(run.asked),
+        )
+
+    def _unanswered(
+        self, run: _Run, reason: RefusalReason, *, shown: list[Hit] | None = None
+    ) -> Answer:
+        """An LLM-mode refusal; a near miss that says what the passages cover when they are close.
+
+        Used when nothing relevant was retrieved (the model is not called) and when the model
+        refused: the extractive answerer's near-miss check says what the articles do give.
+        """
+        extract = self._extract(run)
+        if not extract.near_miss:
+            return refusal(run, reason, mode="llm", shown=shown, margin=extract.margin)
+        return run.finish(
+            answer=extract.text,
+            answerable=False,
+            refusal_reason="near_miss",
+            mode="llm",
+            degraded=False,
+            citations=extract.citations,
+            passages=tuple(h.chunk.id for h in run.hits),
+            margin=extract.margin,
         )
 
     def _extractive(self, run: _Run, *, mode: Mode, degraded: bool) -> Answer:
@@ -234,10 +270,12 @@ class AnswerPipeline:
         )
 
     def _extract(self, run: _Run) -> Extract:
-        """The extractive answerer's pick over the run's ranked sentences."""
-        return self.extractor.answer(
-            run.standalone, run.hits, self.vectors, self._ranked(run), run.asked
-        )
+        """The extractive answerer's pick over the run's ranked sentences (once per answer)."""
+        if run.extract is None:
+            run.extract = self.extractor.answer(
+                run.standalone, run.hits, self.vectors, self._ranked(run), run.asked
+            )
+        return run.extract
 
     def _conflict(self, run: _Run) -> bool:
         """Whether the retrieved sources disagree about the asked slot (flag for LLM answers)."""
@@ -246,22 +284,10 @@ class AnswerPipeline:
         return bool(self._extract(run).conflict)
 
 
-def _holds_constraints(
-    asked: Question, sentences: tuple[AnswerSentence, ...], shown: list[Hit]
-) -> bool:
-    """Whether some supported sentence's cited passages satisfy the question's time and names."""
-    for sentence in sentences:
-        if not sentence.supported:
-            continue
-        for n in sentence.markers:
-            chunk = shown[n - 1].chunk
-            if (
-                time_status(asked.time, sentence.text, chunk) != "contradict"
-                and source_status(asked.source, chunk) != "contradict"
-                and not any(other_organisation(name, sentence.text) for name in asked.names)
-            ):
-                return True
-    return False
+def _cites_all(cited: tuple[Citation, ...], wanted: tuple[Citation, ...]) -> bool:
+    """Whether the supported citations of an answer cover every passage of `wanted`."""
+    have = {c.chunk_id for c in cited if c.supported}
+    return {c.chunk_id for c in wanted} <= have
 
 
 @dataclass(slots=True)
@@ -276,6 +302,7 @@ class _Run:
     retrieve_ms: float
     generate_started: float = 0.0
     ranked: list[Candidate] | None = None
+    extract: Extract | None = None
 
     def finish(self, **fields: object) -> Answer:
         """The Answer record with timings filled in and markers numbered 1..n."""
