@@ -10,15 +10,16 @@ another year or organisation therefore fails an LLM answer exactly as it fails a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from newsrag.index import Hit
 from newsrag.rag.candidates import Candidate, Scorer, term_weights
-from newsrag.rag.extractive import ExtractiveAnswerer
+from newsrag.rag.extractive import Extract, ExtractiveAnswerer
 from newsrag.rag.matching import TermMatcher, stem_words
 from newsrag.rag.questions import Question
-from newsrag.rag.records import AnswerSentence
-from newsrag.rag.short_answers import candidate_values
+from newsrag.rag.records import AnswerSentence, Citation
+from newsrag.rag.short_answers import CLOSE_BEHIND, candidate_values
 from newsrag.rag.support import Sentence, SentenceVectors
 
 
@@ -33,6 +34,22 @@ class ClaimCheck:
     def holds(self) -> bool:
         """Some sentence answers the question and none contradicts its time, source or names."""
         return bool(self.answering) and all(c.constrained_ok for c in self.claims)
+
+    def agrees(self, asked: Question, short_answer: str | None, best_score: float | None) -> bool:
+        """Whether the answer gives the passages' best-supported answer (issue 15 item 5).
+
+        `short_answer` and `best_score`: the extractive answer's value and its best passing
+        candidate's score (None when it refuses). With a value, the model must state it; without
+        one, its best sentence must score close behind the best extractive one (CLOSE_BEHIND,
+        the closeness the value vote counts as agreement among strong answers).
+        """
+        if best_score is None:
+            return True
+        mine = self.short_answer(asked)
+        if short_answer is not None and mine is not None:
+            a, b = _folded(short_answer), _folded(mine)
+            return bool(a and b) and (a in b or b in a)
+        return max(c.score for c in self.answering) >= CLOSE_BEHIND * best_score
 
     def short_answer(self, asked: Question) -> str | None:
         """The asked value the first answering sentence states ("Mara Quist"), if any."""
@@ -73,3 +90,33 @@ def check_claims(
         claims.append(scorer.candidate(placed, marker, float(similarity), matcher))
     answering = tuple(c for c in claims if extractor.answers(asked, c))
     return ClaimCheck(tuple(claims), answering)
+
+
+def replaced_because(
+    asked: Question,
+    claims: ClaimCheck,
+    cited: tuple[Citation, ...],
+    extract: Extract,
+    best_score: float | None,
+) -> str | None:
+    """Why the extractive answer replaces a verified LLM answer (None: the LLM answer stands).
+
+    It answers nothing or contradicts the question's time, source or names; it gives one side
+    where the sources disagree (the extractive answer cites both); or it gives another value
+    than the best-supported one.
+    """
+    if not claims.holds:
+        return "fails the question's constraints"
+    if extract.conflict:
+        have = {c.chunk_id for c in cited if c.supported}
+        if not {c.chunk_id for c in extract.citations} <= have:
+            return "gives one side of a conflict"
+        return None
+    if not claims.agrees(asked, extract.short_answer, best_score):
+        return "not the best-supported answer"
+    return None
+
+
+def _folded(value: str) -> str:
+    """A value compared by its words and digits only ("$ 15 billion" ~ "$15 billion")."""
+    return "".join(re.findall(r"[^\W_]+", value.casefold()))

@@ -1,8 +1,10 @@
 """AnswerPipeline: the one owner of retrieve -> answer (LLM or extractive) -> verify -> Answer.
 
 Flow (issue 3, issue 13): rewrite a follow-up -> retrieve -> refuse without calling the LLM when
-nothing relevant came back -> LLM (prompt, sanitise, parse and verify citations) or the
-extractive answerer -> markers renumbered 1..n in order of first appearance (issue 16) ->
+nothing relevant came back (a near miss when close) -> LLM (prompt stating the question's
+constraints, sanitise, verify citations, then rag.llm_checks holds each sentence to the
+extractive answerer's gates; a failing reply is replaced by the extractive answer, degraded) or
+the extractive answerer -> markers renumbered 1..n in order of first appearance (issue 16) ->
 Answer. Any LLMError falls back to the extractive answer with `degraded=True`. `answer` and
 `stream` share one implementation; the CLI, chat, HTTP engine and eval runner hold a pipeline
 built by `open_pipeline` (or `pipeline_over` an already-open store), they never assemble one.
@@ -23,7 +25,7 @@ from newsrag.rag.conflicts import CONFLICT_TYPES
 from newsrag.rag.errors import LLMError
 from newsrag.rag.extractive import Extract, ExtractiveAnswerer
 from newsrag.rag.followup import rewrite_followup
-from newsrag.rag.llm_checks import check_claims
+from newsrag.rag.llm_checks import check_claims, replaced_because
 from newsrag.rag.prompts import (
     build_answer_messages,
     constraints_note,
@@ -36,7 +38,6 @@ from newsrag.rag.records import (
     Answer,
     AnswerEvent,
     AnswerRequest,
-    Citation,
     Mode,
     RefusalReason,
 )
@@ -174,25 +175,7 @@ class AnswerPipeline:
         if is_refusal(text):
             return self._unanswered(run, "llm_refused", shown=shown)
         checked = verify_citations(text, shown, self.vectors)
-        claims = None
-        if checked.supported:
-            pool = [c.text for c in self._ranked(run)]
-            claims = check_claims(
-                run.asked, checked.sentences, shown, pool, self.vectors, self.extractor
-            )
-            if not claims.holds:
-                # Verified means the sentence is in a passage, not that it answers this
-                # question: a passage about another year or organisation, or a sentence without
-                # the asked value, does not. Answer from what does (or refuse: a near miss).
-                log.info("LLM answer fails the question's constraints; answering extractively")
-                return self._extractive(run, mode="extractive", degraded=True)
-            extract = self._extract(run)
-            if extract.conflict and not _cites_all(checked.citations, extract.citations):
-                # The sources disagree and the model gave one side: the extractive answer
-                # says so and cites both.
-                log.info("LLM answer gives one side of a conflict; answering extractively")
-                return self._extractive(run, mode="extractive", degraded=True)
-        if claims is None or not checked.supported:
+        if not checked.supported:
             return refusal(
                 run,
                 "not_supported",
@@ -201,6 +184,17 @@ class AnswerPipeline:
                 sentences=checked.sentences,
                 dropped_markers=checked.dropped_markers,
             )
+        pool = [c.text for c in self._ranked(run)]
+        claims = check_claims(
+            run.asked, checked.sentences, shown, pool, self.vectors, self.extractor
+        )
+        why = replaced_because(
+            run.asked, claims, checked.citations, self._extract(run), self._best_score(run)
+        )
+        if why is not None:
+            # Verified means stated by a passage, not answering this question (issue 15).
+            log.info("LLM answer replaced by the extractive one", extra={"why": why})
+            return self._extractive(run, mode="extractive", degraded=True)
         return run.finish(
             answer=checked.text,
             answerable=True,
@@ -277,17 +271,16 @@ class AnswerPipeline:
             )
         return run.extract
 
+    def _best_score(self, run: _Run) -> float | None:
+        """The score of the best sentence that answers extractively (None: none answers)."""
+        passing = (c.score for c in self._ranked(run) if self.extractor.answers(run.asked, c))
+        return max(passing, default=None)
+
     def _conflict(self, run: _Run) -> bool:
         """Whether the retrieved sources disagree about the asked slot (flag for LLM answers)."""
         if run.asked.answer_type not in CONFLICT_TYPES:
             return False
         return bool(self._extract(run).conflict)
-
-
-def _cites_all(cited: tuple[Citation, ...], wanted: tuple[Citation, ...]) -> bool:
-    """Whether the supported citations of an answer cover every passage of `wanted`."""
-    have = {c.chunk_id for c in cited if c.supported}
-    return {c.chunk_id for c in wanted} <= have
 
 
 @dataclass(slots=True)
