@@ -73,6 +73,28 @@ TWINS = [
     },
 ]
 
+# Two articles agree on the date; a third gives another one in other words (no twin, no vote).
+DATES = [
+    {
+        "id": "d1",
+        "title": "Harbour Regatta 2017",
+        "body": "The 2017 Harbour Regatta was held on June 4, 2017 off the north pier.",
+        "published_at": "2017-06-05",
+    },
+    {
+        "id": "d2",
+        "title": "Regatta day",
+        "body": "Crowds lined the quay as the 2017 Harbour Regatta was held on June 4, 2017.",
+        "published_at": "2017-06-06",
+    },
+    {
+        "id": "d3",
+        "title": "Club newsletter",
+        "body": "Our newsletter wrongly said the 2017 Harbour Regatta was held on June 11, 2017.",
+        "published_at": "2017-07-01",
+    },
+]
+
 
 def cite(word: str, claim: str) -> Callable[[Request], str]:
     """A scripted reply: `claim` cited to the shown passage that holds `word`."""
@@ -95,15 +117,26 @@ def stores(
     tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
 ) -> dict[str, IndexStore]:
     root: Path = tmp_path_factory.mktemp("regatta")
-    sets = {"near": NEAR_MISSES, "answer": WITH_ANSWER, "no_winner": NO_WINNER, "twins": TWINS}
+    sets = {
+        "near": NEAR_MISSES,
+        "answer": WITH_ANSWER,
+        "no_winner": NO_WINNER,
+        "twins": TWINS,
+        "dates": DATES,
+    }
     for name in sets:
         (root / name).mkdir()
     return {name: store_of(articles, root / name, embedder) for name, articles in sets.items()}
 
 
-def ask(store: IndexStore, embedder: SentenceTransformerEmbedder, model: object):  # type: ignore[no-untyped-def]
+def ask(
+    store: IndexStore,
+    embedder: SentenceTransformerEmbedder,
+    model: object,
+    question: str = "Who won the 2017 Harbour Regatta?",
+):  # type: ignore[no-untyped-def]
     pipeline = AnswerPipeline(HybridRetriever(store), CachedEmbedder(embedder), model, k=4)  # type: ignore[arg-type]
-    return pipeline.answer(AnswerRequest("Who won the 2017 Harbour Regatta?"))
+    return pipeline.answer(AnswerRequest(question))
 
 
 def test_the_prompt_states_the_asked_time_and_names(
@@ -252,3 +285,22 @@ def test_the_constraints_note_states_quarters_relative_and_latest_times() -> Non
     last = analyse("How much did Ostrava Rail spend last year?")
     assert "last year (from the newest passage)" in constraints_note(last.time, last.names, None)
     assert constraints_note(analyse("how are you").time, (), None) == ""
+
+
+def test_an_llm_answer_giving_another_value_than_the_best_supported_is_replaced(
+    stores: dict[str, IndexStore],
+    embedder: SentenceTransformerEmbedder,
+    llm_double: LLMDouble,
+    make_model: ModelFactory,
+) -> None:
+    claim = "The 2017 Harbour Regatta was held on June 11, 2017 [{n}]."
+    llm_double.script(reply(cite("June 11", claim)))
+    answer = ask(stores["dates"], embedder, make_model(), "When was the 2017 Harbour Regatta held?")
+    assert llm_double.calls == 1
+    assert answer.answerable and answer.degraded and answer.mode == "extractive"
+    assert answer.short_answer is not None and "June 4" in answer.short_answer
+    # The same model giving the best-supported date keeps its answer.
+    llm_double.script(reply(cite("off the north pier", "It was held on June 4, 2017 [{n}].")))
+    kept = ask(stores["dates"], embedder, make_model(), "When was the 2017 Harbour Regatta held?")
+    assert kept.mode == "llm" and not kept.degraded and kept.short_answer is not None
+    assert "June 4" in kept.short_answer
