@@ -62,6 +62,10 @@ pytest: $(STAMP) browser-deps
 # with every vector moved by the cross-CPU distance (any verdict change fails).
 eval: $(STAMP)
 	$(BIN)/rag eval --sets all --mode extractive --out evals/out
+	# The LLM path over the naive-model TEST DOUBLE (evals/naive_double.py) on the RGB dev cases,
+	# held to the same floors: what verification catches when a model checks nothing (issue 15).
+	$(BIN)/rag eval --sets rgb-answer,rgb-reject,rgb-conflict --mode llm-naive-double \
+	  --perturb-distance 0 --out evals/out/llm-naive-double
 
 test: lint typecheck pytest eval
 
