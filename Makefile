@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 # OpenMP threads sleep instead of spinning between calls: halves CPU time on a busy 2-core box.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: setup run test lint typecheck pytest eval browser-deps index serve bench-smoke clean
+.PHONY: setup run test lint typecheck pytest eval eval-llm-double browser-deps index serve bench-smoke clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,13 @@ pytest: $(STAMP) browser-deps
 # with every vector moved by the cross-CPU distance (any verdict change fails).
 eval: $(STAMP)
 	$(BIN)/rag eval --sets all --mode extractive --out evals/out
+
+# The LLM path over the naive-model TEST DOUBLE (evals/naive_double.py) on the RGB dev cases,
+# held to the same floors: what verification catches when a model checks nothing (issue 15).
+# About 1.5 minutes; kept out of `make test`, which is already near its 15-minute budget.
+eval-llm-double: $(STAMP)
+	$(BIN)/rag eval --sets rgb-answer,rgb-reject,rgb-conflict --mode llm-naive-double \
+	  --perturb-distance 0 --out evals/out/llm-naive-double
 
 test: lint typecheck pytest eval
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,9 @@ PACKAGE = Path(__file__).resolve().parent
 SHIPPED_GOLD = PACKAGE / "gold" / "news.jsonl"
 SHIPPED_CORPUS = PACKAGE.parent / "corpus"
 THRESHOLDS = PACKAGE / "thresholds.toml"
-MODES = ("extractive", "llm")
+# llm-naive-double: the LLM path against evals.naive_double, a TEST DOUBLE of a model that never
+# refuses (issue 15): it measures what the pipeline's verification catches, not a model.
+MODES = ("extractive", "llm", "llm-naive-double")
 
 
 def default_baseline(mode: str) -> Path:
@@ -51,9 +53,13 @@ def eval_command(
     corpus: Annotated[
         Path | None, typer.Option(help="Articles the gold set is about (default: shipped corpus/).")
     ] = None,
-    mode: Annotated[str, typer.Option(help="extractive, or llm (the configured endpoint).")] = (
-        "extractive"
-    ),
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="extractive; llm (the configured endpoint); or llm-naive-double (a TEST "
+            "DOUBLE on 127.0.0.1 that repeats the top passage: checks verification)."
+        ),
+    ] = "extractive",
     k: Annotated[int | None, typer.Option("--k", help="Passages retrieved per question.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print report.json to stdout.")] = False,
     out: Annotated[Path, typer.Option(help="Where report.json and report.md go.")] = Path(
@@ -123,10 +129,9 @@ def eval_command(
     )
     from newsrag.rag import components
 
-    model = _model_for(mode, settings)
     try:
         # Questions run one at a time on small inputs: few threads avoid oversubscribing.
-        with components.torch_threads(torch_threads):
+        with model_for(mode, settings) as model, components.torch_threads(torch_threads):
             report, prior = run_eval(options, settings, model, quiet=as_json)
     except (EvalError, IndexStoreError) as exc:
         raise fail(str(exc), 2) from None
@@ -229,16 +234,28 @@ def _judge(runs: Sequence[QuestionRun]) -> dict[str, float | None] | None:
     return judge_runs(runs, judge) if judge is not None else None
 
 
-def _model_for(mode: str, settings: Settings) -> ChatModel | None:
+@contextlib.contextmanager
+def model_for(mode: str, settings: Settings) -> Iterator[ChatModel | None]:
+    """The chat model a mode answers with, for the block (the naive double is served meanwhile)."""
     if mode == "extractive":
-        return None
+        yield None
+        return
     from newsrag.rag.llm import chat_model_from_settings
 
+    if mode == "llm-naive-double":
+        from newsrag.evals.naive_double import MODEL_NAME, naive_double_server
+
+        with naive_double_server() as base_url:
+            double = settings.model_copy(
+                update={"llm_base_url": base_url, "llm_model": MODEL_NAME, "llm_api_key": None}
+            )
+            yield chat_model_from_settings(double)
+        return
     model = chat_model_from_settings(settings)
     if model is None:
         print("no LLM endpoint configured (set RAG_LLM_BASE_URL); LLM eval skipped")
         raise typer.Exit(0)
-    return model
+    yield model
 
 
 def _print_summary(report: Report, prior: Snapshot | None, out: Path) -> None:

@@ -12,8 +12,8 @@ from newsrag.evals.cli import (
     SHIPPED_GOLD,
     THRESHOLDS,
     EvalOptions,
-    _model_for,
     _print_summary,
+    model_for,
 )
 
 if TYPE_CHECKING:
@@ -46,13 +46,12 @@ def suite_command(
         raise fail(str(exc), 2) from None
     for note in skipped:
         err.print(f"[yellow]skipped[/yellow] {note}")
-    model = _model_for(mode, settings)
     base = EvalOptions(
         SHIPPED_GOLD, SHIPPED_CORPUS, mode, index_dir, THRESHOLDS, Path(), update_baseline, out
     )
     distance = CROSS_CPU_DISTANCE if perturb_distance is None else perturb_distance
     try:
-        with components.torch_threads(1):
+        with model_for(mode, settings) as model, components.torch_threads(1):
             result = run_suite(
                 chosen,
                 skipped,

@@ -1,8 +1,10 @@
 """AnswerPipeline: the one owner of retrieve -> answer (LLM or extractive) -> verify -> Answer.
 
 Flow (issue 3, issue 13): rewrite a follow-up -> retrieve -> refuse without calling the LLM when
-nothing relevant came back -> LLM (prompt, sanitise, parse and verify citations) or the
-extractive answerer -> markers renumbered 1..n in order of first appearance (issue 16) ->
+nothing relevant came back (a near miss when close) -> LLM (prompt stating the question's
+constraints, sanitise, verify citations, then rag.llm_checks holds each sentence to the
+extractive answerer's gates; a failing reply is replaced by the extractive answer, degraded) or
+the extractive answerer -> markers renumbered 1..n in order of first appearance (issue 16) ->
 Answer. Any LLMError falls back to the extractive answer with `degraded=True`. `answer` and
 `stream` share one implementation; the CLI, chat, HTTP engine and eval runner hold a pipeline
 built by `open_pipeline` (or `pipeline_over` an already-open store), they never assemble one.
@@ -20,10 +22,10 @@ from newsrag.index import Embedder, Hit, IndexStore
 from newsrag.rag.candidates import Candidate
 from newsrag.rag.citations import Renumbering, renumber, sentence_pieces, verify_citations
 from newsrag.rag.conflicts import CONFLICT_TYPES
-from newsrag.rag.constraints import other_organisation, source_status, time_status
 from newsrag.rag.errors import LLMError
 from newsrag.rag.extractive import Extract, ExtractiveAnswerer
 from newsrag.rag.followup import rewrite_followup
+from newsrag.rag.llm_checks import check_claims, replaced_because
 from newsrag.rag.prompts import (
     build_answer_messages,
     constraints_note,
@@ -36,7 +38,6 @@ from newsrag.rag.records import (
     Answer,
     AnswerEvent,
     AnswerRequest,
-    AnswerSentence,
     Mode,
     RefusalReason,
 )
@@ -123,7 +124,7 @@ class AnswerPipeline:
         if model is None:
             answer = self._extractive(run, mode="extractive", degraded=False)
         else:
-            answer = refusal(run, "no_relevant_passages", mode="llm")
+            answer = self._unanswered(run, "no_relevant_passages")
         for piece in sentence_pieces(answer):  # the LLM path's event shape, one sentence each
             yield AnswerEvent("token", piece)
         yield AnswerEvent("answer", answer=answer)
@@ -148,7 +149,7 @@ class AnswerPipeline:
     def _generate(self, run: _Run, model: ChatModel, streaming: bool) -> Iterator[AnswerEvent]:
         """The LLM path: prompt, (stream), sanitise, verify; an LLMError degrades to extractive."""
         asked = run.asked
-        note = constraints_note(asked.time.years, asked.names, asked.source)
+        note = constraints_note(asked.time, asked.names, asked.source)
         messages, shown = build_answer_messages(
             run.standalone, run.hits, max_context_tokens=self.max_context_tokens, constraints=note
         )
@@ -172,13 +173,8 @@ class AnswerPipeline:
         """The model's text checked against the passages it was shown."""
         text = sanitize_model_text(raw)
         if is_refusal(text):
-            return refusal(run, "llm_refused", mode="llm", shown=shown)
+            return self._unanswered(run, "llm_refused", shown=shown)
         checked = verify_citations(text, shown, self.vectors)
-        if checked.supported and not _holds_constraints(run.asked, checked.sentences, shown):
-            # Verified means the sentence is in a passage, not that it answers this question: a
-            # passage about another year or organisation does not; answer from what does.
-            log.info("LLM answer cites passages that fail the question's constraints")
-            return self._extractive(run, mode="extractive", degraded=True)
         if not checked.supported:
             return refusal(
                 run,
@@ -188,6 +184,17 @@ class AnswerPipeline:
                 sentences=checked.sentences,
                 dropped_markers=checked.dropped_markers,
             )
+        pool = [c.text for c in self._ranked(run)]
+        claims = check_claims(
+            run.asked, checked.sentences, shown, pool, self.vectors, self.extractor
+        )
+        why = replaced_because(
+            run.asked, claims, checked.citations, self._extract(run), self._best_score(run)
+        )
+        if why is not None:
+            # Verified means stated by a passage, not answering this question (issue 15).
+            log.info("LLM answer replaced by the extractive one", extra={"why": why})
+            return self._extractive(run, mode="extractive", degraded=True)
         return run.finish(
             answer=checked.text,
             answerable=True,
@@ -199,6 +206,29 @@ class AnswerPipeline:
             dropped_markers=checked.dropped_markers,
             conflict=self._conflict(run),
             passages=tuple(h.chunk.id for h in shown),
+            short_answer=claims.short_answer(run.asked),
+        )
+
+    def _unanswered(
+        self, run: _Run, reason: RefusalReason, *, shown: list[Hit] | None = None
+    ) -> Answer:
+        """An LLM-mode refusal; a near miss that says what the passages cover when they are close.
+
+        Used when nothing relevant was retrieved (the model is not called) and when the model
+        refused: the extractive answerer's near-miss check says what the articles do give.
+        """
+        extract = self._extract(run)
+        if not extract.near_miss:
+            return refusal(run, reason, mode="llm", shown=shown, margin=extract.margin)
+        return run.finish(
+            answer=extract.text,
+            answerable=False,
+            refusal_reason="near_miss",
+            mode="llm",
+            degraded=False,
+            citations=extract.citations,
+            passages=tuple(h.chunk.id for h in run.hits),
+            margin=extract.margin,
         )
 
     def _extractive(self, run: _Run, *, mode: Mode, degraded: bool) -> Answer:
@@ -234,34 +264,23 @@ class AnswerPipeline:
         )
 
     def _extract(self, run: _Run) -> Extract:
-        """The extractive answerer's pick over the run's ranked sentences."""
-        return self.extractor.answer(
-            run.standalone, run.hits, self.vectors, self._ranked(run), run.asked
-        )
+        """The extractive answerer's pick over the run's ranked sentences (once per answer)."""
+        if run.extract is None:
+            run.extract = self.extractor.answer(
+                run.standalone, run.hits, self.vectors, self._ranked(run), run.asked
+            )
+        return run.extract
+
+    def _best_score(self, run: _Run) -> float | None:
+        """The score of the best sentence that answers extractively (None: none answers)."""
+        passing = (c.score for c in self._ranked(run) if self.extractor.answers(run.asked, c))
+        return max(passing, default=None)
 
     def _conflict(self, run: _Run) -> bool:
         """Whether the retrieved sources disagree about the asked slot (flag for LLM answers)."""
         if run.asked.answer_type not in CONFLICT_TYPES:
             return False
         return bool(self._extract(run).conflict)
-
-
-def _holds_constraints(
-    asked: Question, sentences: tuple[AnswerSentence, ...], shown: list[Hit]
-) -> bool:
-    """Whether some supported sentence's cited passages satisfy the question's time and names."""
-    for sentence in sentences:
-        if not sentence.supported:
-            continue
-        for n in sentence.markers:
-            chunk = shown[n - 1].chunk
-            if (
-                time_status(asked.time, sentence.text, chunk) != "contradict"
-                and source_status(asked.source, chunk) != "contradict"
-                and not any(other_organisation(name, sentence.text) for name in asked.names)
-            ):
-                return True
-    return False
 
 
 @dataclass(slots=True)
@@ -276,6 +295,7 @@ class _Run:
     retrieve_ms: float
     generate_started: float = 0.0
     ranked: list[Candidate] | None = None
+    extract: Extract | None = None
 
     def finish(self, **fields: object) -> Answer:
         """The Answer record with timings filled in and markers numbered 1..n."""

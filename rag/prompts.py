@@ -16,6 +16,7 @@ from functools import cache
 import tiktoken
 
 from newsrag.index import Hit
+from newsrag.rag.constraints import TimeAsked
 
 log = logging.getLogger(__name__)
 
@@ -118,20 +119,37 @@ def _trim_to_fit(hit: Hit, max_context_tokens: int) -> str:
     return _encoding().decode(tokens[:keep]).rstrip() + _TRIM_MARK
 
 
-def constraints_note(years: Iterable[int], names: Iterable[str], source: str | None) -> str:
-    """One line stating what the question is about, for the model to check passages against."""
+_QUARTER_WORDS = {1: "first", 2: "second", 3: "third", 4: "fourth"}
+_RELATIVE_WORDS = {-1: "last year", 0: "this year", 1: "next year"}
+
+
+def constraints_note(time: TimeAsked, names: Iterable[str], source: str | None) -> str:
+    """What the question is about (its time, names, source), for the model to check passages.
+
+    It tells the model that passages about another time or thing do not answer: the naive
+    mistake is answering a 2017 question from a 2019 passage on the same event (issue 15).
+    """
     parts = []
-    if years:
-        parts.append("time: " + ", ".join(str(y) for y in sorted(years)))
-    if names:
-        parts.append("names: " + ", ".join(names))
+    when = [str(y) for y in sorted(time.years)]
+    if time.quarter is not None:
+        when.append(f"the {_QUARTER_WORDS[time.quarter]} quarter")
+    if time.relative is not None:
+        when.append(f"{_RELATIVE_WORDS.get(time.relative, 'a year')} (from the newest passage)")
+    if time.latest:
+        when.append("the most recent (prefer the newest passage)")
+    if when:
+        parts.append("time: " + ", ".join(when))
+    named = list(names)
+    if named:
+        parts.append("names: " + ", ".join(named))
     if source:
         parts.append(f"source: {source}")
     if not parts:
         return ""
     return (
         "The question asks about " + "; ".join(parts) + ". Answer only from passages about "
-        f"exactly these; otherwise reply {REFUSAL_TOKEN}.\n\n"
+        "exactly these. If the passages are about another time, event, organisation or source, "
+        f"they do not answer it: reply {REFUSAL_TOKEN}.\n\n"
     )
 
 

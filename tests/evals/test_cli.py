@@ -143,7 +143,7 @@ def test_bad_gold_file_and_bad_mode_exit_with_usage_errors(workdir: Path) -> Non
     code, output = _eval(workdir)
     assert code == 2 and "missing fields" in output
     code, output = _eval(workdir, "--mode", "chat")
-    assert code == 2 and "--mode must be one of extractive, llm" in output
+    assert code == 2 and "--mode must be one of extractive, llm, llm-naive-double" in output
 
 
 def test_rag_entry_point_registers_the_eval_command() -> None:
@@ -183,3 +183,16 @@ def test_llm_mode_runs_the_same_eval_against_the_configured_endpoint(
     assert fine["mode"] == "llm" and not fine["degraded"]
     assert fine["checks"]["answer"] is True
     assert report["questions"][1]["answerable"] is False  # bread: refused
+
+
+def test_naive_double_mode_serves_the_test_double_and_labels_the_report(workdir: Path) -> None:
+    code, output = _eval(workdir, "--mode", "llm-naive-double", "--json")
+    assert code in (0, 1), output
+    report = json.loads(output)
+    assert report["info"]["mode"] == "llm-naive-double"
+    assert "TEST DOUBLE" in report["info"]["model"]
+    fine = report["questions"][0]
+    # The double never refuses: an answer reached the pipeline's verification, or the relevance
+    # gate refused before calling it; either way the pipeline ran in LLM mode.
+    assert fine["mode"] in ("llm", "extractive") and fine["answerable"] is True
+    assert report["questions"][1]["answerable"] is False  # bread: nothing relevant

@@ -7,12 +7,15 @@ get a near miss (another year) or a counterfactual copy through as a verified an
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from newsrag.index import IndexStore, SentenceTransformerEmbedder
 from newsrag.rag.pipeline import AnswerPipeline
+from newsrag.rag.prompts import constraints_note
+from newsrag.rag.questions import analyse
 from newsrag.rag.records import AnswerRequest
 from newsrag.rag.retrieval import HybridRetriever
 from newsrag.rag.vectors import CachedEmbedder
@@ -49,6 +52,60 @@ WITH_ANSWER = [
 ]
 
 
+# The asked year's regatta is covered, but no passage says who won it: close, not answering.
+NO_WINNER = [
+    *NEAR_MISSES,
+    {
+        "id": "r17-report",
+        "title": "Harbour Regatta 2017",
+        "body": "Who won the 2017 Harbour Regatta stays open while the jury hears a protest.",
+        "published_at": "2017-06-04",
+    },
+]
+# A counterfactual twin: the same report with the winner changed, beside the true one.
+TWINS = [
+    WITH_ANSWER[2],
+    {
+        "id": "r17-twin",
+        "title": "Harbour Regatta 2017",
+        "body": "Lena Holm won the 2017 Harbour Regatta after a tight final race on Sunday.",
+        "published_at": "2017-06-04",
+    },
+]
+
+# Two articles agree on the date; a third gives another one in other words (no twin, no vote).
+DATES = [
+    {
+        "id": "d1",
+        "title": "Harbour Regatta 2017",
+        "body": "The 2017 Harbour Regatta was held on June 4, 2017 off the north pier.",
+        "published_at": "2017-06-05",
+    },
+    {
+        "id": "d2",
+        "title": "Regatta day",
+        "body": "Crowds lined the quay as the 2017 Harbour Regatta was held on June 4, 2017.",
+        "published_at": "2017-06-06",
+    },
+    {
+        "id": "d3",
+        "title": "Club newsletter",
+        "body": "Our newsletter wrongly said the 2017 Harbour Regatta was held on June 11, 2017.",
+        "published_at": "2017-07-01",
+    },
+]
+
+
+def cite(word: str, claim: str) -> Callable[[Request], str]:
+    """A scripted reply: `claim` cited to the shown passage that holds `word`."""
+
+    def respond(body: Request) -> str:
+        shown = dict(PASSAGE.findall(body["messages"][-1]["content"]))
+        return claim.format(n=next(k for k, text in shown.items() if word in text))
+
+    return respond
+
+
 def naive(body: Request) -> str:
     """Repeat the first sentence of passage [1] and cite it: never refuses, never checks."""
     first = dict(PASSAGE.findall(body["messages"][-1]["content"]))["1"]
@@ -60,17 +117,26 @@ def stores(
     tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
 ) -> dict[str, IndexStore]:
     root: Path = tmp_path_factory.mktemp("regatta")
-    for name in ("near", "answer"):
-        (root / name).mkdir()
-    return {
-        "near": store_of(NEAR_MISSES, root / "near", embedder),
-        "answer": store_of(WITH_ANSWER, root / "answer", embedder),
+    sets = {
+        "near": NEAR_MISSES,
+        "answer": WITH_ANSWER,
+        "no_winner": NO_WINNER,
+        "twins": TWINS,
+        "dates": DATES,
     }
+    for name in sets:
+        (root / name).mkdir()
+    return {name: store_of(articles, root / name, embedder) for name, articles in sets.items()}
 
 
-def ask(store: IndexStore, embedder: SentenceTransformerEmbedder, model: object):  # type: ignore[no-untyped-def]
+def ask(
+    store: IndexStore,
+    embedder: SentenceTransformerEmbedder,
+    model: object,
+    question: str = "Who won the 2017 Harbour Regatta?",
+):  # type: ignore[no-untyped-def]
     pipeline = AnswerPipeline(HybridRetriever(store), CachedEmbedder(embedder), model, k=4)  # type: ignore[arg-type]
-    return pipeline.answer(AnswerRequest("Who won the 2017 Harbour Regatta?"))
+    return pipeline.answer(AnswerRequest(question))
 
 
 def test_the_prompt_states_the_asked_time_and_names(
@@ -95,6 +161,100 @@ def test_a_naive_model_over_near_misses_is_not_passed_through(
     answer = ask(stores["near"], embedder, make_model())
     assert not answer.answerable
     assert "Ole Brandt" not in answer.answer and "Ada Lind" not in answer.answer
+    # Only other years were retrieved: a near miss that says what they cover, the model unasked.
+    assert answer.refusal_reason == "near_miss" and answer.mode == "llm"
+    assert llm_double.calls == 0
+    assert "2019" in answer.answer and "not for 2017" in answer.answer
+    assert answer.citations and not any(c.supported for c in answer.citations)
+
+
+def test_a_naive_model_answering_from_a_near_miss_is_refused_as_one(
+    stores: dict[str, IndexStore],
+    embedder: SentenceTransformerEmbedder,
+    llm_double: LLMDouble,
+    make_model: ModelFactory,
+) -> None:
+    # The 2017 report makes the passages relevant, so the model is asked; it answers from 2019.
+    llm_double.script(reply(cite("Ole Brandt", "Ole Brandt won the 2019 Harbour Regatta [{n}].")))
+    answer = ask(stores["no_winner"], embedder, make_model())
+    assert llm_double.calls == 1
+    assert not answer.answerable and "Ole Brandt won" not in answer.answer
+    assert answer.refusal_reason == "near_miss" and answer.degraded
+    assert answer.short_answer is None
+
+
+def test_a_verified_sentence_without_the_asked_value_falls_back(
+    stores: dict[str, IndexStore],
+    embedder: SentenceTransformerEmbedder,
+    llm_double: LLMDouble,
+    make_model: ModelFactory,
+) -> None:
+    # Stated by the right passage, about the right year, but it names no winner.
+    claim = "The 2017 Harbour Regatta ended after a tight final race on Sunday [{n}]."
+    llm_double.script(reply(cite("Mara Quist", claim)))
+    answer = ask(stores["answer"], embedder, make_model())
+    assert answer.answerable and answer.degraded and answer.mode == "extractive"
+    assert answer.short_answer == "Mara Quist"
+
+
+def test_an_llm_answer_that_holds_keeps_llm_mode_and_gets_its_short_answer(
+    stores: dict[str, IndexStore],
+    embedder: SentenceTransformerEmbedder,
+    llm_double: LLMDouble,
+    make_model: ModelFactory,
+) -> None:
+    llm_double.script(reply(cite("Mara Quist", "Mara Quist won the 2017 Harbour Regatta [{n}].")))
+    answer = ask(stores["answer"], embedder, make_model())
+    assert answer.answerable and answer.mode == "llm" and not answer.degraded
+    assert answer.short_answer == "Mara Quist"
+    assert answer.answer == "Mara Quist won the 2017 Harbour Regatta [1]."
+
+
+def test_a_naive_model_answering_from_a_counterfactual_twin_is_flagged(
+    stores: dict[str, IndexStore],
+    embedder: SentenceTransformerEmbedder,
+    llm_double: LLMDouble,
+    make_model: ModelFactory,
+) -> None:
+    claim = "Lena Holm won the 2017 Harbour Regatta after a tight final race on Sunday [{n}]."
+    llm_double.script(reply(cite("Lena Holm", claim)))
+    answer = ask(stores["twins"], embedder, make_model())
+    assert llm_double.calls == 1
+    # One side of a disagreement: the extractive answer says sources disagree and cites both.
+    assert answer.conflict and answer.degraded and answer.mode == "extractive"
+    assert "Mara Quist" in answer.answer and "Lena Holm" in answer.answer
+    assert len({c.doc_id for c in answer.citations if c.supported}) == 2
+
+
+def test_an_llm_answer_citing_both_sides_of_a_conflict_is_kept_and_flagged(
+    stores: dict[str, IndexStore],
+    embedder: SentenceTransformerEmbedder,
+    llm_double: LLMDouble,
+    make_model: ModelFactory,
+) -> None:
+    def both(body: Request) -> str:
+        true = cite("Mara Quist", "Mara Quist won the 2017 Harbour Regatta [{n}].")(body)
+        twin = cite(
+            "Lena Holm", "Another report says Lena Holm won the 2017 Harbour Regatta [{n}]."
+        )
+        return f"Sources disagree. {true} {twin(body)}"
+
+    llm_double.script(reply(both))
+    answer = ask(stores["twins"], embedder, make_model())
+    assert answer.mode == "llm" and not answer.degraded and answer.conflict
+    assert "Mara Quist" in answer.answer and "Lena Holm" in answer.answer
+
+
+def test_a_model_refusal_over_close_passages_says_what_they_cover(
+    stores: dict[str, IndexStore],
+    embedder: SentenceTransformerEmbedder,
+    llm_double: LLMDouble,
+    make_model: ModelFactory,
+) -> None:
+    llm_double.script(reply("INSUFFICIENT_CONTEXT"))
+    answer = ask(stores["no_winner"], embedder, make_model())
+    assert llm_double.calls == 1 and not answer.answerable
+    assert answer.refusal_reason == "near_miss" and answer.mode == "llm"
 
 
 def test_a_naive_model_citing_the_wrong_year_falls_back_to_what_holds(
@@ -113,3 +273,34 @@ def test_a_naive_model_citing_the_wrong_year_falls_back_to_what_holds(
     assert "Ole Brandt" not in answer.answer
     assert answer.answerable and answer.degraded and answer.mode == "extractive"
     assert answer.short_answer == "Mara Quist"
+
+
+def test_the_constraints_note_states_quarters_relative_and_latest_times() -> None:
+    asked = analyse("What did Lumo Freight report as revenue in the second quarter of 2021?")
+    note = constraints_note(asked.time, asked.names, asked.source)
+    assert "time: 2021, the second quarter" in note and "Lumo Freight" in note
+    assert "another time, event, organisation or source" in note
+    latest = analyse("Who is the current chair of Ostrava Rail?")
+    assert "the most recent" in constraints_note(latest.time, latest.names, None)
+    last = analyse("How much did Ostrava Rail spend last year?")
+    assert "last year (from the newest passage)" in constraints_note(last.time, last.names, None)
+    assert constraints_note(analyse("how are you").time, (), None) == ""
+
+
+def test_an_llm_answer_giving_another_value_than_the_best_supported_is_replaced(
+    stores: dict[str, IndexStore],
+    embedder: SentenceTransformerEmbedder,
+    llm_double: LLMDouble,
+    make_model: ModelFactory,
+) -> None:
+    claim = "The 2017 Harbour Regatta was held on June 11, 2017 [{n}]."
+    llm_double.script(reply(cite("June 11", claim)))
+    answer = ask(stores["dates"], embedder, make_model(), "When was the 2017 Harbour Regatta held?")
+    assert llm_double.calls == 1
+    assert answer.answerable and answer.degraded and answer.mode == "extractive"
+    assert answer.short_answer is not None and "June 4" in answer.short_answer
+    # The same model giving the best-supported date keeps its answer.
+    llm_double.script(reply(cite("off the north pier", "It was held on June 4, 2017 [{n}].")))
+    kept = ask(stores["dates"], embedder, make_model(), "When was the 2017 Harbour Regatta held?")
+    assert kept.mode == "llm" and not kept.degraded and kept.short_answer is not None
+    assert "June 4" in kept.short_answer
