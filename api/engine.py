@@ -68,7 +68,8 @@ class Engine:
         gate = EmbedGate()
         self._gated = GatedEmbedder(embedder, gate, priority=True)  # answers
         # Answers embed the question and every sentence of the retrieved passages; the corpus
-        # repeats, so the one vector cache (rag.vectors) sits in front of the gate.
+        # repeats, so the one vector cache (rag.vectors) sits in front of the gate; a text
+        # another answer is embedding at the gate is waited for, not embedded twice.
         self.embedder = CachedEmbedder(self._gated, VectorCache(20_000))
         self._bulk_embedder = GatedEmbedder(embedder, gate, priority=False)  # ingests
         self.model = model
