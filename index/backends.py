@@ -223,7 +223,6 @@ def encode(
     batch_size: int,
     *,
     workers: int = 1,
-    progress: bool = False,
 ) -> np.ndarray:
     """Mean-pooled, L2-normalised (n, hidden) float32 from token ids; batches sorted by length.
 
@@ -236,10 +235,6 @@ def encode(
     out = np.zeros((len(ids), 0), dtype=np.float32)  # (n, h) once the width is known
     with ThreadPoolExecutor(max(1, min(workers, len(batches)))) as pool:
         results = pool.map(lambda batch: _embed_batch(runner, ids, batch), batches)
-        if progress:
-            from tqdm.auto import tqdm
-
-            results = tqdm(results, total=len(batches), desc="Embedding", unit="batch")
         for batch, pooled in zip(batches, results, strict=True):
             if out.shape[1] == 0:
                 out = np.zeros((len(ids), pooled.shape[1]), dtype=np.float32)
