@@ -19,6 +19,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newsrag.index import Embedder
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -73,14 +77,18 @@ def ensure_peer_venv() -> float:
     return time.perf_counter() - start
 
 
-def ours(spec: dict) -> dict[str, object]:
-    """Our side: project ingest into a fresh index, HybridRetriever defaults for queries."""
+def ours(spec: dict, embedder: Embedder | None = None) -> dict[str, object]:
+    """Our side: project ingest into a fresh index, HybridRetriever defaults for queries.
+
+    `embedder`: the one to ingest and query with (default: the configured one, loaded here).
+    """
     from newsrag.index import IngestOptions, ingest, open_index
     from newsrag.rag.components import load_embedder
     from newsrag.rag.retrieval import HybridRetriever
     from newsrag.rag.settings import Settings
 
-    embedder = load_embedder(Settings())
+    if embedder is None:
+        embedder = load_embedder(Settings())
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
         cpu = time.process_time()
