@@ -35,19 +35,18 @@ from bench.common import (
     ndcg_at,
     peak_rss_mb,
     percentile,
+    script_parser,
     stopwatch,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_VENV = ROOT / ".venv-peers"
 PEER_PACKAGES = ["llama-index-core", "llama-index-embeddings-huggingface"]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("dataset", type=Path, nargs="?", help="BEIR folder")
     parser.add_argument("--subset", type=int, default=0, help="judged docs + N others (0: all)")
     parser.add_argument("--pool", type=int, default=100, help="passages pooled for nDCG")
@@ -59,7 +58,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--side", choices=("ours",), help=argparse.SUPPRESS)
     parser.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
 

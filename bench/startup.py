@@ -30,7 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import emit, load_note
+from bench.common import emit, load_note, script_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -43,10 +43,9 @@ CURSOR_QUERY, CURSOR_AT = b"\x1b[6n", b"\x1b[1;1R"  # prompt_toolkit asks where 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per command")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per run at most")
-    parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
 
