@@ -11,17 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 import newsrag.evals.runner
-from newsrag.evals.cli import register
 from newsrag.evals.gate import load_rules
 from newsrag.index import Embedder
-from newsrag.rag.cli_common import Host
 from newsrag.rag.pipeline import AnswerPipeline
 from newsrag.rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
+from tests.evals.helpers import invoke_eval
 from tests.rag.llm_double import LLMDouble, reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,17 +40,6 @@ GOLD = [
         "type": "unanswerable",
     },
 ]
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test host app."""
-
-    register(app)
-    return app
 
 
 @pytest.fixture
@@ -96,8 +82,7 @@ def _eval(workdir: Path, embedder: Embedder, *extra: str) -> tuple[int, str]:
         str(workdir / "baseline.json"),
         *extra,
     ]
-    result = CliRunner().invoke(_app(), args, obj=Host(embedder=embedder))
-    return result.exit_code, result.output
+    return invoke_eval(args, embedder)
 
 
 def test_eval_writes_reports_updates_baseline_and_gates_flips(

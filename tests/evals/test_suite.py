@@ -10,11 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
 import newsrag.evals.runner
-from newsrag.evals.cli import register
 from newsrag.evals.metrics import score_question
 from newsrag.evals.perturb import CROSS_CPU_DISTANCE, PerturbedEmbedder
 from newsrag.evals.report import Report, RunInfo, render_markdown
@@ -29,11 +26,10 @@ from newsrag.evals.suite import (
     write_summary,
 )
 from newsrag.index import SentenceTransformerEmbedder
-from newsrag.rag.cli_common import Host
 from newsrag.rag.pipeline import AnswerPipeline
 from newsrag.rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
-from tests.evals.helpers import answer, citation, gold
+from tests.evals.helpers import answer, citation, gold, invoke_eval
 
 ROOT = Path(__file__).resolve().parents[2]
 INFO = RunInfo("g.jsonl", "0" * 64, "corpus", "extractive", 5, None, "2026-01-01T00:00:00")
@@ -162,17 +158,6 @@ def test_perturbed_embedder_moves_each_vector_by_the_distance_the_same_way_each_
     assert 0 < CROSS_CPU_DISTANCE < 0.5
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test host app."""
-
-    register(app)
-    return app
-
-
 @pytest.fixture
 def suite_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The retrieval-only answerer for `rag eval --sets`."""
@@ -190,8 +175,8 @@ def suite_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _suite(root: Path, embedder: SentenceTransformerEmbedder, *args: str) -> tuple[int, str]:
     """`rag eval` with the shared test embedder handed in (no model load)."""
     base = ["eval", "--index-dir", str(root / "index"), "--out", str(root / "out")]
-    result = CliRunner().invoke(_app(), [*base, *args], obj=Host(embedder=embedder))
-    return result.exit_code, " ".join(result.output.split())
+    code, output = invoke_eval([*base, *args], embedder)
+    return code, " ".join(output.split())
 
 
 def test_sets_run_one_report_each_and_skip_what_is_absent(
