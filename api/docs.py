@@ -90,11 +90,6 @@ DocsKey = Depends(require_docs_key)
 router = APIRouter(include_in_schema=False)
 
 
-def _root(request: Request) -> str:
-    root: str = request.scope.get("root_path", "")
-    return root.rstrip("/")
-
-
 @router.get("/openapi.json", dependencies=[DocsKey])
 async def openapi_schema(request: Request) -> JSONResponse:
     """The OpenAPI schema of the service."""
@@ -104,32 +99,44 @@ async def openapi_schema(request: Request) -> JSONResponse:
 @router.get("/docs", dependencies=[DocsKey])
 async def swagger_page(request: Request) -> HTMLResponse:
     """Swagger UI over /openapi.json, from local assets."""
-    root = _root(request)
-    page = get_swagger_ui_html(
-        openapi_url=f"{root}/openapi.json",
-        title=f"{TITLE} - Swagger UI",
-        swagger_js_url=f"{root}{ASSET_PREFIX}/swagger-ui-bundle.js",
-        swagger_css_url=f"{root}{ASSET_PREFIX}/swagger-ui.css",
-        swagger_favicon_url=f"{root}{ASSET_PREFIX}/favicon.png",
-        oauth2_redirect_url=None,
-        # validatorUrl: Swagger UI would ask a public validator for a badge; none here.
-        swagger_ui_parameters={"validatorUrl": None},
+    root, assets = _urls(request)
+    return _local_page(
+        get_swagger_ui_html(
+            openapi_url=f"{root}/openapi.json",
+            title=f"{TITLE} - Swagger UI",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png",
+            oauth2_redirect_url=None,
+            # validatorUrl: Swagger UI would ask a public validator for a badge; none here.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
     )
-    page.headers.update(PAGE_HEADERS)
-    return page
 
 
 @router.get("/redoc", dependencies=[DocsKey])
 async def redoc_page(request: Request) -> HTMLResponse:
     """ReDoc over /openapi.json, from local assets, without Google fonts."""
-    root = _root(request)
-    page = get_redoc_html(
-        openapi_url=f"{root}/openapi.json",
-        title=f"{TITLE} - ReDoc",
-        redoc_js_url=f"{root}{ASSET_PREFIX}/redoc.standalone.js",
-        redoc_favicon_url=f"{root}{ASSET_PREFIX}/favicon.png",
-        with_google_fonts=False,
+    root, assets = _urls(request)
+    return _local_page(
+        get_redoc_html(
+            openapi_url=f"{root}/openapi.json",
+            title=f"{TITLE} - ReDoc",
+            redoc_js_url=f"{assets}/redoc.standalone.js",
+            redoc_favicon_url=f"{assets}/favicon.png",
+            with_google_fonts=False,
+        )
     )
+
+
+def _urls(request: Request) -> tuple[str, str]:
+    """The app's root path (behind a proxy prefix) and where the pages' assets are under it."""
+    root: str = request.scope.get("root_path", "").rstrip("/")
+    return root, f"{root}{ASSET_PREFIX}"
+
+
+def _local_page(page: HTMLResponse) -> HTMLResponse:
+    """`page` with the headers that keep it on this origin (PAGE_HEADERS)."""
     page.headers.update(PAGE_HEADERS)
     return page
 

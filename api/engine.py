@@ -31,11 +31,11 @@ from newsrag.index import (
     IngestOptions,
     IngestReport,
     delete_articles,
-    ingest,
     open_index,
 )
 from newsrag.index.generations import CURRENT, current_generation, generation_number
-from newsrag.index.loaders import LoadLimits
+from newsrag.index.ingest import ingest_loaded
+from newsrag.index.loaders import LoadLimits, LoadResult
 from newsrag.rag.llm import ChatModel
 from newsrag.rag.pipeline import AnswerPipeline, pipeline_over
 from newsrag.rag.records import Answer, AnswerEvent, AnswerRequest
@@ -68,7 +68,8 @@ class Engine:
         gate = EmbedGate()
         self._gated = GatedEmbedder(embedder, gate, priority=True)  # answers
         # Answers embed the question and every sentence of the retrieved passages; the corpus
-        # repeats, so the one vector cache (rag.vectors) sits in front of the gate.
+        # repeats, so the one vector cache (rag.vectors) sits in front of the gate; a text
+        # another answer is embedding at the gate is waited for, not embedded twice.
         self.embedder = CachedEmbedder(self._gated, VectorCache(20_000))
         self._bulk_embedder = GatedEmbedder(embedder, gate, priority=False)  # ingests
         self.model = model
@@ -171,8 +172,8 @@ class Engine:
             if close is not None:
                 close()
 
-    def ingest(self, paths: list[Path]) -> IngestReport:
-        """Upsert articles from files into a new generation and make it live.
+    def ingest(self, loaded: LoadResult) -> IngestReport:
+        """Upsert articles loaded (parsed) already into a new generation and make it live.
 
         The files are cut and embedded before the index's writer lock is taken
         (index.ingest), so concurrent uploads and deletes wait for each other's commit only,
@@ -182,7 +183,7 @@ class Engine:
         options = replace(self._ingest_options(), on_progress=progress)
         self.metrics.ingest_running.inc()
         try:
-            report = ingest(paths, self.settings.index_dir, self._bulk_embedder, options)
+            report = ingest_loaded(loaded, self.settings.index_dir, self._bulk_embedder, options)
         finally:
             self.metrics.ingest_running.dec()
             progress.close()

@@ -9,8 +9,8 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from newsrag.api.engine import Engine
-from newsrag.index import IndexStoreError, IngestReport, load_paths
-from newsrag.index.loaders import SUPPORTED, LoadLimits
+from newsrag.index import Article, IndexStoreError, IngestReport, load_paths
+from newsrag.index.loaders import SUPPORTED, LoadLimits, LoadResult
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,12 @@ class FileOutcome:
 class _Checked:
     upload: Upload
     path: Path
-    doc_ids: list[str]
+    articles: list[Article]  # parsed once here, then ingested as they are
     errors: list[str]
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return [a.id for a in self.articles]
 
 
 def safe_name(filename: str, fallback: str) -> str:
@@ -63,16 +67,17 @@ def ingest_uploads(engine: Engine, uploads: list[Upload]) -> UploadOutcome:
     """Ingest uploads in one new generation; a bad file fails alone and changes nothing."""
     with tempfile.TemporaryDirectory(prefix="rag-upload-") as tmp:
         checked = _check_all(uploads, Path(tmp), engine.limits)
-        good = [c for c in checked if c.doc_ids]
+        good = [c for c in checked if c.articles]
         report: IngestReport | None = None
         if good:
+            loaded = LoadResult(articles=[a for c in good for a in c.articles])
             try:
-                report = engine.ingest([c.path for c in good])
+                report = engine.ingest(loaded)
             except (IndexStoreError, ValueError, OSError) as exc:
                 log.error("upload ingest failed", exc_info=exc)
                 for item in good:
                     item.errors.append("could not update the index")
-                    item.doc_ids.clear()
+                    item.articles.clear()
         outcomes = [_outcome(c, report) for c in checked]
     live = engine.live
     return UploadOutcome(outcomes, live.name if live else None, report)
@@ -106,7 +111,7 @@ def _check(item: _Checked, claimed: dict[str, str], limits: LoadLimits) -> None:
             )
             continue
         claimed[article.id] = item.upload.filename
-        item.doc_ids.append(article.id)
+        item.articles.append(article)
 
 
 def _clean(reason: str, item: _Checked) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import tempfile
@@ -25,7 +24,6 @@ if __package__ in (None, ""):
 
 from bench.common import (
     BeirData,
-    emit,
     head_jsonl,
     iter_jsonl,
     load_beir,
@@ -35,11 +33,10 @@ from bench.common import (
     ndcg_at,
     peak_rss_mb,
     recall_at,
+    run_script,
+    script_parser,
     stopwatch,
 )
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 # Published nDCG@10 on SciFact (see the dataset's SOURCE.md).
@@ -52,7 +49,7 @@ REFERENCES = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("dataset", type=Path, help="BEIR folder: corpus.jsonl, queries, qrels/")
     parser.add_argument("--backend", default=None, help="embedding backend (default: project's)")
     parser.add_argument("--index-dir", type=Path, default=None)
@@ -67,7 +64,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", default="test")
     parser.add_argument("--target-tokens", type=int, default=0, help="chunk size (0: default)")
     parser.add_argument("--overlap-tokens", type=int, default=-1, help="overlap (-1: default)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
 
@@ -193,8 +189,7 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
-    args = parse_args(argv)
-    emit(run(args), as_json=args.json)
+    run_script(parse_args, run, argv)
 
 
 if __name__ == "__main__":

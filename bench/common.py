@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 import resource
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+# Benchmarks run offline with the tokenizer's own threads off (they fight ours on 2 cores); set
+# when a script imports this module, before any model library loads.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def script_parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's options: described by the first line of `doc`, with --json."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def run_script(
+    parse_args: Callable[[list[str] | None], argparse.Namespace],
+    run: Callable[[argparse.Namespace], dict[str, Any]],
+    argv: list[str] | None = None,
+) -> None:
+    """A benchmark's entry point: parse the options, run, print the figures (text or JSON)."""
+    args = parse_args(argv)
+    emit(run(args), as_json=args.json)
 
 
 @dataclass(frozen=True, slots=True)

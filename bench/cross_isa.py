@@ -21,7 +21,6 @@ the avx2 and the vnni embedder and counts answers and verdicts that differ.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -32,22 +31,18 @@ if __package__ in (None, ""):
 import numpy as np
 
 from bench import isa
-from bench.common import emit, load_beir, load_note, mean, ndcg_at
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from bench.common import load_beir, load_note, mean, ndcg_at, run_script, script_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("dataset", type=Path, help="BEIR folder (SciFact)")
     parser.add_argument("--subset", type=int, default=300, help="unjudged documents added")
     parser.add_argument("--model", type=Path, default=None, help="int8 ONNX file (default: ours)")
     parser.add_argument("--eps", default="1e-7", help="float perturbations to try (comma list)")
     parser.add_argument("--check-texts", type=int, default=16, help="texts for the ORT check")
     parser.add_argument("--answers", action="store_true", help="also compare eval-set answers")
-    parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -257,8 +252,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
-    args = parse_args(argv)
-    emit(run(args), as_json=args.json)
+    run_script(parse_args, run, argv)
 
 
 if __name__ == "__main__":

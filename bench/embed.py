@@ -13,7 +13,6 @@ processes.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import time
@@ -24,20 +23,16 @@ if __package__ in (None, ""):
 
 import numpy as np
 
-from bench.common import corpus_input, emit, head_jsonl, load_note
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from bench.common import corpus_input, head_jsonl, load_note, run_script, script_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("path", type=Path, help="corpus folder/file or BEIR dataset folder")
     parser.add_argument("--docs", type=int, default=150, help="articles to chunk and embed")
     parser.add_argument("--backends", default="torch,onnx,onnx-int8,openvino")
     parser.add_argument("--cache-dir", type=Path, default=None, help="exported models")
-    parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -115,8 +110,7 @@ def _row(vectors: np.ndarray, reference: np.ndarray, tokens: int, wall: float, c
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
-    args = parse_args(argv)
-    emit(run(args), as_json=args.json)
+    run_script(parse_args, run, argv)
 
 
 if __name__ == "__main__":

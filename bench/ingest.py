@@ -14,7 +14,6 @@ Ray process) for each, Ray 2 workers against local, and the scaling efficiency
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -25,15 +24,20 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import corpus_input, emit, head_jsonl, load_note, peak_rss_mb, stopwatch
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from bench.common import (
+    corpus_input,
+    emit,
+    head_jsonl,
+    load_note,
+    peak_rss_mb,
+    script_parser,
+    stopwatch,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("path", type=Path, help="corpus folder, file, or BEIR dataset folder")
     parser.add_argument("--backend", default=None, help="embedding backend (default: project's)")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -41,7 +45,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=0, help="only the first N records (.jsonl)")
     parser.add_argument("--index-dir", type=Path, default=None, help="keep the index here")
     parser.add_argument("--ray", action="store_true", help="also on Ray, 1 and 2 workers")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
 

@@ -19,6 +19,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newsrag.index import Embedder
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,19 +35,18 @@ from bench.common import (
     ndcg_at,
     peak_rss_mb,
     percentile,
+    script_parser,
     stopwatch,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_VENV = ROOT / ".venv-peers"
 PEER_PACKAGES = ["llama-index-core", "llama-index-embeddings-huggingface"]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("dataset", type=Path, nargs="?", help="BEIR folder")
     parser.add_argument("--subset", type=int, default=0, help="judged docs + N others (0: all)")
     parser.add_argument("--pool", type=int, default=100, help="passages pooled for nDCG")
@@ -55,7 +58,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--side", choices=("ours",), help=argparse.SUPPRESS)
     parser.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -73,14 +75,18 @@ def ensure_peer_venv() -> float:
     return time.perf_counter() - start
 
 
-def ours(spec: dict) -> dict[str, object]:
-    """Our side: project ingest into a fresh index, HybridRetriever defaults for queries."""
+def ours(spec: dict, embedder: Embedder | None = None) -> dict[str, object]:
+    """Our side: project ingest into a fresh index, HybridRetriever defaults for queries.
+
+    `embedder`: the one to ingest and query with (default: the configured one, loaded here).
+    """
     from newsrag.index import IngestOptions, ingest, open_index
     from newsrag.rag.components import load_embedder
     from newsrag.rag.retrieval import HybridRetriever
     from newsrag.rag.settings import Settings
 
-    embedder = load_embedder(Settings())
+    if embedder is None:
+        embedder = load_embedder(Settings())
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
         cpu = time.process_time()

@@ -22,7 +22,6 @@ the project's `index.dense.build_faiss`, one at a time, so peak memory stays nea
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -33,16 +32,15 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import emit, load_note, peak_rss_mb, percentile
+from bench.common import emit, load_note, peak_rss_mb, percentile, script_parser
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Search knobs tried on top of each kind's build defaults: (kind, attribute, value).
 SWEEP = {"hnsw": ("efSearch", (64, 128, 256)), "ivf": ("nprobe", (32, 64, 128, 256))}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = script_parser(__doc__)
     parser.add_argument("--n", type=int, default=1_000_000, help="vectors in the index")
     parser.add_argument("--kinds", default="flat,hnsw,ivf-sq8,ivf-pq")
     parser.add_argument("--vectors-from", type=Path, default=None, help="index with vectors.npy")
@@ -59,7 +57,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nlist", type=int, default=4096, help="IVF lists (--on-disk)")
     parser.add_argument("--train", type=int, default=100_000, help="IVF training vectors")
     parser.add_argument("--chunk", type=int, default=500_000, help="vectors made at a time")
-    parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
 

@@ -6,8 +6,9 @@ The public names load on first use (PEP 562): every `rag` command loads evals.cl
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from newsrag.index.lazy import lazy_names
 
 if TYPE_CHECKING:
     from newsrag.evals.errors import EvalError, GateConfigError, GoldFormatError
@@ -34,7 +35,6 @@ _HOMES = {
     "goldset": ["GoldQuestion", "load_gold", "missing_evidence"],
     "metrics": ["QuestionScore", "contains", "normalise", "score_question", "summarise"],
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "EvalError",
@@ -56,15 +56,4 @@ __all__ = [
     "summarise",
 ]
 
-
-def __getattr__(name: str) -> object:
-    module = _HOME_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, __all__)

@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
 
 
 def eval_command(
+    ctx: typer.Context,
     gold: Annotated[
         Path,
         typer.Option(
@@ -105,7 +106,7 @@ def eval_command(
     """Score the answer pipeline on a gold set; exit 1 when the gate fails."""
     from newsrag.evals.errors import EvalError
     from newsrag.index import IndexStoreError
-    from newsrag.rag.cli_common import err, fail, settings_from
+    from newsrag.rag.cli_common import err, fail, host_embedder, settings_from
 
     if mode not in MODES:
         raise fail(f"--mode must be one of {', '.join(MODES)}", 2)
@@ -114,7 +115,15 @@ def eval_command(
         from newsrag.evals.cli_suite import suite_command
 
         suite_command(
-            sets, mode, settings, out, index_dir, update_baseline, datasets, perturb_distance
+            sets,
+            mode,
+            settings,
+            out,
+            index_dir,
+            update_baseline,
+            datasets,
+            perturb_distance,
+            embedder=host_embedder(ctx),
         )
         return
     options = EvalOptions(
@@ -132,7 +141,9 @@ def eval_command(
     try:
         # Questions run one at a time on small inputs: few threads avoid oversubscribing.
         with model_for(mode, settings) as model, components.torch_threads(torch_threads):
-            report, prior = run_eval(options, settings, model, quiet=as_json)
+            report, prior = run_eval(
+                options, settings, model, quiet=as_json, embedder=host_embedder(ctx)
+            )
     except (EvalError, IndexStoreError) as exc:
         raise fail(str(exc), 2) from None
     if as_json:
@@ -183,7 +194,7 @@ def run_eval(
     rules = load_rules(options.thresholds)
     prior = load_baseline(options.baseline)
     # Behind the memory cache: words and sentences recur across the questions of a run.
-    embedder = cached(embedder or load_embedder(settings))
+    embedder = cached(embedder if embedder is not None else load_embedder(settings))
     store = prepare_index(
         options.corpus, options.index_dir, embedder, faiss_kind=settings.faiss_kind
     )

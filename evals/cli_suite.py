@@ -18,6 +18,7 @@ from newsrag.evals.cli import (
 
 if TYPE_CHECKING:
     from newsrag.evals.suite import SuiteResult
+    from newsrag.index import Embedder
     from newsrag.rag.settings import Settings
 
 
@@ -30,8 +31,13 @@ def suite_command(
     update_baseline: bool,
     datasets: Path | None,
     perturb_distance: float | None,
+    *,
+    embedder: Embedder | None = None,
 ) -> None:
-    """Run every named set (or all), print each table and the summary; exit 1 on a failure."""
+    """Run every named set (or all), print each table and the summary; exit 1 on a failure.
+
+    `embedder`: the one to index and answer with (default: the configured one).
+    """
     from newsrag.evals.errors import EvalError
     from newsrag.evals.perturb import CROSS_CPU_DISTANCE
     from newsrag.evals.suite import default_datasets_dir, gate_sets, run_suite
@@ -60,6 +66,7 @@ def suite_command(
                 model,
                 index_root=index_dir,
                 perturb_distance=distance,
+                embedder=embedder,
             )
     except (EvalError, IndexStoreError) as exc:
         raise fail(str(exc), 2) from None

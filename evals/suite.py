@@ -237,12 +237,16 @@ def run_suite(
     *,
     index_root: Path,
     perturb_distance: float,
+    embedder: Embedder | None = None,
 ) -> SuiteResult:
-    """Run and gate every set with one embedder, then the perturbation check on the first."""
+    """Run and gate every set with one embedder, then the perturbation check on the first.
+
+    `embedder`: the one to index and answer with (default: the configured one, loaded here).
+    """
     from newsrag.rag.cli import err
     from newsrag.rag.components import load_embedder
 
-    embedder = load_embedder(settings)
+    embedder = embedder if embedder is not None else load_embedder(settings)
     results = []
     for item in sets:
         err.print(f"[bold]eval set {item.name}[/bold]: {item.gold}")

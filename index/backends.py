@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 import warnings
@@ -176,13 +177,21 @@ def current_exports() -> tuple[str, str]:
     return f"model-r{RECIPES['onnx']}.onnx", f"model-{backend_label('onnx-int8')}.onnx"
 
 
+# Exports of other recipes kept beside the current ones (60-90 MB each): worktrees or installs
+# on another recipe share this cache, and deleting theirs made each re-export (20-40 s) in turn.
+KEEP_OTHER_RECIPES = 2
+_RECIPE_FILE = re.compile(r"model-(?:[a-z0-9-]+-)?r\d+\.onnx")
+
+
 def _prune_stale(folder: Path) -> None:
-    """Delete exports of older recipes (60-90 MB each) once a current one is written."""
+    """Delete pre-recipe exports, and other recipes' beyond the KEEP_OTHER_RECIPES newest."""
     keep = set(current_exports())
-    for path in folder.glob("model*.onnx"):
-        if path.name not in keep:
-            path.unlink(missing_ok=True)
-            log.info("removed an export of an older recipe", extra={"path": str(path)})
+    others = [p for p in folder.glob("model*.onnx") if p.name not in keep]
+    named = [p for p in others if _RECIPE_FILE.fullmatch(p.name)]
+    named.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for path in [p for p in others if p not in named] + named[KEEP_OTHER_RECIPES:]:
+        path.unlink(missing_ok=True)
+        log.info("removed an export of another recipe", extra={"path": str(path)})
 
 
 def available_cpus() -> int:
@@ -223,7 +232,6 @@ def encode(
     batch_size: int,
     *,
     workers: int = 1,
-    progress: bool = False,
 ) -> np.ndarray:
     """Mean-pooled, L2-normalised (n, hidden) float32 from token ids; batches sorted by length.
 
@@ -236,10 +244,6 @@ def encode(
     out = np.zeros((len(ids), 0), dtype=np.float32)  # (n, h) once the width is known
     with ThreadPoolExecutor(max(1, min(workers, len(batches)))) as pool:
         results = pool.map(lambda batch: _embed_batch(runner, ids, batch), batches)
-        if progress:
-            from tqdm.auto import tqdm
-
-            results = tqdm(results, total=len(batches), desc="Embedding", unit="batch")
         for batch, pooled in zip(batches, results, strict=True):
             if out.shape[1] == 0:
                 out = np.zeros((len(ids), pooled.shape[1]), dtype=np.float32)

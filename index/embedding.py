@@ -171,7 +171,7 @@ class SentenceTransformerEmbedder:
         encoded = self._counter(texts, add_special_tokens=True, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32 L2-normalised; sentence-transformers sorts by length per batch."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -180,7 +180,7 @@ class SentenceTransformerEmbedder:
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=progress,
+            show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)  # (n, dim)
 

@@ -188,15 +188,15 @@ class OnnxEmbedder:
         """Word pieces per text with [CLS]/[SEP] included, never truncated."""
         return self._pieces.count(texts) if texts else []
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32 L2-normalised; batches sorted by length."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ids = self._pieces.ids(texts)
         if self.backend in BATCH_DEPENDENT:
             workers = self._threads or available_cpus()
-            return encode(self._runner, ids, 1, workers=workers, progress=progress)
-        return encode(self._runner, ids, self.batch_size, progress=progress)  # (n, dim)
+            return encode(self._runner, ids, 1, workers=workers)
+        return encode(self._runner, ids, self.batch_size)  # (n, dim)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32: several queries in one call (embedded as passages are, no prompt)."""

@@ -5,31 +5,16 @@ The public names load on first use (PEP 562), so `rag --help` does not import py
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from newsrag.index.lazy import lazy_names
 
 if TYPE_CHECKING:
     from newsrag.rag.records import Answer, AnswerSentence, Citation
     from newsrag.rag.settings import Settings
 
-_HOME_OF = {
-    "Answer": "records",
-    "AnswerSentence": "records",
-    "Citation": "records",
-    "Settings": "settings",
-}
+_HOMES = {"records": ["Answer", "AnswerSentence", "Citation"], "settings": ["Settings"]}
 
 __all__ = ["Answer", "AnswerSentence", "Citation", "Settings"]
 
-
-def __getattr__(name: str) -> object:
-    module = _HOME_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, __all__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +15,7 @@ from rich.markup import escape
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
+    from newsrag.index import Embedder
     from newsrag.rag.settings import Settings
 
 console = Console()
@@ -33,6 +35,23 @@ def settings_from(index_dir: Path | None = None, **overrides: Any) -> Settings:
     if index_dir is not None:
         values["index_dir"] = index_dir
     return Settings(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """What a program running the `rag` commands hands them instead of letting them load it.
+
+    Passed as click's context object: `CliRunner().invoke(app, args, obj=Host(embedder=e))`
+    runs a command with the test embedder `e` (the command line itself passes nothing).
+    """
+
+    embedder: Embedder | None = None
+
+
+def host_embedder(ctx: typer.Context) -> Embedder | None:
+    """The embedder the host handed the command (see Host), or None: load the configured one."""
+    host = ctx.find_object(Host)
+    return host.embedder if host is not None else None
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

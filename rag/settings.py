@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from newsrag.index.loaders import LoadLimits
+if TYPE_CHECKING:  # loaders (yaml, the cleaning patterns) load only for ingest: issue 13
+    from newsrag.index.loaders import LoadLimits
 
 
 class Settings(BaseSettings):
@@ -96,6 +98,8 @@ class Settings(BaseSettings):
 
     def load_limits(self) -> LoadLimits:
         """The per-file limits of ingest (index.loaders.LoadLimits)."""
+        from newsrag.index.loaders import LoadLimits
+
         return LoadLimits(self.max_article_bytes, self.max_title_chars)
 
     @field_validator("vector_cache_dir", mode="before")

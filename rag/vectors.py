@@ -178,11 +178,23 @@ def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
+class _Flight:
+    """One text being embedded by one caller; concurrent callers wait for its vector."""
+
+    __slots__ = ("done", "vector")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.vector: np.ndarray | None = None  # None once done: the owner failed
+
+
 class CachedEmbedder:
     """An Embedder that answers from its caches and asks `inner` only for what is missing.
 
     Passages and queries are cached apart (a model may embed them differently). Missing
-    texts of one call go to `inner` in one call, each text once.
+    texts of one call go to `inner` in one call, each text once; a text another thread is
+    embedding right now is waited for, not embedded again (concurrent HTTP answers over the
+    same passages would otherwise each embed it behind the model gate).
     """
 
     def __init__(
@@ -201,6 +213,8 @@ class CachedEmbedder:
         self.max_tokens = inner.max_tokens
         self.cache = cache if cache is not None else VectorCache()
         self.disk = disk
+        self._flights: dict[tuple[Kind, str], _Flight] = {}
+        self._flights_lock = threading.Lock()
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text (not cached: counting is cheap)."""
@@ -219,18 +233,61 @@ class CachedEmbedder:
         return self._embed("query", [text])[0]
 
     def _embed(self, kind: Kind, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         found: dict[str, np.ndarray] = {}
         for text in texts:
             vector = self.cache.get((kind, text))
             if vector is not None:
                 found[text] = vector
         missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing and self.disk is not None:
-            stored = self.disk.get_many(kind, missing)
-            for text, vector in stored.items():
+        while missing:  # a second round only for texts whose owner failed
+            mine, theirs = self._claim(kind, missing)
+            try:
+                found.update(self._fetch(kind, mine))
+            finally:
+                self._land(kind, mine, found)
+            missing = []
+            for text, flight in theirs:  # our own texts are done first: no wait cycle
+                flight.done.wait()
+                if flight.vector is None:
+                    missing.append(text)
+                else:
+                    found[text] = flight.vector
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)  # (n, dim)
+
+    def _claim(self, kind: Kind, texts: list[str]) -> tuple[list[str], list[tuple[str, _Flight]]]:
+        """Split `texts` into those this call embeds and those another call is embedding."""
+        mine: list[str] = []
+        theirs: list[tuple[str, _Flight]] = []
+        with self._flights_lock:
+            for text in texts:
+                flight = self._flights.get((kind, text))
+                if flight is None:
+                    self._flights[(kind, text)] = _Flight()
+                    mine.append(text)
+                else:
+                    theirs.append((text, flight))
+        return mine, theirs
+
+    def _land(self, kind: Kind, texts: list[str], found: dict[str, np.ndarray]) -> None:
+        """Hand this call's vectors to whoever waits on them (None where embedding failed)."""
+        with self._flights_lock:
+            flights = [self._flights.pop((kind, text)) for text in texts]
+        for text, flight in zip(texts, flights, strict=True):
+            flight.vector = found.get(text)
+            flight.done.set()
+
+    def _fetch(self, kind: Kind, texts: list[str]) -> dict[str, np.ndarray]:
+        """Vectors of `texts` from disk or the model, kept in memory (and on disk when new)."""
+        if not texts:
+            return {}
+        found: dict[str, np.ndarray] = {}
+        if self.disk is not None:
+            found = self.disk.get_many(kind, texts)
+            for text, vector in found.items():
                 self.cache.put((kind, text), vector)
-            found.update(stored)
-            missing = [t for t in missing if t not in stored]
+        missing = [t for t in texts if t not in found]
         if missing:
             vectors = self._inner_embed(kind, missing)  # (len(missing), dim)
             fresh = [(t, v.copy()) for t, v in zip(missing, vectors, strict=True)]
@@ -239,9 +296,7 @@ class CachedEmbedder:
             found.update(fresh)
             if self.disk is not None:
                 self.disk.put_many(kind, fresh)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)  # (n, dim)
+        return found
 
     def _inner_embed(self, kind: Kind, texts: list[str]) -> np.ndarray:
         if kind == "passage":

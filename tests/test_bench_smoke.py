@@ -99,14 +99,11 @@ def test_scale_bench_flat_is_exact_and_ivf_close(corpus_index_dir: Path) -> None
 
 
 def test_peers_ours_side_reports_every_figure(
-    tiny_beir: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+    tiny_beir: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    import newsrag.rag.components
-
-    monkeypatch.setattr(newsrag.rag.components, "load_embedder", lambda settings: embedder)
     data = common.load_beir(tiny_beir)
     spec = {"corpus": str(data.corpus), "queries": data.queries, "qrels": data.qrels, "pool": 10}
-    figures = peers.ours(spec)
+    figures = peers.ours(spec, embedder)
     assert figures["documents"] == 4 and figures["ndcg@10"] == 1.0
     assert float(figures["query_p50_ms"]) > 0
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
+
+import newsrag.index.loaders
 from tests.api.conftest import LiveServer, ServerFactory, api_settings
 
 ZEBRA_MD = b"""---
@@ -153,3 +156,23 @@ def test_upload_into_an_empty_index_creates_it(start_server: ServerFactory, tmp_
     assert response.json()["results"][0]["status"] == "added"
     assert response.json()["generation"] == "gen-000001"
     assert server.client.get("/readyz").status_code == 200
+
+
+def test_each_uploaded_file_is_parsed_once(
+    start_server: ServerFactory, writable_index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = start_server(api_settings(writable_index_dir))
+    parsed: list[str] = []
+    load_one = newsrag.index.loaders.load_one
+
+    def counting(path: Path, *args: object, **kwargs: object) -> object:
+        parsed.append(path.name)
+        return load_one(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(newsrag.index.loaders, "load_one", counting)
+    edited = ZEBRA_MD.replace(b"zebra-crossing", b"zebra-two")
+    files = [("files", ("z.md", ZEBRA_MD)), ("files", ("two.md", edited))]
+    results = server.client.post("/v1/documents", files=files).json()["results"]
+    assert [r["status"] for r in results] == ["added", "added"]
+    assert sorted(parsed) == ["two.md", "z.md"]  # the ingest takes the parsed articles
+    assert {"zebra-crossing", "zebra-two"} <= set(server.engine.require().store.articles)

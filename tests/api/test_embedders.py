@@ -27,7 +27,7 @@ class CountingEmbedder:
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.inner.count_tokens(texts)
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         self.passages += len(texts)
         return self.inner.embed_passages(texts)
 
@@ -114,7 +114,7 @@ class FakeQueryEmbedder:
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(t.split()) for t in texts]
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self.embed_queries(texts)
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -1,9 +1,29 @@
-"""Hand-made gold questions and Answers for metric and gate tests (no pipeline needed)."""
+"""Hand-made gold questions and Answers for metric and gate tests (no pipeline needed), and
+the `rag eval` command on a typer app of its own, run with a test embedder handed in."""
 
 from __future__ import annotations
 
+import typer
+from typer.testing import CliRunner
+
+from newsrag.evals.cli import register
 from newsrag.evals.goldset import GoldQuestion, QuestionType
+from newsrag.index import Embedder
+from newsrag.rag.cli_common import Host
 from newsrag.rag.records import Answer, Citation
+
+
+def invoke_eval(args: list[str], embedder: Embedder) -> tuple[int, str]:
+    """`rag eval ARGS` with `embedder` handed in (Host): exit code and output."""
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Test host app."""
+
+    register(app)
+    result = CliRunner().invoke(app, args, obj=Host(embedder=embedder))
+    return result.exit_code, result.output
 
 
 def gold(

@@ -11,16 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 import newsrag.evals.runner
-import newsrag.rag.components
-from newsrag.evals.cli import register
 from newsrag.evals.gate import load_rules
+from newsrag.index import Embedder
 from newsrag.rag.pipeline import AnswerPipeline
 from newsrag.rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
+from tests.evals.helpers import invoke_eval
 from tests.rag.llm_double import LLMDouble, reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,28 +42,11 @@ GOLD = [
 ]
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test host app."""
-
-    register(app)
-    return app
-
-
 @pytest.fixture
-def workdir(
-    tmp_path: Path,
-    corpus_index_dir: Path,
-    embedder: object,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Path:
-    """Gold file, a copy of the corpus index, and the shared embedder for the command."""
+def workdir(tmp_path: Path, corpus_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Gold file and a copy of the corpus index for the command."""
     (tmp_path / "gold.jsonl").write_text("\n".join(json.dumps(r) for r in GOLD) + "\n", "utf-8")
     shutil.copytree(corpus_index_dir, tmp_path / "index")
-    monkeypatch.setattr(newsrag.rag.components, "load_embedder", lambda settings: embedder)
     for name in ("RAG_LLM_BASE_URL", "RAG_EVAL_JUDGE_BASE_URL", "RAG_K"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
@@ -79,7 +60,16 @@ def _use_answerer(monkeypatch: pytest.MonkeyPatch, refuse: Callable[[str], bool]
     monkeypatch.setattr(newsrag.evals.runner, "pipeline_answerer", fake)
 
 
-def _eval(workdir: Path, *extra: str) -> tuple[int, str]:
+EvalRun = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def run(workdir: Path, embedder: Embedder) -> EvalRun:
+    """`rag eval` on the workdir with the shared test embedder handed in (no model load)."""
+    return lambda *extra: _eval(workdir, embedder, *extra)
+
+
+def _eval(workdir: Path, embedder: Embedder, *extra: str) -> tuple[int, str]:
     args = [
         "eval",
         "--gold",
@@ -92,15 +82,14 @@ def _eval(workdir: Path, *extra: str) -> tuple[int, str]:
         str(workdir / "baseline.json"),
         *extra,
     ]
-    result = CliRunner().invoke(_app(), args)
-    return result.exit_code, result.output
+    return invoke_eval(args, embedder)
 
 
 def test_eval_writes_reports_updates_baseline_and_gates_flips(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
+    workdir: Path, run: EvalRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _use_answerer(monkeypatch, refuse=lambda q: "bread" in q)
-    code, output = _eval(workdir, "--update-baseline", "--k", "5")
+    code, output = run("--update-baseline", "--k", "5")
     assert code == 0, output
     report = json.loads((workdir / "out" / "report.json").read_text("utf-8"))
     assert report["info"]["k"] == 5 and report["gate"]["passed"] is True
@@ -110,7 +99,7 @@ def test_eval_writes_reports_updates_baseline_and_gates_flips(
     assert baseline["questions"]["bread"]["checks"] == {"refusal": True}
 
     _use_answerer(monkeypatch, refuse=lambda q: False)  # a regression: stops refusing
-    code, output = _eval(workdir, "--k", "5")
+    code, output = run("--k", "5")
     assert code == 1
     assert "FLIP bread: pass → fail (refusal)" in " ".join(output.split())
     floor = {r.metric: r for r in load_rules(ROOT / "evals" / "thresholds.toml")}
@@ -122,27 +111,27 @@ def test_eval_writes_reports_updates_baseline_and_gates_flips(
     assert unchanged == baseline  # never updated without --update-baseline
 
 
-def test_json_flag_prints_the_report(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_json_flag_prints_the_report(run: EvalRun, monkeypatch: pytest.MonkeyPatch) -> None:
     _use_answerer(monkeypatch, refuse=lambda q: "bread" in q)
-    code, output = _eval(workdir, "--json")
+    code, output = run("--json")
     assert code == 0, output
     data = json.loads(output)
     assert [q["id"] for q in data["questions"]] == ["fine", "bread"]
     assert data["gate"]["notes"] == ["no baseline: thresholds only"]
 
 
-def test_llm_mode_without_endpoint_says_so_and_exits_cleanly(workdir: Path) -> None:
-    code, output = _eval(workdir, "--mode", "llm")
+def test_llm_mode_without_endpoint_says_so_and_exits_cleanly(workdir: Path, run: EvalRun) -> None:
+    code, output = run("--mode", "llm")
     assert code == 0
     assert "no LLM endpoint configured" in output
     assert not (workdir / "out").exists()
 
 
-def test_bad_gold_file_and_bad_mode_exit_with_usage_errors(workdir: Path) -> None:
+def test_bad_gold_file_and_bad_mode_exit_with_usage_errors(workdir: Path, run: EvalRun) -> None:
     (workdir / "gold.jsonl").write_text('{"id": "x"}\n', "utf-8")
-    code, output = _eval(workdir)
+    code, output = run()
     assert code == 2 and "missing fields" in output
-    code, output = _eval(workdir, "--mode", "chat")
+    code, output = run("--mode", "chat")
     assert code == 2 and "--mode must be one of extractive, llm, llm-naive-double" in output
 
 
@@ -163,7 +152,7 @@ def test_rag_entry_point_registers_the_eval_command() -> None:
 
 
 def test_llm_mode_runs_the_same_eval_against_the_configured_endpoint(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
+    run: EvalRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def script(request: dict[str, object]) -> str:
         prompt = json.dumps(request["messages"])
@@ -174,7 +163,7 @@ def test_llm_mode_runs_the_same_eval_against_the_configured_endpoint(
     with LLMDouble([reply(script)]) as double:
         monkeypatch.setenv("RAG_LLM_BASE_URL", double.base_url)
         monkeypatch.setenv("RAG_LLM_MODEL", "scripted-double")
-        code, output = _eval(workdir, "--mode", "llm", "--json")
+        code, output = run("--mode", "llm", "--json")
         assert double.requests, "the endpoint was never called"
     assert code in (0, 1), output
     report = json.loads(output)
@@ -185,8 +174,8 @@ def test_llm_mode_runs_the_same_eval_against_the_configured_endpoint(
     assert report["questions"][1]["answerable"] is False  # bread: refused
 
 
-def test_naive_double_mode_serves_the_test_double_and_labels_the_report(workdir: Path) -> None:
-    code, output = _eval(workdir, "--mode", "llm-naive-double", "--json")
+def test_naive_double_mode_serves_the_test_double_and_labels_the_report(run: EvalRun) -> None:
+    code, output = run("--mode", "llm-naive-double", "--json")
     assert code in (0, 1), output
     report = json.loads(output)
     assert report["info"]["mode"] == "llm-naive-double"

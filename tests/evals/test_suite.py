@@ -10,12 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
 import newsrag.evals.runner
-import newsrag.rag.components
-from newsrag.evals.cli import register
 from newsrag.evals.metrics import score_question
 from newsrag.evals.perturb import CROSS_CPU_DISTANCE, PerturbedEmbedder
 from newsrag.evals.report import Report, RunInfo, render_markdown
@@ -33,7 +29,7 @@ from newsrag.index import SentenceTransformerEmbedder
 from newsrag.rag.pipeline import AnswerPipeline
 from newsrag.rag.records import Answer
 from tests.evals.doubles import retrieval_only_answerer
-from tests.evals.helpers import answer, citation, gold
+from tests.evals.helpers import answer, citation, gold, invoke_eval
 
 ROOT = Path(__file__).resolve().parents[2]
 INFO = RunInfo("g.jsonl", "0" * 64, "corpus", "extractive", 5, None, "2026-01-01T00:00:00")
@@ -162,21 +158,9 @@ def test_perturbed_embedder_moves_each_vector_by_the_distance_the_same_way_each_
     assert 0 < CROSS_CPU_DISTANCE < 0.5
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """Test host app."""
-
-    register(app)
-    return app
-
-
 @pytest.fixture
-def suite_dir(tmp_path: Path, embedder: object, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The retrieval-only answerer and the shared embedder for `rag eval --sets`."""
-    monkeypatch.setattr(newsrag.rag.components, "load_embedder", lambda settings: embedder)
+def suite_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The retrieval-only answerer for `rag eval --sets`."""
 
     def fake(pipeline: AnswerPipeline) -> Callable[[str], Answer]:
         assert pipeline.store is not None
@@ -188,16 +172,20 @@ def suite_dir(tmp_path: Path, embedder: object, monkeypatch: pytest.MonkeyPatch)
     return tmp_path
 
 
-def _suite(root: Path, *args: str) -> tuple[int, str]:
+def _suite(root: Path, embedder: SentenceTransformerEmbedder, *args: str) -> tuple[int, str]:
+    """`rag eval` with the shared test embedder handed in (no model load)."""
     base = ["eval", "--index-dir", str(root / "index"), "--out", str(root / "out")]
-    result = CliRunner().invoke(_app(), [*base, *args])
-    return result.exit_code, " ".join(result.output.split())
+    code, output = invoke_eval([*base, *args], embedder)
+    return code, " ".join(output.split())
 
 
-def test_sets_run_one_report_each_and_skip_what_is_absent(suite_dir: Path) -> None:
+def test_sets_run_one_report_each_and_skip_what_is_absent(
+    suite_dir: Path, embedder: SentenceTransformerEmbedder
+) -> None:
     _rgb_folder(suite_dir / "data", "answer")
     code, output = _suite(
         suite_dir,
+        embedder,
         *("--sets", "rgb-answer,rgb-reject", "--datasets", str(suite_dir / "data")),
         *("--perturb-distance", "0"),
     )
@@ -208,14 +196,16 @@ def test_sets_run_one_report_each_and_skip_what_is_absent(suite_dir: Path) -> No
     summary = json.loads((suite_dir / "out" / "summary.json").read_text("utf-8"))
     assert [s["name"] for s in summary["sets"]] == ["rgb-answer"] and summary["passed"]
     assert summary["skipped"][0].startswith("rgb-reject:") and summary["robustness"] is None
-    code, output = _suite(suite_dir, "--sets", "nope")
+    code, output = _suite(suite_dir, embedder, "--sets", "nope")
     assert code == 2 and "unknown eval set nope" in output
 
 
-def test_the_first_set_runs_again_with_perturbed_vectors(suite_dir: Path) -> None:
+def test_the_first_set_runs_again_with_perturbed_vectors(
+    suite_dir: Path, embedder: SentenceTransformerEmbedder
+) -> None:
     _rgb_folder(suite_dir / "data", "answer")
     args = ["--sets", "rgb-answer", "--datasets", str(suite_dir / "data")]
-    code, output = _suite(suite_dir, *args, "--perturb-distance", "0.05")
+    code, output = _suite(suite_dir, embedder, *args, "--perturb-distance", "0.05")
     assert code == 0, output
     assert "perturbation check: rgb-answer with every vector moved by 0.05" in output
     assert "all 1 verdicts unchanged" in output

@@ -22,7 +22,7 @@ class Numbering:
         """Whitespace words plus two specials."""
         return [2 + len(t.split()) for t in texts]
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         """(n, 2): the text's number and 1."""
         self.batches.append(len(texts))
         if self.fail_on in texts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -83,9 +84,13 @@ def test_first_use_exports_once_into_the_cache(
     folder = tmp_path / weights_digest(bundled_model_path())
     folder.mkdir()
     version = RECIPES["onnx-int8"]
-    stale = ["model.onnx", "model-int8.onnx", f"model-onnx-int8-r{version - 1}.onnx"]
-    for name in stale:  # what older recipes cached: never to be opened again
+    stale = ["model.onnx", "model-int8.onnx"]  # names from before recipes: never opened again
+    # Other recipes' exports (another worktree's, an older install's), newest first.
+    others = [f"model-onnx-int8-r{version + 1}.onnx", f"model-onnx-int8-r{version - 1}.onnx"]
+    oldest = f"model-onnx-int8-r{version - 2}.onnx"
+    for age, name in enumerate([*stale, *others, oldest]):
         (folder / name).write_bytes(b"not a model")
+        os.utime(folder / name, ns=(10**18 - age * 10**9,) * 2)
     said: list[str] = []
     fast = create_embedder(cache_dir=tmp_path, progress=said.append)
     assert fast.backend == "onnx-int8"
@@ -99,8 +104,9 @@ def test_first_use_exports_once_into_the_cache(
     assert said == []  # nothing to do, nothing said
     np.testing.assert_array_equal(fast.embed_passages(TEXTS), again.embed_passages(TEXTS))
     assert not list(tmp_path.rglob(".model*"))  # no half-written temporaries left behind
-    assert not any((folder / name).exists() for name in stale)  # older recipes' files pruned
-    assert sorted(p.name for p in folder.iterdir()) == sorted(current_exports())
+    # Pre-recipe files and the oldest other recipe pruned; the two newest others kept.
+    assert not any((folder / name).exists() for name in [*stale, oldest])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*current_exports(), *others])
     ops = {node.op_type for node in onnx.load(model).graph.node}
     assert "DynamicQuantizeLinear" in ops and "IsNaN" not in ops  # eager, not SDPA, attention
 

@@ -37,10 +37,10 @@ class RecordingEmbedder:
         """As the real model counts."""
         return self.inner.count_tokens(texts)
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Embed for real, and remember the texts."""
         self.embedded.extend(texts)
-        return self.inner.embed_passages(texts, progress=progress)
+        return self.inner.embed_passages(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed for real."""
@@ -244,20 +244,20 @@ def test_an_empty_first_ingest_makes_an_empty_index(
 
 
 class ProgressProbe:
-    """A toy embedder (4 dims) that records whether each call asked for a progress bar."""
+    """A toy embedder (4 dims) that records how many texts each call embeds."""
 
     name, dim, max_tokens = "probe", 4, 256
 
     def __init__(self) -> None:
-        self.calls: list[tuple[int, bool]] = []
+        self.calls: list[int] = []
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Whitespace words plus two specials."""
         return [2 + len(t.split()) for t in texts]
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         """(n, 4) float32 unit rows."""
-        self.calls.append((len(texts), progress))
+        self.calls.append(len(texts))
         rows = np.ones((len(texts), self.dim), dtype=np.float32)
         return rows / 2.0
 
@@ -284,7 +284,6 @@ def test_progress_bar_only_on_long_runs(tmp_path: Path, capsys: pytest.CaptureFi
         bars.append(capsys.readouterr().err)
     assert "Embedding" not in bars[0] and "Embedding" not in bars[2]
     assert f"{many}/{many}" in bars[1]
-    # The embedder draws no bar of its own; batches of EMBED_BATCH chunks, in order.
-    assert all(not progress for _, progress in probe.calls)
+    # The bar is the ingest's, over articles; batches of EMBED_BATCH chunks, in order.
     batches = [EMBED_BATCH, many - EMBED_BATCH]
-    assert [n for n, _ in probe.calls] == [1, *batches, *batches]
+    assert probe.calls == [1, *batches, *batches]

@@ -250,6 +250,10 @@ BAD_FILES = [
     ("broken.json", b'[{"id": "x", "body": "text"', r"^malformed JSON: "),
     ("bad-yaml.md", b"---\ntitle: [unclosed\n---\nSome text.\n", r"^malformed YAML front matter: "),
     ("list-yaml.md", b"---\n- a\n- b\n---\nSome text.\n", r"^front matter is not a mapping"),
+    ("alias-yaml.md", b"---\na: &x [1]\ntitle: *x\n---\nSome text.\n", r"^aliases \(\*name\)"),
+    # Under libyaml's own limit (1,000 levels) but over the loader's: refused from the events.
+    ("deep-yaml.md", b"---\ntitle: " + b"[" * 40 + b"]" * 40 + b"\n---\nText.\n", r"too deeply$"),
+    ("deeper-yaml.md", b"---\nt: " + b"[" * 2000 + b"]" * 2000 + b"\n---\nText.\n", r"too deeply$"),
     ("empty-list.json", b"[]", r"^no article records$"),
     ("no-text.html", NO_TEXT_HTML, r"^no article text found in HTML$"),
     ("nav-only.html", NAV_ONLY_HTML, r"^no article text found in HTML \(only navigation"),

@@ -52,9 +52,9 @@ class QueryCache:
         """As the model counts."""
         return self.inner.count_tokens(texts)
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         """As the model embeds."""
-        return self.inner.embed_passages(texts, progress=progress)
+        return self.inner.embed_passages(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         """As the model embeds, once per distinct query."""
@@ -248,7 +248,7 @@ class TinyEmbedder:
         """One token per whitespace word, plus two specials."""
         return [2 + len(t.split()) for t in texts]
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         """(n, 8) float32, unit rows."""
         rows = np.array(
             [[1 + t.count(c) for c in "aeiourst"] for t in texts], dtype=np.float32

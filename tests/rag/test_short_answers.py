@@ -22,7 +22,7 @@ class BagEmbedder:
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(t.split()) for t in texts]
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             for word in text.casefold().replace(".", " ").replace("?", " ").split():

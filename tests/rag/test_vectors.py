@@ -27,7 +27,7 @@ class CountingEmbedder:
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(t.split()) + 2 for t in texts]
 
-    def embed_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         self.seen.extend(texts)
         rows = [np.random.default_rng(sum(map(ord, t))).normal(size=self.dim) for t in texts]
         vectors = np.array(rows, dtype=np.float32).reshape(len(texts), self.dim)
@@ -158,3 +158,98 @@ def test_cache_is_safe_across_threads() -> None:
     for thread in threads:
         thread.join(timeout=10)
     assert len(cache) == 50
+
+
+class SlowEmbedder(CountingEmbedder):
+    """Holds every model call until `release` is set, so a second caller can arrive meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        self.started.set()
+        assert self.release.wait(timeout=30)
+        return super().embed_passages(texts)
+
+
+class MissCountingCache(VectorCache):
+    """A VectorCache that counts the lookups that found nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.misses = 0
+
+    def get(self, key: object) -> np.ndarray | None:  # type: ignore[override]
+        vector = super().get(key)  # type: ignore[arg-type]
+        self.misses += vector is None
+        return vector
+
+
+def test_a_concurrent_second_call_waits_for_the_first_ones_vector() -> None:
+    embedder = SlowEmbedder()
+    cache = MissCountingCache()
+    cached = CachedEmbedder(embedder, cache)
+    results: dict[str, np.ndarray] = {}
+    first = threading.Thread(target=lambda: results.update(a=cached.embed_query("same text")))
+    first.start()
+    assert embedder.started.wait(timeout=30)  # the first call is inside the model now
+    second = threading.Thread(
+        target=lambda: results.update(b=cached.embed_queries(["same text", "other"]))
+    )
+    second.start()
+    for _ in range(3000):  # bounded: until the second call has looked and missed
+        if cache.misses >= 3:
+            break
+        threading.Event().wait(0.01)
+    assert cache.misses >= 3  # "same text" twice, "other" once
+    embedder.release.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert sorted(embedder.seen) == ["other", "same text"]  # "same text" embedded once
+    np.testing.assert_array_equal(results["a"], results["b"][0])
+    np.testing.assert_array_equal(
+        results["b"], CountingEmbedder().embed_queries(["same text", "other"])
+    )
+
+
+class FailingOnceEmbedder(SlowEmbedder):
+    """Its first model call fails (after `release`); later calls embed."""
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not self.started.is_set():
+            self.started.set()
+            assert self.release.wait(timeout=30)
+            raise RuntimeError("model failed")
+        return CountingEmbedder.embed_passages(self, texts)
+
+
+def test_a_waiter_embeds_itself_when_the_first_call_fails() -> None:
+    embedder = FailingOnceEmbedder()
+    cache = MissCountingCache()
+    cached = CachedEmbedder(embedder, cache)
+    errors: list[BaseException] = []
+    results: list[np.ndarray] = []
+
+    def first_call() -> None:
+        try:
+            cached.embed_query("same text")
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=first_call)
+    first.start()
+    assert embedder.started.wait(timeout=30)
+    second = threading.Thread(target=lambda: results.append(cached.embed_query("same text")))
+    second.start()
+    for _ in range(3000):
+        if cache.misses >= 2:
+            break
+        threading.Event().wait(0.01)
+    embedder.release.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert [str(e) for e in errors] == ["model failed"]
+    np.testing.assert_array_equal(results[0], CountingEmbedder().embed_query("same text"))
+    assert embedder.seen == ["same text"] and not cached._flights
