@@ -183,7 +183,7 @@ def test_every_table_of_figures_names_its_command() -> None:
         while i < len(lines) and lines[i].startswith("|"):
             i += 1
         header = lines[start].strip("| ").split(" | ")[0].strip()
-        if header in ("command", "variable", "route"):  # reference tables, not measurements
+        if header in ("command", "variable", "route", "field"):  # reference, not measurements
             continue
         after = "\n".join(lines[i : i + 3])
         assert "Produced by:" in after or "```bash" in after, f"table at line {start + 1}"
