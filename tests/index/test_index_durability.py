@@ -264,8 +264,9 @@ def test_sigkilled_delete_leaves_old_index(
 ) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(expected[0], index_dir)
+    # A delete marks rows deleted and links the segment: it writes no BM25, only a manifest.
     killed = rag_processes.run(
-        "delete", "museum", "--index-dir", index_dir, env={"RAG_TEST_KILL_AT": "bm25-written"}
+        "delete", "museum", "--index-dir", index_dir, env={"RAG_TEST_KILL_AT": "manifest-written"}
     )
     assert killed.signal == signal.SIGKILL
     assert reference.fingerprint(open_index(index_dir, embedder)) == expected[1]
