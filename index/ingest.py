@@ -756,15 +756,16 @@ def _commit_segments(
             new_entries.update(with_rows(store.manifest.articles, chunks, name))
             out.append(SegmentEntry(name, name if several else "", len(chunks)))
             written["chunks"] = len(chunks)
-        fields = {
-            "generation": number,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "articles": dict(sorted(new_entries.items())),
-            "n_chunks": sum(s.live for s in out),
-            "segments": out,
-            "sources": delta.sources,
-        }
-        finish_manifest(tmp, replace(manifest, **fields), linked)
+        next_manifest = replace(
+            manifest,
+            generation=number,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            articles=dict(sorted(new_entries.items())),
+            n_chunks=sum(s.live for s in out),
+            segments=out,
+            sources=delta.sources,
+        )
+        finish_manifest(tmp, next_manifest, linked)
         written["segments"], written["live"] = len(out), sum(s.live for s in out)
         step("manifest-written")
 
