@@ -682,7 +682,7 @@ def _commit_segments(
         if old is not None and old.n_chunks:
             deleted[old.segment or ""].update(range(old.row, old.row + old.n_chunks))
     for doc_id, path in delta.moved.items():
-        entries[doc_id] = replace(entries[doc_id], path=path)
+        entries[doc_id] = entries[doc_id]._replace(path=path)
     docs_of: dict[str, list[str]] = {}
     for doc_id, entry in entries.items():
         docs_of.setdefault(entry.segment or "", []).append(doc_id)
