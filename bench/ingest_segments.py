@@ -163,8 +163,9 @@ def _case(
     figures[f"{label}_rewrite_vs_add10_scan"] = round(_median(rewrites) / _median(adds_scan), 1)
 
     compact(index_dir, embedder)  # type: ignore[arg-type]
-    for r in range(9):  # nine small segments beside the big one (merge factor 10)
-        ingest(add(200 + r), index_dir, embedder, IngestOptions())  # type: ignore[arg-type]
+    no_tiers = IngestOptions(merge_factor=0)  # nine small segments beside the big one
+    for r in range(9):
+        ingest(add(200 + r), index_dir, embedder, no_tiers)  # type: ignore[arg-type]
     many = open_index(index_dir, embedder)  # type: ignore[arg-type]
     figures[f"{label}_segments"] = len(many.manifest.segments)
     rebuilt_dir = corpus.parent / "compacted"  # compact gives what a rebuild gives (tests)

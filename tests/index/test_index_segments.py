@@ -250,3 +250,17 @@ def test_a_corrupt_new_segment_falls_back_to_the_previous_generation(
     assert again.added == ["late"] and again.generation == "gen-000003"
     assert "late" in open_index(index_dir, embedder).articles
     shutil.rmtree(index_dir)
+
+
+def test_the_incremental_bench_runs_and_finds_identical_results(tmp_path: Path) -> None:
+    from bench import ingest as bench_ingest
+    from bench.ingest_segments import run_incremental
+
+    absent = str(tmp_path / "absent")
+    options = ["--articles", "150", "--repeat", "1", "--queries", "5", "--scifact", absent]
+    args = bench_ingest.parse_args(["--incremental", *options])
+    figures = run_incremental(args)
+    assert figures["hash_articles"] == 150 and figures["hash_segments"] == 10
+    assert figures["hash_identical_results"] == "5/5"
+    assert str(figures["scifact"]).startswith("skipped")
+    assert float(figures["hash_full_rewrite_s"]) > 0  # type: ignore[arg-type]
