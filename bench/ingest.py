@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "beir-scifact",
         help="BEIR SciFact folder for the real-embedder case",
     )
+    parser.add_argument(
+        "--cases", default="hash,scifact", help="which of hash,scifact to run (--incremental)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--queries", type=int, default=60, help="search queries per store")
     args = parser.parse_args(argv)
