@@ -9,6 +9,18 @@ input is also ingested on a local Ray instance (index.distributed) with 1 and th
 after the local run, in one process: docs/s and word pieces per CPU-second (driver plus every
 Ray process) for each, Ray 2 workers against local, and the scaling efficiency
 (2-worker docs/s over twice the 1-worker docs/s). Worker start-up (model loads) is timed apart.
+
+    .venv/bin/python bench/ingest.py --incremental [--articles 100000] [--scifact DIR]
+
+--incremental measures segments (issue 17): with a word-hashing test embedder (so index work
+is measured apart from embedding) on N synthetic articles, one file each, and then with the
+real embedder on the first 3,000 SciFact abstracts (skipped with a message when the dataset is
+absent): the time to add 10 articles (their files given, as a watcher or an upload does, and
+through a scan of the whole folder) against a full rewrite of the same index in the same run
+(`compact`, which writes what every ingest wrote before segments, minus re-reading the
+files), the re-ingest of the unchanged folder, and hybrid search p50 over 10 segments against
+the compacted single segment (interleaved, same queries; results must be identical).
+Medians of --repeat runs.
 """
 
 from __future__ import annotations
@@ -38,14 +50,32 @@ from bench.common import (
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = script_parser(__doc__)
-    parser.add_argument("path", type=Path, help="corpus folder, file, or BEIR dataset folder")
+    parser.add_argument(
+        "path", type=Path, nargs="?", help="corpus folder, file, or BEIR dataset folder"
+    )
     parser.add_argument("--backend", default=None, help="embedding backend (default: project's)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--faiss", default="flat", help="FAISS kind: flat, hnsw, ivf-sq8, ivf-pq")
     parser.add_argument("--limit", type=int, default=0, help="only the first N records (.jsonl)")
     parser.add_argument("--index-dir", type=Path, default=None, help="keep the index here")
     parser.add_argument("--ray", action="store_true", help="also on Ray, 1 and 2 workers")
-    return parser.parse_args(argv)
+    parser.add_argument("--incremental", action="store_true", help="segments: add, re-ingest")
+    parser.add_argument("--articles", type=int, default=100_000, help="synthetic articles")
+    parser.add_argument(
+        "--scifact",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "beir-scifact",
+        help="BEIR SciFact folder for the real-embedder case",
+    )
+    parser.add_argument(
+        "--cases", default="hash,scifact", help="which of hash,scifact to run (--incremental)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--queries", type=int, default=60, help="search queries per store")
+    args = parser.parse_args(argv)
+    if args.path is None and not args.incremental:
+        parser.error("a corpus path is needed (or --incremental)")
+    return args
 
 
 def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, object]:
@@ -167,6 +197,11 @@ def _row(run_name: str, report: object, wall: float, cpu: float, start_s: float)
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     args = parse_args(argv)
+    if args.incremental:
+        from bench.ingest_segments import run_incremental
+
+        emit(run_incremental(args), as_json=args.json)
+        return
     if not args.ray:
         emit(run(args), as_json=args.json)
         return

@@ -131,7 +131,10 @@ def publish(
         step("tmp-created")
         write(tmp, number)
         for child in tmp.rglob("*"):
-            if child.is_file():
+            # A file with other links was linked from a published generation (a kept
+            # segment, index.segments): its data is durable already; its new name is made
+            # durable by syncing the directory that holds it.
+            if child.is_dir() or child.stat().st_nlink == 1:
                 fsync_path(child)
         fsync_path(tmp)
         step("fsynced")

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,31 @@ from newsrag.index.generations import (
     repair_current,
     writer_lock,
 )
-from newsrag.index.loaders import FieldMap, LoadFailure, LoadLimits, LoadResult, load_paths
+from newsrag.index.loaders import (
+    FieldMap,
+    LoadFailure,
+    LoadLimits,
+    LoadResult,
+    iter_files,
+    load_one,
+    merge_loaded,
+)
 from newsrag.index.records import Article, Chunk
-from newsrag.index.store import ArticleEntry, IndexStore, open_index
+from newsrag.index.segments import MERGE_FACTOR, MERGE_FLOOR, link_tree, select_merges
+from newsrag.index.sources import SourceScan, merged_sources, scan_sources, settle
+from newsrag.index.store import (
+    ArticleEntry,
+    IndexStore,
+    Manifest,
+    SegmentEntry,
+    SourceEntry,
+    finish_manifest,
+    open_index,
+    open_manifest,
+    read_segment,
+    segment_name,
+    with_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +69,9 @@ class IngestReport:
     total_chunks: int = 0
     generation: str | None = None
     seconds: float = 0.0
+    files_unchanged: int = 0  # source files not opened: stat as recorded
+    files_rehashed: int = 0  # stat changed, bytes did not: hashed, nothing re-read
+    segments: int = 0  # segments of the generation written (or kept)
 
     @property
     def changed(self) -> bool:
@@ -72,6 +98,8 @@ class IngestOptions:
     fields: FieldMap = field(default_factory=FieldMap)
     limits: LoadLimits = field(default_factory=LoadLimits)
     progress: bool = False  # a progress bar while embedding (index.embed_stream), on long runs
+    merge_factor: int = MERGE_FACTOR  # segments per tier before they merge (< 2: no tiers)
+    merge_floor: int = MERGE_FLOOR  # live chunks under which a segment counts as small
     on_step: StepHook | None = field(default=None, compare=False, repr=False)
     on_progress: ProgressHook | None = field(default=None, compare=False, repr=False)
 
@@ -162,8 +190,11 @@ def ingest(
     options = options or IngestOptions()
     check_chunking(options.params, embedder)
     started = time.perf_counter()
-    loaded = load_paths(list(paths), options.fields, options.limits)
-    report = ingest_loaded(loaded, index_dir, embedder, options)
+    base = None if options.rebuild else _base(index_dir, embedder, options)
+    scan = scan_sources(iter_files(list(paths)), base[1] if base is not None else None)
+    read = merge_loaded(load_one(p, options.fields, options.limits) for p in scan.to_read)
+    loaded = settle(scan, read)
+    report = ingest_loaded(loaded, index_dir, embedder, options, scan=scan)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -175,35 +206,53 @@ def ingest_loaded(
     options: IngestOptions | None = None,
     *,
     prepare: PrepareArticles | None = None,
+    scan: SourceScan | None = None,
 ) -> IngestReport:
     """Upsert articles loaded already; `prepare` cuts and embeds the fresh ones (default: here).
 
-    The fresh articles are prepared before the writer lock; under it, what changed is decided
-    again against the live generation (another writer may have published meanwhile) and the
-    result is published as one new generation.
+    `scan` (from index.sources) names the articles of files found unchanged, which count as
+    present without having been read, and the source files as now seen. The fresh articles are
+    prepared before the writer lock; under it, what changed is decided again against the live
+    generation (another writer may have published meanwhile) and the result is published as
+    one new generation: a new segment beside the kept ones (index.segments) when the index
+    allows it, else one rewritten segment.
     """
     options = options or IngestOptions()
     check_chunking(options.params, embedder)
     started = time.perf_counter()
+    scan = scan or SourceScan()
 
     def run(articles: list[Article], opts: IngestOptions) -> dict[str, PreparedArticle]:
         if prepare is None:
             return prepare_articles(articles, embedder, opts)
         return _checked(prepare(articles), articles)
 
+    base = None if options.rebuild else _base(index_dir, embedder, options)
+    if base is not None and _extendable(base[1], options):
+        report = _ingest_segments(loaded, scan, base, index_dir, embedder, options, run)
+        if report is not None:
+            report.seconds = round(time.perf_counter() - started, 3)
+            return report
     snapshot = _previous(index_dir, embedder, options)
-    first = _plan(loaded, snapshot, embedder, options)
+    first = _plan(loaded, snapshot, embedder, options, scan)
     prepared = run([first.keep[d] for d in sorted(first.fresh)], options)
     with writer_lock(index_dir):
         _repair_pointer(index_dir, embedder)
         previous = _previous(index_dir, embedder, options, reuse=snapshot)
-        plan = _plan(loaded, previous, embedder, options)
+        plan = _plan(loaded, previous, embedder, options, scan)
         report = plan.report
         stale = [plan.keep[d] for d in sorted(plan.fresh) if _stale(prepared, plan.keep[d])]
         if stale:  # another writer changed the index since the snapshot: embed what it needs
             prepared.update(run(stale, replace(options, progress=False)))
+        sources = merged_sources(
+            previous.manifest.sources if previous is not None and not options.rebuild else {},
+            scan,
+            prune=plan.options.prune,
+        )
         if plan.needed:
-            _commit(index_dir, embedder, plan.options, previous, plan.keep, prepared, report)
+            _commit(
+                index_dir, embedder, plan.options, previous, plan.keep, prepared, report, sources
+            )
         elif previous is not None:
             report.generation = previous.path.name if previous.path else None
             report.total_chunks = len(previous.chunks)
@@ -249,6 +298,11 @@ def commit_prepared(
     report = IngestReport()
     with writer_lock(index_dir):
         _repair_pointer(index_dir, embedder)
+        base = _base(index_dir, embedder, options)
+        if base is not None and _extendable(base[1], options):
+            _upsert_segments(index_dir, embedder, options, base, incoming, drop, report)
+            report.seconds = round(time.perf_counter() - started, 3)
+            return report
         previous = _previous(index_dir, embedder, options)
         if previous is not None and previous.manifest.chunking != asdict(options.params):
             raise ValueError("prepared chunks were cut with other parameters than the index's")
@@ -289,6 +343,15 @@ def delete_articles(
         raise IndexNotFoundError(f"no index at {index_dir}; build one with `rag ingest PATH`")
     with writer_lock(index_dir):
         _repair_pointer(index_dir, embedder)
+        base = open_manifest(index_dir, embedder)
+        if _extendable(base[1], IngestOptions(ChunkingParams(**base[1].chunking))):
+            unknown = [d for d in doc_ids if d not in base[1].articles]
+            if unknown:
+                raise KeyError(f"no article with id {', '.join(map(repr, unknown))} in the index")
+            opts = IngestOptions(ChunkingParams(**base[1].chunking), on_step=options.on_step)
+            _upsert_segments(index_dir, embedder, opts, base, {}, set(doc_ids), report)
+            report.seconds = round(time.perf_counter() - started, 3)
+            return report
         previous = open_index(index_dir, embedder)
         unknown = [d for d in doc_ids if d not in previous.articles]
         if unknown:
@@ -318,12 +381,21 @@ class _Plan:
 
 
 def _plan(
-    loaded: LoadResult, previous: IndexStore | None, embedder: Embedder, options: IngestOptions
+    loaded: LoadResult,
+    previous: IndexStore | None,
+    embedder: Embedder,
+    options: IngestOptions,
+    scan: SourceScan | None = None,
 ) -> _Plan:
     options = replace(options, faiss_kind=options.faiss_kind or _kind(previous))
     reusable = _reusable(previous, embedder, options)
     report = IngestReport(failed=list(loaded.failures), skipped=list(loaded.skipped))
     incoming = {a.id: a for a in loaded.articles}
+    if scan is not None and previous is not None:  # articles of unchanged files, as stored
+        for doc_id in scan.kept:
+            if doc_id in previous.articles and doc_id not in incoming:
+                incoming[doc_id] = previous.articles[doc_id]
+        report.files_unchanged, report.files_rehashed = scan.unchanged_files, scan.rehashed_files
     failed_paths = {f.path.split(":")[0] for f in loaded.failures}
     prune = options.prune and not (loaded.failures and not incoming)
     if options.prune and not prune:
@@ -423,8 +495,10 @@ def _commit(
     keep: dict[str, Article],
     prepared: dict[str, PreparedArticle],
     report: IngestReport,
+    sources: dict[str, SourceEntry] | None = None,
 ) -> None:
-    """Write `keep` as the next generation: prepared articles as given, the rest reused."""
+    """Write `keep` as the next generation (one segment): prepared articles as given, the
+    rest reused; `sources` is its table of source files (default: the previous one's)."""
     old_rows: dict[str, list[int]] = {}
     if previous is not None:
         for row, chunk in enumerate(previous.chunks):
@@ -463,6 +537,9 @@ def _commit(
         embedder=embedder,
         chunking=asdict(options.params),
         faiss_kind=options.faiss_kind or "flat",
+        sources=sources
+        if sources is not None
+        else (previous.manifest.sources if previous is not None else {}),
     )
     final = publish(
         index_dir,
@@ -474,3 +551,294 @@ def _commit(
     report.chunks_embedded = embedded
     report.tokens_embedded = tokens
     report.total_chunks = len(chunks)
+    report.segments = 1
+
+
+# Segments: an ingest that can build on the live generation writes only what changed.
+
+_Base = tuple[Path, Manifest]  # a generation directory and its manifest, files checked
+
+
+def _base(index_dir: Path, embedder: Embedder, options: IngestOptions) -> _Base | None:
+    """The live generation's manifest (no chunks or vectors loaded), None for a new index."""
+    try:
+        return open_manifest(index_dir, embedder)
+    except IndexNotFoundError:
+        return None
+    except (EmbedderMismatchError, CorruptIndexError):
+        if options.rebuild:
+            return None
+        raise
+
+
+def _extendable(manifest: Manifest, options: IngestOptions) -> bool:
+    """Whether a new segment can be added: same chunking and kind, and a segmented manifest
+    (an index written before segments is rewritten once, then grows by segments)."""
+    return (
+        not options.rebuild
+        and bool(manifest.segments)
+        and manifest.chunking == asdict(options.params)
+        and options.faiss_kind in (None, manifest.faiss_kind)
+        and all(e.segment is not None for e in manifest.articles.values())
+    )
+
+
+@dataclass(slots=True)
+class _Delta:
+    """What an ingest changes in a segmented generation."""
+
+    report: IngestReport
+    fresh: dict[str, Article]  # to cut and embed into the new segment
+    removed: set[str]
+    moved: dict[str, str | None]  # unchanged articles now read from another path
+    sources: dict[str, SourceEntry]
+
+    def needed(self, manifest: Manifest) -> bool:
+        return bool(self.fresh or self.removed or self.moved) or self.sources != manifest.sources
+
+
+def _plan_delta(
+    loaded: LoadResult, scan: SourceScan, manifest: Manifest, options: IngestOptions
+) -> _Delta:
+    report = IngestReport(failed=list(loaded.failures), skipped=list(loaded.skipped))
+    report.files_unchanged, report.files_rehashed = scan.unchanged_files, scan.rehashed_files
+    incoming = {a.id: a for a in loaded.articles}
+    failed_paths = {f.path.split(":")[0] for f in loaded.failures}
+    prune = options.prune and not (loaded.failures and not incoming and not scan.kept)
+    if options.prune and not prune:
+        log.warning("every input failed to load; not pruning")
+    fresh: dict[str, Article] = {}
+    moved: dict[str, str | None] = {}
+    for doc_id, article in incoming.items():
+        entry = manifest.articles.get(doc_id)
+        if entry is not None and entry.hash == content_hash(article):
+            report.unchanged.append(doc_id)
+            if entry.path != article.path:
+                moved[doc_id] = article.path
+        else:
+            (report.updated if entry is not None else report.added).append(doc_id)
+            fresh[doc_id] = article
+    report.unchanged.extend(d for d in scan.kept if d in manifest.articles)
+    removed: set[str] = set()
+    if prune:
+        for doc_id, entry in manifest.articles.items():
+            gone = doc_id not in incoming and doc_id not in scan.kept
+            if gone and entry.path not in failed_paths:
+                removed.add(doc_id)
+    report.removed = sorted(removed)
+    sources = merged_sources(manifest.sources, scan, prune=prune)
+    return _Delta(report, fresh, removed, moved, sources)
+
+
+def _ingest_segments(
+    loaded: LoadResult,
+    scan: SourceScan,
+    base: _Base,
+    index_dir: Path,
+    embedder: Embedder,
+    options: IngestOptions,
+    run: Callable[[list[Article], IngestOptions], dict[str, PreparedArticle]],
+) -> IngestReport | None:
+    """Ingest as a new segment; None when, under the lock, the index can no longer be extended
+    (another writer rewrote it meanwhile): the caller then rewrites it."""
+    first = _plan_delta(loaded, scan, base[1], options)
+    prepared = run([first.fresh[d] for d in sorted(first.fresh)], options)
+    with writer_lock(index_dir):
+        _repair_pointer(index_dir, embedder)
+        now = _base(index_dir, embedder, options)
+        if now is None or not _extendable(now[1], options):
+            return None
+        delta = first if now[0] == base[0] else _plan_delta(loaded, scan, now[1], options)
+        stale = [a for d, a in sorted(delta.fresh.items()) if _stale(prepared, a)]
+        if stale:  # another writer changed the index since the snapshot: embed what it needs
+            prepared.update(run(stale, replace(options, progress=False)))
+        report = delta.report
+        if delta.needed(now[1]):
+            fresh = {d: prepared[d] for d in delta.fresh}
+            _commit_segments(index_dir, embedder, options, now, fresh, delta, report)
+        else:
+            report.generation = now[0].name
+            report.total_chunks = now[1].n_chunks
+            report.segments = len(now[1].segments)
+    return report
+
+
+def _commit_segments(
+    index_dir: Path,
+    embedder: Embedder,
+    options: IngestOptions,
+    base: _Base,
+    fresh: dict[str, PreparedArticle],
+    delta: _Delta,
+    report: IngestReport,
+) -> None:
+    """Publish `base` plus a segment of `fresh` (and of what the merge policy merges into it),
+    with the replaced and removed articles' rows marked deleted; other segments are linked."""
+    base_dir, manifest = base
+    entries = dict(manifest.articles)
+    deleted = {s.name: set(s.deleted) for s in manifest.segments}
+    for doc_id in sorted(delta.removed | set(fresh)):
+        old = entries.pop(doc_id, None)
+        if old is not None and old.n_chunks:
+            deleted[old.segment or ""].update(range(old.row, old.row + old.n_chunks))
+    for doc_id, path in delta.moved.items():
+        entries[doc_id] = entries[doc_id]._replace(path=path)
+    docs_of: dict[str, list[str]] = {}
+    for doc_id, entry in entries.items():
+        docs_of.setdefault(entry.segment or "", []).append(doc_id)
+    segments = [
+        replace(s, deleted=tuple(sorted(deleted[s.name])))
+        for s in manifest.segments
+        if s.name in docs_of  # a segment without live articles is dropped
+    ]
+    incoming = sum(len(p.chunks) for p in fresh.values())
+    chosen = select_merges(
+        {s.name: (s.live, s.n_chunks) for s in segments},
+        incoming,
+        options.merge_factor,
+        options.merge_floor,
+    )
+    kept = [s for s in segments if s.name not in chosen]
+    merging = [s for s in segments if s.name in chosen]
+    writes = bool(fresh or merging)
+    step = options.on_step or (lambda name: None)
+    if options.on_progress is not None:
+        options.on_progress("writing", 0, incoming)
+    written: dict[str, int] = {}
+
+    def write(tmp: Path, number: int) -> None:
+        several = len(kept) + writes > 1
+        linked: dict[str, tuple[str, tuple[int, int]]] = {}
+        out: list[SegmentEntry] = []
+        for seg in kept:
+            where = seg.name if several else ""
+            source = base_dir / seg.dir if seg.dir else base_dir
+            for src, dst in link_tree(source, tmp / where if where else tmp):
+                old_rel = str(src.relative_to(base_dir))
+                st = src.stat()
+                stat = manifest.file_stats.get(old_rel, (st.st_size, st.st_mtime_ns))
+                linked[str(dst.relative_to(tmp))] = (manifest.files[old_rel], stat)
+            out.append(replace(seg, dir=where))
+        step("segments-linked")
+        new_entries = dict(entries)
+        if writes:
+            name = segment_name(number)
+            parts: dict[str, tuple[Article, tuple[Chunk, ...], np.ndarray, ArticleEntry]] = {}
+            for seg in merging:
+                stored = read_segment(base_dir, seg, manifest.dim, embedder)
+                for doc_id in docs_of[seg.name]:
+                    e = entries[doc_id]
+                    rows = slice(e.row, e.row + e.n_chunks)
+                    article = stored.articles[doc_id]
+                    parts[doc_id] = (article, tuple(stored.chunks[rows]), stored.vectors[rows], e)
+            if merging:
+                step("merge-read")
+            for doc_id, item in fresh.items():
+                entry = ArticleEntry(item.hash, len(item.chunks), item.article.path)
+                parts[doc_id] = (item.article, item.chunks, item.vectors, entry)
+            order = sorted(parts)
+            chunks = [c for d in order for c in parts[d][1]]
+            vectors = (
+                np.concatenate([parts[d][2] for d in order]).astype(np.float32, copy=False)
+                if order
+                else np.zeros((0, embedder.dim), np.float32)
+            )  # (n_new, dim)
+            store = IndexStore.build(
+                articles={d: parts[d][0] for d in order},
+                entries={d: parts[d][3] for d in order},
+                chunks=chunks,
+                vectors=vectors.reshape(len(chunks), embedder.dim),
+                embedder=embedder,
+                chunking=manifest.chunking,
+                faiss_kind=manifest.faiss_kind,
+            )
+            store.write_segment(tmp / name if several else tmp, step)
+            new_entries.update(with_rows(store.manifest.articles, chunks, name))
+            out.append(SegmentEntry(name, name if several else "", len(chunks)))
+            written["chunks"] = len(chunks)
+        next_manifest = replace(
+            manifest,
+            generation=number,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            articles=dict(sorted(new_entries.items())),
+            n_chunks=sum(s.live for s in out),
+            segments=out,
+            sources=delta.sources,
+        )
+        finish_manifest(tmp, next_manifest, linked)
+        written["segments"], written["live"] = len(out), sum(s.live for s in out)
+        step("manifest-written")
+
+    final = publish(index_dir, write, previous=base_dir, on_step=options.on_step)
+    report.generation = final.name
+    report.chunks_embedded = incoming
+    report.tokens_embedded = sum(c.n_tokens for p in fresh.values() for c in p.chunks)
+    report.total_chunks = written["live"]
+    report.segments = written["segments"]
+
+
+def _upsert_segments(
+    index_dir: Path,
+    embedder: Embedder,
+    options: IngestOptions,
+    base: _Base,
+    incoming: dict[str, PreparedArticle],
+    drop: set[str],
+    report: IngestReport,
+) -> None:
+    """Under the writer lock: upsert prepared articles and drop ids, as a new segment.
+
+    The source files of dropped articles are forgotten, so that ingesting them again reads
+    them (and brings the articles back).
+    """
+    manifest = base[1]
+    if manifest.chunking != asdict(options.params):
+        raise ValueError("prepared chunks were cut with other parameters than the index's")
+    removed = drop & set(manifest.articles)
+    report.removed = sorted(removed)
+    fresh: dict[str, PreparedArticle] = {}
+    for doc_id, item in incoming.items():
+        entry = manifest.articles.get(doc_id)
+        if entry is not None and entry.hash == item.hash and doc_id not in removed:
+            report.unchanged.append(doc_id)
+            continue
+        (report.updated if entry is not None else report.added).append(doc_id)
+        fresh[doc_id] = item
+    gone = {manifest.articles[d].path for d in removed}
+    sources = {k: v for k, v in manifest.sources.items() if k not in gone}
+    delta = _Delta(report, {d: p.article for d, p in fresh.items()}, removed, {}, sources)
+    if delta.needed(manifest):
+        _commit_segments(index_dir, embedder, options, base, fresh, delta, report)
+    else:
+        report.generation = base[0].name
+        report.total_chunks, report.segments = manifest.n_chunks, len(manifest.segments)
+
+
+def compact(
+    index_dir: Path, embedder: Embedder, options: IngestOptions | None = None
+) -> IngestReport:
+    """Merge every segment into one, deleted rows dropped: what a rebuild writes, without
+    embedding anything. An index that is one segment without deletions is left as it is."""
+    options = options or IngestOptions()
+    started = time.perf_counter()
+    report = IngestReport()
+    if current_generation(index_dir) is None and pointer_problem(index_dir) is None:
+        raise IndexNotFoundError(f"no index at {index_dir}; build one with `rag ingest PATH`")
+    with writer_lock(index_dir):
+        _repair_pointer(index_dir, embedder)
+        previous = open_index(index_dir, embedder)
+        manifest = previous.manifest
+        report.unchanged = sorted(previous.articles)
+        if len(manifest.segments) == 1 and not manifest.segments[0].deleted:
+            report.generation = previous.path.name if previous.path else None
+            report.total_chunks, report.segments = len(previous.chunks), 1
+        else:
+            opts = IngestOptions(
+                params=ChunkingParams(**manifest.chunking),
+                faiss_kind=manifest.faiss_kind,
+                on_step=options.on_step,
+            )
+            keep = dict(previous.articles)
+            _commit(index_dir, embedder, opts, previous, keep, {}, report, manifest.sources)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,9 @@ _VOCAB, _PARAMS, _NONOCCURRENCE = (
     "nonoccurrence_array.index.npy",
 )
 QUERY_FILE = "query.json"
+# Raw term frequencies (aligned with bm25s' data: same indices and indptr) and token counts per
+# chunk: what scoring with corpus-wide statistics over several segments needs (index.segments).
+_TF, _DOCLEN = "tf.csc.index.npy", "doclen.index.npy"
 # How chunks are split (bm25s.tokenize's defaults, English stopwords, Snowball English stems).
 LANGUAGE = "english"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
@@ -88,6 +92,8 @@ class _Columns:
     vocab: dict[str, int]  # stem -> term column
     n_docs: int
     nonoccurrence: np.ndarray | None  # (n_terms,) for BM25L / BM25+ only
+    tf: np.ndarray | None = None  # (nnz,) float32 term frequency behind each entry of data
+    doclen: np.ndarray | None = None  # (n_docs,) int64 tokens of each chunk, as bm25s counts
 
 
 def bm25_document(chunk: Chunk) -> str:
@@ -133,6 +139,7 @@ class Bm25Store:
         retriever = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
         retriever.index(tokens, show_progress=False)
         scores = retriever.scores
+        tf, doclen = _term_frequencies(tokens.ids, len(scores["indptr"]) - 1, scores)
         params = {
             "k1": retriever.k1,
             "b": retriever.b,
@@ -152,6 +159,8 @@ class Bm25Store:
             dict(retriever.vocab_dict),
             int(scores["num_docs"]),
             retriever.nonoccurrence_array,
+            tf,
+            doclen,
         )
         return cls(columns, chunks, tokenizer, params)
 
@@ -162,6 +171,7 @@ class Bm25Store:
             return cls(None, chunks)
         params = json.loads((directory / _PARAMS).read_text(encoding="utf-8"))
         nonoccurrence = directory / _NONOCCURRENCE
+        tf, doclen = directory / _TF, directory / _DOCLEN
         data, indices, indptr = (
             np.load(directory / name, allow_pickle=False) for name in (_DATA, _INDICES, _INDPTR)
         )
@@ -172,6 +182,8 @@ class Bm25Store:
             json.loads((directory / _VOCAB).read_text(encoding="utf-8")),
             int(params["num_docs"]),
             np.load(nonoccurrence, allow_pickle=False) if nonoccurrence.exists() else None,
+            np.load(tf, allow_pickle=False) if tf.exists() else None,
+            np.load(doclen, allow_pickle=False) if doclen.exists() else None,
         )
         return cls(columns, chunks, QueryTokenizer.read(directory / QUERY_FILE), params)
 
@@ -184,12 +196,29 @@ class Bm25Store:
         arrays = [(_DATA, columns.data), (_INDICES, columns.indices), (_INDPTR, columns.indptr)]
         if columns.nonoccurrence is not None:
             arrays.append((_NONOCCURRENCE, columns.nonoccurrence))
+        if columns.tf is not None and columns.doclen is not None:
+            arrays += [(_TF, columns.tf), (_DOCLEN, columns.doclen)]
         for name, array in arrays:
             np.save(directory / name, array, allow_pickle=False)
         vocab = json.dumps(columns.vocab, ensure_ascii=False)
         (directory / _VOCAB).write_text(vocab, encoding="utf-8")
         (directory / _PARAMS).write_text(json.dumps(self._params, indent=4), encoding="utf-8")
         (directory / QUERY_FILE).write_text(self._tokenizer.to_json(), encoding="utf-8")
+
+    @property
+    def columns(self) -> _Columns | None:
+        """The index arrays (None for an empty store); index.segments scores across stores."""
+        return self._columns
+
+    @property
+    def tokenizer(self) -> QueryTokenizer:
+        """How queries are split into terms."""
+        return self._tokenizer
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """bm25s' parameters (k1, b, method, ...)."""
+        return self._params
 
     def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray | None:
         """(n_chunks,) BM25 score of each chunk (times `mask`), None when no term is known."""
@@ -222,13 +251,50 @@ class Bm25Store:
         scores = self.scores(query, mask)  # (n_chunks,)
         if scores is None:
             return []
-        k = min(k, len(self.chunks))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        hits: list[Hit] = []
-        for idx in top:
-            score = float(scores[idx])
-            if score <= 0:
-                break
-            hits.append(Hit(self.chunks[idx], score, len(hits) + 1, {"bm25": score}))
-        return hits
+        return top_hits(scores, self.chunks, k)
+
+
+def top_hits(scores: np.ndarray, chunks: Sequence[Chunk], k: int) -> list[Hit]:
+    """The k best of (n_chunks,) `scores` as hits, best first; scores <= 0 left out."""
+    k = min(k, len(chunks))
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    hits: list[Hit] = []
+    for idx in top:
+        score = float(scores[idx])
+        if score <= 0:
+            break
+        hits.append(Hit(chunks[idx], score, len(hits) + 1, {"bm25": score}))
+    return hits
+
+
+def _term_frequencies(
+    ids: list[list[int]], n_vocab: int, scores: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(nnz,) term frequencies aligned with bm25s' score columns, and (n_docs,) token counts.
+
+    Built the way bm25s builds its score matrix (a scipy CSC from (doc, term) pairs), so the
+    entries line up one for one; checked, since a mismatch would score the wrong chunks.
+    """
+    import scipy.sparse as sp
+
+    rows: list[int] = []
+    cols: list[int] = []
+    counts: list[int] = []
+    for doc, token_ids in enumerate(ids):
+        for term, n in Counter(token_ids).items():
+            rows.append(doc)
+            cols.append(term)
+            counts.append(n)
+    matrix = sp.csc_matrix(
+        (np.array(counts, np.float32), (np.array(rows), np.array(cols))),
+        shape=(len(ids), n_vocab),
+        dtype=np.float32,
+    )
+    if not (
+        np.array_equal(matrix.indices, scores["indices"])
+        and np.array_equal(matrix.indptr, scores["indptr"])
+    ):
+        raise RuntimeError("term frequencies do not line up with bm25s' score matrix")
+    doclen = np.array([len(t) for t in ids], dtype=np.int64)  # (n_docs,)
+    return matrix.data, doclen

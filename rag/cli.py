@@ -184,6 +184,25 @@ def delete_command(
     _print_report(report, as_json, startup)
 
 
+@app.command("compact")
+def compact_command(index_dir: IndexDir = None, as_json: JsonFlag = False) -> None:
+    """Merge the index's segments into one, dropping deleted rows (embeds nothing)."""
+    from newsrag.index import IngestOptions
+    from newsrag.index.ingest import compact
+
+    settings = settings_from(index_dir)
+    try:
+        embedder = load_embedder(settings, progress=note)
+        started = time.perf_counter()
+        report = compact(settings.index_dir, embedder, IngestOptions(on_step=_kill_switch()))
+        startup = started - process_started()
+    except IndexStoreError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot use the index at {settings.index_dir}: {exc.strerror or exc}") from None
+    _print_report(report, as_json, startup)
+
+
 @app.command("stats")
 def stats_command(index_dir: IndexDir = None, as_json: JsonFlag = False) -> None:
     """Show what the index holds."""
@@ -199,6 +218,7 @@ def stats_command(index_dir: IndexDir = None, as_json: JsonFlag = False) -> None
         "created_at": manifest.created_at,
         "articles": len(store.articles),
         "chunks": len(store.chunks),
+        "segments": max(1, len(manifest.segments)),
         "model": manifest.embedder,
         "dim": manifest.dim,
         "faiss_kind": manifest.faiss_kind,

@@ -49,6 +49,9 @@ STEPS = [
     "gc-done",
 ]
 LIVE_FROM = STEPS.index("switched")  # killed at or after this step, the new index is live
+# Steps only an ingest over an existing index takes (index.ingest._commit_segments): linking
+# the kept segments, and reading the segments the merge policy merges into the new one.
+SEGMENT_STEPS = ["segments-linked", "merge-read"]
 
 QUERIES = [
     "wind farm turbines off the coast",
@@ -196,7 +199,7 @@ def test_a_write_reports_every_step_in_order(
     assert seen == STEPS
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", STEPS + SEGMENT_STEPS)
 def test_sigkilled_ingest_leaves_old_or_new_index_and_resumes(
     step: str,
     corpora: tuple[Path, Path],
@@ -215,7 +218,7 @@ def test_sigkilled_ingest_leaves_old_or_new_index_and_resumes(
 
     assert killed.signal == signal.SIGKILL, killed.stderr
     live = reference.fingerprint(open_index(index_dir, embedder))
-    assert live == (new_fp if STEPS.index(step) >= LIVE_FROM else old_fp)
+    assert live == (new_fp if step in STEPS and STEPS.index(step) >= LIVE_FROM else old_fp)
     partial = [p.stat().st_size for p in index_dir.glob(".tmp-gen-*/dense.faiss")]
 
     finished = rag_processes.run(*args, "--json")
@@ -227,6 +230,42 @@ def test_sigkilled_ingest_leaves_old_or_new_index_and_resumes(
         assert partial == [(store.path / "dense.faiss").stat().st_size // 2]
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-gen-")]
     assert len(generation_dirs(index_dir)) <= 2  # the live one and the previous one
+
+
+@pytest.mark.parametrize("step", ["segments-linked", "faiss-half-written", "manifest-written"])
+def test_sigkilled_add_of_a_segment_leaves_old_index_and_resumes(
+    step: str,
+    corpora: tuple[Path, Path],
+    expected: tuple[Path, Fingerprint, Fingerprint],
+    rag_processes,
+    tmp_path: Path,
+    embedder: SentenceTransformerEmbedder,
+    reference: Reference,
+) -> None:
+    """An added article goes into a second segment beside the linked first one."""
+    template, old_fp, _ = expected
+    grown = write_corpus(tmp_path / "grown", {**ARTICLES, "vaccine": NEW_ARTICLES["vaccine"]})
+    clean = tmp_path / "clean"
+    ingest([grown], clean, embedder)
+    reference.learn(open_index(clean, embedder))
+    grown_fp = reference.fingerprint(open_index(clean, embedder))
+    index_dir = tmp_path / "index"
+    shutil.copytree(template, index_dir)
+    args = ["ingest", grown, "--index-dir", index_dir]
+
+    killed = rag_processes.run(*args, env={"RAG_TEST_KILL_AT": step})
+
+    assert killed.signal == signal.SIGKILL, killed.stderr
+    assert reference.fingerprint(open_index(index_dir, embedder)) == old_fp
+    partial = [p.stat().st_size for p in index_dir.glob(".tmp-gen-*/seg-000002/dense.faiss")]
+    assert rag_processes.run(*args).code == 0
+    store = open_index(index_dir, embedder)
+    assert len(store.manifest.segments) == 2
+    assert reference.fingerprint(store) == grown_fp
+    if step == "faiss-half-written":
+        assert store.path is not None
+        assert partial == [(store.path / "seg-000002" / "dense.faiss").stat().st_size // 2]
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-gen-")]
 
 
 @pytest.mark.parametrize("step", ["faiss-half-written", "renamed"])
@@ -264,8 +303,9 @@ def test_sigkilled_delete_leaves_old_index(
 ) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(expected[0], index_dir)
+    # A delete marks rows deleted and links the segment: it writes no BM25, only a manifest.
     killed = rag_processes.run(
-        "delete", "museum", "--index-dir", index_dir, env={"RAG_TEST_KILL_AT": "bm25-written"}
+        "delete", "museum", "--index-dir", index_dir, env={"RAG_TEST_KILL_AT": "manifest-written"}
     )
     assert killed.signal == signal.SIGKILL
     assert reference.fingerprint(open_index(index_dir, embedder)) == expected[1]

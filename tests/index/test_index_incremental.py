@@ -220,7 +220,10 @@ def test_an_ingest_without_a_kind_keeps_the_index_kind(
     report = ingest([corpus_copy], index_dir, recorder)  # no kind: an update, not a switch
     store = open_index(index_dir, recorder.inner)
     assert report.added == ["late"] and store.manifest.faiss_kind == "hnsw"
-    assert type(store.dense.index).__name__ == "IndexHNSWFlat"
+    # the new article went into a segment of its own, HNSW like the first one
+    parts = getattr(store.dense, "parts", [(store.dense,)])
+    assert len(parts) == 2
+    assert {type(part[0].index).__name__ for part in parts} == {"IndexHNSWFlat"}
     assert_consistent(store)
 
 

@@ -1,0 +1,337 @@
+"""Segments: a generation as immutable parts plus deleted rows, searched as one index.
+
+Each ingest writes one new segment (the chunks, vectors, FAISS and BM25 index of the articles
+it added or changed) and a new manifest that lists the live segments and, per segment, the
+rows replaced or deleted since (tombstones). The segments it keeps are hard-linked into the new
+generation directory, so nothing is copied and the commit protocol (index.generations) is
+unchanged: a generation directory is still complete on its own.
+
+Search fans out over the segments and merges their hits. BM25 is scored from each segment's
+raw term frequencies with corpus-wide statistics (live chunks, their average length, each
+term's document frequency over live chunks), with the same float operations bm25s uses for one
+index, so a segmented index scores exactly as a rebuild of the same articles does; chunks are
+ordered as a rebuild orders them (by article id, then position), so ties break alike too.
+
+A tiered merge policy (`select_merges`) keeps the number of segments bounded: segments are
+grouped in tiers of size (a factor apart, small ones in the lowest tier); a tier that reaches
+`factor` segments is merged into the next segment written, and a segment with more than a third
+of its rows deleted is merged too. `rag compact` (index.ingest.compact) merges everything.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from newsrag.index.dense import _search_params
+from newsrag.index.errors import CorruptIndexError
+from newsrag.index.records import Article, Chunk, Hit
+from newsrag.index.sparse import Bm25Store, top_hits
+
+if TYPE_CHECKING:
+    from newsrag.index.embedding import Embedder
+    from newsrag.index.store import Manifest, Segment, SegmentEntry
+
+ChunkFilter = Callable[[Chunk], bool]
+
+# Merge policy defaults: segments per tier, and the live chunks under which a segment counts
+# as small (Lucene's TieredMergePolicy has the same two knobs).
+MERGE_FACTOR = 10
+MERGE_FLOOR = 1000
+# A segment with more than this share of its rows deleted is rewritten by the next merge.
+DELETED_SHARE = 1 / 3
+
+
+def tier(live: int, factor: int, floor: int) -> int:
+    """0 below `floor` live chunks, then one tier per power of `factor` above it."""
+    if live < floor:
+        return 0
+    return 1 + int(math.log(live / floor, factor))
+
+
+def select_merges(
+    segments: dict[str, tuple[int, int]], incoming: int, factor: int, floor: int
+) -> set[str]:
+    """Names of the segments (live, total rows) to merge into the next written segment.
+
+    `incoming` is the live chunks that segment gets anyway (0: none is written unless a merge
+    is chosen). Afterwards no tier holds `factor` segments or more, so at most
+    (factor - 1) x (number of tiers) segments exist, and tiers grow with log(corpus).
+    """
+    chosen = {
+        name
+        for name, (live, total) in segments.items()
+        if total and (total - live) > DELETED_SHARE * total
+    }
+    if factor < 2:
+        return chosen
+    while True:
+        out = incoming + sum(segments[n][0] for n in chosen)
+        tiers: dict[int, list[str]] = {}
+        for name, (live, _) in segments.items():
+            if name not in chosen:
+                tiers.setdefault(tier(live, factor, floor), []).append(name)
+        if out or chosen:
+            tiers.setdefault(tier(out, factor, floor), []).append("")
+        full = sorted(t for t, names in tiers.items() if len(names) >= factor)
+        if not full:
+            return chosen
+        chosen.update(n for n in tiers[full[0]] if n)
+
+
+def link_tree(source: Path, target: Path) -> list[tuple[Path, Path]]:
+    """Hard-link every file under `source` to the same place under `target`; (src, dst) pairs."""
+    pairs = []
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            dst = target / path.relative_to(source)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, dst)
+            pairs.append((path, dst))
+    return pairs
+
+
+@dataclass(slots=True)
+class View:
+    """Segments read as one store: live chunks in rebuild order and both fan-out searchers."""
+
+    articles: dict[str, Article]
+    chunks: list[Chunk]
+    vectors: np.ndarray  # (n_live, dim) float32
+    dense: SegmentedDense
+    sparse: SegmentedBm25
+
+
+def assemble(parts: Sequence[Segment], manifest: Manifest, embedder: Embedder) -> View:
+    """The live rows of `parts`, ordered by (article id, ordinal) as one rebuilt segment."""
+    keys: list[tuple[str, int, int, int]] = []  # (doc_id, ordinal, part, row)
+    lives: list[np.ndarray] = []  # per part: (n_rows,) bool
+    for p, part in enumerate(parts):
+        live = np.ones(len(part.chunks), dtype=bool)
+        if part.entry.deleted:
+            deleted = np.array(part.entry.deleted, dtype=np.int64)
+            if deleted.min() < 0 or deleted.max() >= len(part.chunks):
+                raise CorruptIndexError(f"segment {part.entry.name} deletes rows it lacks")
+            live[deleted] = False
+        lives.append(live)
+        for row in np.flatnonzero(live).tolist():
+            chunk = part.chunks[row]
+            keys.append((chunk.doc_id, chunk.ordinal, p, row))
+    keys.sort()  # runs already sorted per segment: timsort merges them
+    maps = [np.full(len(part.chunks), -1, dtype=np.int64) for part in parts]  # row -> global
+    chunks: list[Chunk] = []
+    for g, (_, _, p, row) in enumerate(keys):
+        maps[p][row] = g
+        chunks.append(parts[p].chunks[row])
+    vectors = np.empty((len(chunks), manifest.dim), dtype=np.float32)  # (n_live, dim)
+    for part, live, gmap in zip(parts, lives, maps, strict=True):
+        vectors[gmap[live]] = part.vectors[live]
+    articles: dict[str, Article] = {}
+    by_name = {part.entry.name: part for part in parts}
+    for doc_id, entry in manifest.articles.items():
+        owner = by_name.get(entry.segment or "")
+        article = owner.articles.get(doc_id) if owner is not None else None
+        if article is None:
+            raise CorruptIndexError(f"article {doc_id!r} is not in segment {entry.segment}")
+        articles[doc_id] = article
+    dense = SegmentedDense(
+        [(part.dense, gmap, live) for part, gmap, live in zip(parts, maps, lives, strict=True)],
+        chunks,
+        embedder,
+    )
+    sparse = SegmentedBm25(
+        [(part.sparse, gmap, live) for part, gmap, live in zip(parts, maps, lives, strict=True)],
+        chunks,
+    )
+    return View(articles, chunks, vectors, dense, sparse)
+
+
+class _StackedIndex:
+    """What readers ask of a FAISS index (ntotal, reconstruct_n), over the segments' own."""
+
+    def __init__(self, owner: SegmentedDense) -> None:
+        self._owner = owner
+
+    @property
+    def ntotal(self) -> int:
+        return len(self._owner.chunks)
+
+    def reconstruct_n(self, start: int, n: int) -> np.ndarray:
+        """(n, dim) stored vectors of global rows start..start+n-1, read from each segment."""
+        out = np.empty((self.ntotal, self._owner.embedder.dim), dtype=np.float32)
+        for store, gmap, live in self._owner.parts:
+            rows = np.flatnonzero(live)
+            if len(rows):
+                out[gmap[rows]] = store.index.reconstruct_n(0, len(gmap))[rows]
+        return out[start : start + n]
+
+
+class SegmentedDense:
+    """Dense search over several segments' FAISS indexes, deleted rows left out."""
+
+    def __init__(
+        self,
+        parts: list[tuple[Any, np.ndarray, np.ndarray]],  # (FaissStore, row->global, live)
+        chunks: list[Chunk],
+        embedder: Embedder,
+    ) -> None:
+        self.parts = parts
+        self.chunks = chunks
+        self.embedder = embedder
+        self.index = _StackedIndex(self)
+        self._selectors: list[Any] = []  # per part: None (all live) or a selector of live rows
+        for _, _, live in parts:
+            self._selectors.append(None if live.all() else _not_deleted(np.flatnonzero(~live)))
+
+    def search(self, query: str, k: int, *, where: ChunkFilter | None = None) -> list[Hit]:
+        """Top-k chunks by cosine similarity to the query."""
+        return self.search_vector(self.embedder.embed_query(query), k, where=where)
+
+    def search_vector(
+        self, vector: np.ndarray, k: int, *, where: ChunkFilter | None = None
+    ) -> list[Hit]:
+        """Top-k chunks over all segments for a (dim,) query vector; ties by rebuild order."""
+        if k < 1 or not self.chunks:
+            return []
+        found: list[tuple[float, int]] = []  # (-score, global row)
+        query = vector.reshape(1, -1)
+        for (store, gmap, live), selector in zip(self.parts, self._selectors, strict=True):
+            n_live = int(live.sum())
+            if not n_live:
+                continue
+            keep = selector
+            if where is not None:
+                allowed = [r for r in np.flatnonzero(live).tolist() if where(store.chunks[r])]
+                if not allowed:
+                    continue
+                keep = _only(np.array(allowed, dtype=np.int64))
+                n_live = len(allowed)
+            params = _search_params(store.index, keep[0]) if keep is not None else None
+            scores, ids = store.index.search(query, min(k, n_live), params=params)  # (1, k)
+            for score, idx in zip(scores[0], ids[0], strict=True):
+                if idx >= 0 and gmap[idx] >= 0:
+                    found.append((-float(score), int(gmap[idx])))
+        # As FAISS over one index: among equal scores the lowest rows are kept, and listed
+        # from the highest row down (its heap orders by (score, id), both descending).
+        found.sort()
+        best = sorted(found[:k], key=lambda f: (f[0], -f[1]))
+        return [
+            Hit(self.chunks[g], -neg, rank, {"dense": -neg})
+            for rank, (neg, g) in enumerate(best, start=1)
+        ]
+
+
+def _not_deleted(deleted: np.ndarray) -> tuple[Any, ...]:
+    """A FAISS selector of every row but `deleted` (kept with the objects it refers to)."""
+    import faiss
+
+    inner = faiss.IDSelectorBatch(deleted)
+    return (faiss.IDSelectorNot(inner), inner, deleted)
+
+
+def _only(rows: np.ndarray) -> tuple[Any, ...]:
+    import faiss
+
+    return (faiss.IDSelectorBatch(rows), rows)
+
+
+class SegmentedBm25:
+    """BM25 over several segments with corpus-wide statistics, as one index over the live rows.
+
+    Per (term, chunk) the score is bm25s' Lucene BM25, computed with bm25s' own float
+    operations (idf in float32, the rest in float64, stored as float32) from the term's
+    frequency, the chunk's length, the number of live chunks, their average length and the
+    term's document frequency over live chunks; query scores add up term by term in query
+    order, as Bm25Store does. So the scores equal those of a rebuild bit for bit.
+    """
+
+    def __init__(
+        self,
+        parts: list[tuple[Bm25Store, np.ndarray, np.ndarray]],  # (store, row->global, live)
+        chunks: list[Chunk],
+    ) -> None:
+        self.chunks = chunks
+        self.n_docs = len(chunks)
+        self.parts = [(s, g, lv) for s, g, lv in parts if s.columns is not None]
+        total = 0
+        for store, _, live in self.parts:
+            columns = store.columns
+            assert columns is not None
+            if columns.tf is None or columns.doclen is None:
+                raise CorruptIndexError("a segment's BM25 index lacks term frequencies")
+            if store.params.get("method") != "lucene":
+                raise CorruptIndexError("segments are scored with Lucene BM25 only")
+            total += int(columns.doclen[live].sum())
+        self._avgdl = np.float64(total) / self.n_docs if self.n_docs else np.float64(0)
+        params = self.parts[0][0].params if self.parts else {}
+        self._k1, self._b = params.get("k1", 1.2), params.get("b", 0.75)
+        self._tokenizer = self.parts[0][0].tokenizer if self.parts else None
+        self._stem = self.parts[0][0]._stem if self.parts else None
+
+    def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray | None:
+        """(n_live,) BM25 score of each live chunk (times `mask`); None when no term is known."""
+        if self._tokenizer is None or self._stem is None or not self.n_docs:
+            return None
+        terms = self._tokenizer.terms(query, self._stem)
+        scores = np.zeros(self.n_docs, dtype=np.float32)  # (n_live,)
+        known = False
+        k1, b, avgdl = self._k1, self._b, self._avgdl
+        for term in terms:
+            postings = []
+            df = 0
+            for store, gmap, live in self.parts:
+                columns = store.columns
+                assert columns is not None and columns.tf is not None
+                column = columns.vocab.get(term)
+                if column is None:
+                    continue
+                start, end = columns.indptr[column], columns.indptr[column + 1]
+                rows = columns.indices[start:end]
+                alive = live[rows]
+                rows = rows[alive]
+                if len(rows):
+                    postings.append((gmap[rows], columns.tf[start:end][alive], columns, rows))
+                    df += len(rows)
+            if not df:
+                continue
+            known = True
+            n = self.n_docs
+            idf = np.float32(math.log(1 + (n - df + 0.5) / (df + 0.5)))
+            for targets, tf, columns, rows in postings:
+                assert columns.doclen is not None
+                doclen = columns.doclen[rows]
+                tfc = tf / (k1 * ((1 - b) + b * doclen / avgdl) + tf)  # float64, as bm25s
+                np.add.at(scores, targets, (idf * tfc).astype(np.float32))
+        if not known:
+            return None
+        if mask is not None:
+            scores *= mask
+        return scores
+
+    def search(self, query: str, k: int, *, where: ChunkFilter | None = None) -> list[Hit]:
+        """Top-k live chunks by BM25 score; chunks sharing no term with the query left out."""
+        if not self.n_docs or k < 1:
+            return []
+        mask = None
+        if where is not None:
+            mask = np.array([1.0 if where(c) else 0.0 for c in self.chunks], dtype=np.float32)
+            if not mask.any():
+                return []
+        scores = self.scores(query, mask)  # (n_live,)
+        if scores is None:
+            return []
+        return top_hits(scores, self.chunks, k)
+
+
+def segment_files(manifest: Manifest, entry: SegmentEntry) -> dict[str, str]:
+    """Files (relative to the generation) of one segment, with their sha256."""
+    if not entry.dir:
+        return dict(manifest.files)
+    prefix = entry.dir + "/"
+    return {k: v for k, v in manifest.files.items() if k.startswith(prefix)}
