@@ -257,7 +257,9 @@ def name_phrases(text: str) -> list[str]:
     A name joined by "of" is said either way round ("CEO of Acme", "Acme CEO"; "University of
     Leeds", "Leeds University"): each side is a phrase, not the whole.
     """
-    found = (" ".join(terms(span, keep_stopwords=True)) for span in entity_spans(text))
+    # "Acme's AR" is two names, the owner's and the thing's: each is a phrase of its own.
+    parts = (part for span in entity_spans(text) for part in re.split(r"[’']s\s+", span))
+    found = (" ".join(terms(part, keep_stopwords=True)) for part in parts)
     sides = (side for p in found for side in _OF.split(p))
     return [p for p in sides if " " in p]
 

@@ -180,3 +180,11 @@ def test_names_in_another_word_order_are_one_value() -> None:
     ]
     got = answer("Who stars as the young captain of the Glass Orchard?", hits)
     assert got.answerable and not got.conflict
+
+
+def test_an_owner_and_its_thing_are_two_names() -> None:
+    from newsrag.rag.candidates import name_phrases
+
+    assert name_phrases("What is the name of Acme's AR headset?") == []
+    assert name_phrases("Who runs Acme Cloud's data arm?") == ["acme cloud"]
+    assert name_phrases("Who is the CEO of Acme Cloud?") == ["acme cloud"]
