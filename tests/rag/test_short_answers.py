@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from newsrag.index import Chunk, Hit
@@ -26,7 +28,8 @@ class BagEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             for word in text.casefold().replace(".", " ").replace("?", " ").split():
-                out[i, hash(word.strip(",'\"")) % self.dim] += 1.0
+                # crc32, not hash(): the same buckets in every run (hash() is salted).
+                out[i, zlib.crc32(word.strip(",'\"").encode()) % self.dim] += 1.0
         norms = np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
         return out / norms
 
