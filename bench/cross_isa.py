@@ -1,7 +1,8 @@
 """How far the int8 embedder's vectors, rankings and answers move between CPUs (issue 12).
 
     .venv/bin/python bench/cross_isa.py ../shared/datasets/beir-scifact [--subset 300]
-        [--model PATH] [--answers] [--eps 1e-7,1e-6]
+        [--model PATH] [--answers [--answer-paths avx2,vnni,float-1e-07] [--sets all]]
+        [--eps 1e-7,1e-6]
 
 No AVX-512 machine is needed: the same model runs here in ONNX Runtime three ways (bench.isa),
   avx2   as it runs on an AVX2 CPU (this one), unfused;
@@ -14,8 +15,11 @@ differently elsewhere. First it checks the emulation itself: ONNX Runtime's int3
 this CPU against the numpy reference (pair-saturating must agree exactly). Then, over SciFact
 passages (the judged documents plus --subset others) and the test queries: cosine of each
 vector to its avx2 twin, the largest change of any query-passage score, how many queries'
-dense top-10 changes, and dense nDCG@10. --answers also runs every eval set (news + RGB) with
-the avx2 and the vnni embedder and counts answers and verdicts that differ.
+dense top-10 changes, and dense nDCG@10. --answers also runs every eval set (news + RGB, or
+--sets) with each of --answer-paths and counts, against the first, the answers and verdicts
+that differ and how far each question's Answer.margin moved: the cross-CPU change of the
+answerer's gating scores that evals.gate.THIN_MARGIN has to cover. Every step is bounded by
+the subset and the eval sets (about 10-15 minutes on 2 busy cores) and prints what it is doing.
 """
 
 from __future__ import annotations
@@ -43,16 +47,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eps", default="1e-7", help="float perturbations to try (comma list)")
     parser.add_argument("--check-texts", type=int, default=16, help="texts for the ORT check")
     parser.add_argument("--answers", action="store_true", help="also compare eval-set answers")
+    parser.add_argument(
+        "--answer-paths",
+        default="avx2,vnni,float-1e-07",
+        help="code paths answering the eval sets, the first is the reference (--answers)",
+    )
+    parser.add_argument(
+        "--sets", default="all", help="eval sets for --answers: all, or e.g. news,rgb-answer"
+    )
     return parser.parse_args(argv)
 
 
 def shipped_model() -> tuple[object, Path]:
-    """The default embedder and the int8 file it runs."""
-    from newsrag.index import SentenceTransformerEmbedder
+    """The default embedder (onnx-int8, `OnnxEmbedder`) and the int8 file it runs."""
     from newsrag.index.backends import current_exports, default_cache_dir, weights_digest
-    from newsrag.index.embedding import bundled_model_path
+    from newsrag.index.embedding import bundled_model_path, create_embedder
 
-    embedder = SentenceTransformerEmbedder()
+    embedder = create_embedder(backend="onnx-int8")
+    if getattr(embedder, "backend", "") != "onnx-int8":
+        raise SystemExit("the onnx-int8 backend did not load (see the warning above)")
     folder = default_cache_dir() / weights_digest(bundled_model_path())
     return embedder, folder / current_exports()[1]
 
@@ -83,8 +96,8 @@ def check_emulation(model: object, embedder: object, texts: list[str]) -> dict[s
 
 def feeds_of(embedder: object, text: str) -> dict[str, np.ndarray]:
     """One text's model inputs, as the embedder builds them."""
-    ids = embedder._tokenizer([text], truncation=True, max_length=embedder.max_tokens)  # type: ignore[attr-defined]
-    input_ids = np.asarray(ids["input_ids"], dtype=np.int64)  # (1, t)
+    ids = embedder._pieces.ids([text])  # type: ignore[attr-defined]  # truncated as embedded
+    input_ids = np.asarray(ids, dtype=np.int64)  # (1, t)
     return {
         "input_ids": input_ids,
         "attention_mask": np.ones_like(input_ids),
@@ -96,7 +109,7 @@ def embed_all(embedder: object, runner: isa.Runner, texts: list[str]) -> np.ndar
     """(n, dim) vectors of `texts` through `runner`, one text per run as onnx-int8 does."""
     from newsrag.index.backends import encode
 
-    ids = embedder._tokenizer(texts, truncation=True, max_length=embedder.max_tokens)["input_ids"]  # type: ignore[attr-defined]
+    ids = embedder._pieces.ids(texts)  # type: ignore[attr-defined]
     return encode(runner, ids, 1, workers=2)
 
 
@@ -153,21 +166,27 @@ def scifact_texts(dataset: Path, subset: int, embedder: object) -> tuple[list, l
     return passages, list(data.queries.items()), data
 
 
-def answers(embedder: object, runners: dict[str, isa.Runner]) -> dict[str, object]:
-    """Every eval set answered with each runner: answers and verdicts that differ from avx2."""
+def answers(
+    embedder: object, runners: dict[str, isa.Runner], names: list[str] | None
+) -> dict[str, object]:
+    """Eval sets (news + RGB, or `names`) answered with each runner, against the first one:
+    answers and verdicts that differ, and how far each question's Answer.margin moved (the
+    cross-CPU change of the answerer's gating scores that THIN_MARGIN must cover)."""
     from newsrag.evals.cli import EvalOptions, run_eval
     from newsrag.evals.suite import default_datasets_dir, gate_sets, set_options
     from newsrag.rag.settings import Settings
 
     settings = Settings()
-    sets, _ = gate_sets(default_datasets_dir(), "extractive")
-    out: dict[str, object] = {}
+    sets, skipped = gate_sets(default_datasets_dir(), "extractive", names=names)
+    out: dict[str, object] = {"skipped": skipped} if skipped else {}
     base_name = embedder.name  # type: ignore[attr-defined]
+    base_runner = embedder._runner  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory(prefix="cross-isa-") as tmp:
         root = Path(tmp)
         for item in sets:
             reports = {}
             for label, runner in runners.items():
+                print(f"answers: {item.name} with {label}", file=sys.stderr, flush=True)
                 embedder._runner = runner  # type: ignore[attr-defined]  # bench-only swap
                 embedder.name = f"{base_name}+{label}"  # type: ignore[attr-defined]
                 base = EvalOptions(
@@ -183,9 +202,14 @@ def answers(embedder: object, runners: dict[str, isa.Runner]) -> dict[str, objec
                 options = set_options(item, base, root / label, root / "out" / label)
                 reports[label], _ = run_eval(options, settings, None, quiet=True, embedder=embedder)  # type: ignore[arg-type]
             first = next(iter(reports.values()))
-            row = {}
+            row: dict[str, object] = {"questions": len(first.runs)}
             for label, report in list(reports.items())[1:]:
                 now = {r.gold.id: r for r in report.runs}
+                moves = [
+                    abs(r.answer.margin - now[r.gold.id].answer.margin)
+                    for r in first.runs
+                    if r.answer.margin is not None and now[r.gold.id].answer.margin is not None
+                ]
                 row[label] = {
                     "answers_differ": sum(
                         r.answer.answer != now[r.gold.id].answer.answer for r in first.runs
@@ -195,13 +219,23 @@ def answers(embedder: object, runners: dict[str, isa.Runner]) -> dict[str, objec
                         for r in first.runs
                         if r.score.passed != now[r.gold.id].score.passed
                     ],
+                    "margins_compared": len(moves),
+                    "margin_change_max": float(f"{max(moves, default=0.0):.3g}"),
+                    "margin_change_median": float(
+                        f"{float(np.median(moves)) if moves else 0.0:.3g}"
+                    ),
                     "answer_accuracy": (
                         first.overall["answer_accuracy"],
                         report.overall["answer_accuracy"],
                     ),
                 }
+            smallest = sorted(
+                (r.answer.margin, r.gold.id) for r in first.runs if r.answer.margin is not None
+            )[:3]
+            row["smallest_margins"] = [(i, round(m, 6)) for m, i in smallest]
             out[item.name] = row
     embedder.name = base_name  # type: ignore[attr-defined]
+    embedder._runner = base_runner  # type: ignore[attr-defined]
     return out
 
 
@@ -221,31 +255,44 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     figures["emulation_check"] = check_emulation(
         model, embedder, [t for _, t in passages[: args.check_texts]]
     )
-    runners = {
-        "avx2": isa.session(model, optimize=False),
-        "vnni": isa.session(isa.exact_integer_graph(model), optimize=False),
-        "shipped": isa.session(path, optimize=True),
-    }
+    exact = isa.exact_integer_graph(model)
+    split = len(isa.integer_nodes(exact)) - len(isa.integer_nodes(model))
+    figures["vnni_nodes_rewritten"] = split
+    runners = {"avx2": isa.session(model, optimize=False)}
+    if split or (args.answers and "vnni" in args.answer_paths.split(",")):
+        runners["vnni"] = isa.session(exact, optimize=False)
+    else:  # no weight pair can saturate: the VNNI graph is the avx2 graph itself
+        figures["vnni vs avx2"] = "identical graph: no MatMulInteger can saturate on AVX2"
+    runners["shipped"] = isa.session(path, optimize=True)
     for eps in [float(e) for e in args.eps.split(",") if e]:
         runners[f"float-{eps:g}"] = isa.session(
             isa.perturbed_float_graph(model, eps), optimize=False
         )
+    paths = [p for p in args.answer_paths.split(",") if p]
+    unknown = [p for p in paths if p not in runners]
+    if args.answers and unknown:
+        raise SystemExit(f"--answer-paths: unknown {unknown}; known: {sorted(runners)}")
     docs = [d for d, _ in passages]
     qids = [q for q, _ in queries]
-    vectors = {
-        label: (
+    vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for label, run_ in runners.items():
+        print(
+            f"vectors: {len(passages)} passages, {len(queries)} queries with {label}",
+            file=sys.stderr,
+            flush=True,
+        )
+        vectors[label] = (
             embed_all(embedder, run_, [t for _, t in passages]),
             embed_all(embedder, run_, [t for _, t in queries]),
         )
-        for label, run_ in runners.items()
-    }
     figures["avx2 ndcg@10_dense"] = round(
         _ndcg(vectors["avx2"][1] @ vectors["avx2"][0].T, docs, data, qids), 4
     )
     for label in list(runners)[1:]:
         figures[f"{label} vs avx2"] = compare(vectors["avx2"], vectors[label], docs, data, qids)
     if args.answers:
-        figures["answers"] = answers(embedder, {k: runners[k] for k in ("avx2", "vnni")})
+        sets = [n for n in args.sets.split(",") if n] if args.sets != "all" else None
+        figures["answers"] = answers(embedder, {k: runners[k] for k in paths}, sets)
     figures["load"] = load_note()
     return figures
 
