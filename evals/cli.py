@@ -297,7 +297,7 @@ def _print_summary(report: Report, prior: Snapshot | None, out: Path) -> None:
             console.print(f"[red]FLIP[/red] {flip.describe(report.thin_margin)}")
         if report.thin:
             ids = ", ".join(r.gold.id for r in report.thin)
-            console.print(f"[yellow]thin[/yellow] (margin < {report.thin_margin:g}): {ids}")
+            console.print(f"[yellow]thin[/yellow] (|margin| < {report.thin_margin:g}): {ids}")
         for note in gate.notes:
             console.print(f"[dim]note: {note}[/dim]")
         verdict = "[green]gate passed[/green]" if gate.passed else "[red]gate FAILED[/red]"

@@ -61,8 +61,12 @@ class QuestionState:
         return all(self.checks.values())
 
     def thin(self, bound: float = THIN_MARGIN) -> bool:
-        """Whether the answer hinges on a margin smaller than the cross-CPU bound."""
-        return self.margin is not None and self.margin < bound
+        """Whether the answer hinges on a margin smaller than the cross-CPU bound.
+
+        Either side counts: a refusal's margin is negative (its best candidate below a gate),
+        and it is thin only when that candidate sits within `bound` of passing.
+        """
+        return self.margin is not None and abs(self.margin) < bound
 
 
 @dataclass(frozen=True, slots=True)

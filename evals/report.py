@@ -96,8 +96,8 @@ class Report:
 
 
 def is_thin(run: QuestionRun, bound: float = THIN_MARGIN) -> bool:
-    """Whether the answer's margin to its nearest threshold is below `bound`."""
-    return run.answer.margin is not None and run.answer.margin < bound
+    """Whether the answer's margin to its nearest threshold is within `bound`, either side."""
+    return run.answer.margin is not None and abs(run.answer.margin) < bound
 
 
 def vars_of(info: RunInfo) -> dict[str, object]:
@@ -280,7 +280,7 @@ def _margin(run: QuestionRun, bound: float) -> str:
     margin = run.answer.margin
     if margin is None:
         return "not reported"
-    return f"{margin:.4f}" + (f" THIN (below {bound:g})" if margin < bound else "")
+    return f"{margin:.4f}" + (f" THIN (within {bound:g})" if abs(margin) < bound else "")
 
 
 def _mark(ok: bool) -> str:

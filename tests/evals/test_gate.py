@@ -206,3 +206,11 @@ def test_margins_round_trip_through_the_baseline_and_old_files_still_load(
     loaded = load_baseline(path)
     assert loaded is not None and loaded.questions["q1"].margin is None
     assert not loaded.questions["q1"].thin()
+
+
+def test_thin_counts_either_side_of_a_threshold() -> None:
+    # A refusal's margin is negative: its best candidate's distance below a gate.
+    assert QuestionState("q?", PASS, "a", margin=-0.004).thin(0.01)
+    assert not QuestionState("q?", PASS, "a", margin=-0.3).thin(0.01)
+    assert QuestionState("q?", PASS, "a", margin=0.004).thin(0.01)
+    assert not QuestionState("q?", PASS, "a", margin=0.25).thin(0.01)

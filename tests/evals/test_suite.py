@@ -110,7 +110,7 @@ def test_thin_answers_are_flagged_in_report_json_and_md() -> None:
     assert (rows["b"]["margin"], rows["b"]["thin"]) == (0.2, False)
     markdown = render_markdown(report, None)
     assert "- THIN a (PASS): margin 0.0040: question a?" in markdown
-    assert "- margin: 0.0040 THIN (below 0.01)" in markdown
+    assert "- margin: 0.0040 THIN (within 0.01)" in markdown
     assert "- margin: 0.2000\n" in markdown
     unknown = render_markdown(Report(INFO, (_run("c", right=True, margin=None),), ks=(5,)), None)
     assert "- no margins reported by this answerer" in unknown
