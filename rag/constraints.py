@@ -332,8 +332,20 @@ _NOT_SERIES = frozenset(
 )
 
 
-def series_picks(text: str) -> frozenset[tuple[str, int]]:
-    """(noun stem, number) pairs a text picks by ordinal: 'the first season' -> (season, 1)."""
+# Nouns that number kinds, not instalments: "type 1 diabetes" and "type 2" are both studied in
+# one passage; retrieval does not demote a passage for naming another kind.
+KIND_NOUNS = frozenset(
+    "type class grade stage phase level group category kind form step tier".split()  # noqa: SIM905
+)
+
+
+def series_picks(text: str, *, kinds: bool = True) -> frozenset[tuple[str, int]]:
+    """(noun stem, number) pairs a text picks by ordinal: 'the first season' -> (season, 1).
+
+    `kinds=False` leaves out numbered kinds ("type 1", "phase 3").
+    """
+    if not kinds:
+        return frozenset(p for p in series_picks(text) if p[0] not in _KIND_STEMS)
     found: set[tuple[str, int]] = set()
     for m in _ORDINAL.finditer(text):
         word = m.group(1).casefold()
@@ -346,6 +358,9 @@ def series_picks(text: str) -> frozenset[tuple[str, int]]:
         if noun not in STOPWORDS and noun not in _NOT_SERIES:
             found.add((stem(noun), int(m.group(2))))
     return frozenset(found)
+
+
+_KIND_STEMS = frozenset(stem(n) for n in KIND_NOUNS)
 
 
 def ordinal_status(asked: frozenset[tuple[str, int]], sentence: str, chunk: Chunk) -> Status:

@@ -104,7 +104,7 @@ class HybridRetriever:
         )
         fused = self._fuse(candidates)
         if self.constraint_weight:
-            self._constrain(fused, asked_time(query), series_picks(query))
+            self._constrain(fused, asked_time(query), series_picks(query, kinds=False))
         order = sorted(fused, key=lambda c: (-fused[c], c.row))
         hits: list[Hit] = []
         for cand in order:

@@ -155,3 +155,12 @@ def test_a_role_of_a_thing_must_be_tied_to_it() -> None:
     assert holds_role_of("Ann Lee, the director, made her name with Glass Orchard.", *role)
     assert not holds_role_of("When founding Acme, Bo Ng sought a new way.", "CEO", "Acme")
     assert holds_role_of("Acme play matters, CEO Bo Ng tells reporters.", "CEO", "Acme")
+
+
+def test_numbered_kinds_are_left_out_of_retrieval_picks() -> None:
+    from newsrag.rag.constraints import series_picks
+
+    assert ("type", 1) in series_picks("Is type 1 diabetes more frequent in season 2?")
+    assert series_picks("Is type 1 diabetes more frequent in season 2?", kinds=False) == {
+        ("season", 2)
+    }
