@@ -170,7 +170,7 @@ def read_feed(
 
 
 def _fetch_feed(source: str, state: FeedState, fetcher: Fetcher) -> tuple[bytes | None, FeedState]:
-    if not source.startswith(("http://", "https://")):
+    if "://" not in source:  # a file (an address of another scheme is refused by the fetcher)
         path = Path(source)
         try:
             with path.open("rb") as handle:

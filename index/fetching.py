@@ -149,7 +149,7 @@ class Fetcher:
         deadline = time.monotonic() + 2 * self.limits.timeout_s
         parts: list[bytes] = []
         size = 0
-        for piece in response.iter_bytes(64 * 1024):
+        for piece in response.iter_bytes():  # as it arrives (a chunk size would buffer)
             size += len(piece)
             if size > cap:
                 raise FeedError(f"{url}: over the limit of {cap:,} bytes")
