@@ -131,6 +131,7 @@ def test_ingest_reads_feeds_and_a_second_run_is_not_modified(
         (["watch", "{tmp}/none"], "not a folder"),
         (["ingest"], "give files or folders to ingest, --feed URL, or both"),
         (["ingest", "--feed", "x.xml", "--prune"], "--feed does not go with --prune or --ray"),
+        (["serve", "--watch", "{tmp}/none"], "--watch needs a folder"),
     ],
 )
 def test_bad_arguments_get_one_line(
