@@ -34,10 +34,30 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 5.0
-WORDS = (
-    "council harbour market river bridge station school library museum garden festival "
-    "tram ferry budget report survey season visitors residents workers officials plan"
-).split()
+WORDS = [
+    "council",
+    "harbour",
+    "market",
+    "river",
+    "bridge",
+    "station",
+    "school",
+    "library",
+    "museum",
+    "garden",
+    "festival",
+    "tram",
+    "ferry",
+    "budget",
+    "report",
+    "survey",
+    "season",
+    "visitors",
+    "residents",
+    "workers",
+    "officials",
+    "plan",
+]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
