@@ -114,7 +114,9 @@ class FolderSync:
         """Bring the index up to date with the folders: ingest their settled files (those
         still being written wait for a later batch) and prune the files gone since."""
         ready, waiting = self._settled(list(iter_files(self.roots)))
-        report = ingest(ready, self.index_dir, self.embedder, self.options)
+        before = self._store()
+        options = self._options(before, progress=self.options.progress)
+        report = ingest(ready, self.index_dir, self.embedder, options)
         batch = WatchBatch(report=report, waiting=waiting, initial=True)
         store = self._store()
         if store is None:
@@ -241,12 +243,12 @@ class FolderSync:
         except IndexNotFoundError:
             return None
 
-    def _options(self, store: IndexStore | None) -> IngestOptions:
+    def _options(self, store: IndexStore | None, *, progress: bool = False) -> IngestOptions:
         # Keep the index's own chunking so a batch never re-chunks the corpus.
         if store is None:
-            return replace(self.options, progress=False)
+            return replace(self.options, progress=progress)
         params = ChunkingParams(**store.manifest.chunking)
-        return replace(self.options, params=params, progress=False)
+        return replace(self.options, params=params, progress=progress)
 
 
 def _claimed_elsewhere(old: Article | None, batch_keys: set[str]) -> bool:

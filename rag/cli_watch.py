@@ -126,7 +126,7 @@ def watch_command(
     (batched, one generation a batch); a file still being written is retried. Ctrl-C
     finishes the running batch and stops.
     """
-    from newsrag.index import IngestOptions
+    from newsrag.index import ChunkingParams, IngestOptions
     from newsrag.index.watch import FolderSync, watch_folders
 
     folders = list(paths or [])
@@ -149,7 +149,11 @@ def watch_command(
     show = _Printer(as_json)
     try:
         embedder = load_embedder(settings, progress=note)
-        options = IngestOptions(limits=settings.load_limits(), progress=not as_json)
+        options = IngestOptions(
+            params=ChunkingParams(max_tokens=embedder.max_tokens),  # a new index's; else its own
+            limits=settings.load_limits(),
+            progress=not as_json,
+        )
         poll = _FeedPoll(sources, interval, settings, embedder, options, show.feeds)
         if not folders:
             note(f"polling {len(sources)} feed(s) every {interval:g} s (Ctrl-C stops)")
@@ -224,11 +228,23 @@ class _FeedPoll:
             self.sources,
             self.settings.index_dir,
             self.embedder,
-            self.options,
+            self._options(),
             self.settings.feed_options(),
         )
         self.due = time.monotonic() + self.every_s
         self.show(report)
+
+    def _options(self) -> IngestOptions:
+        """The ingest options with the index's own chunking (a poll never re-chunks it)."""
+        from dataclasses import replace
+
+        from newsrag.index import ChunkingParams, IndexNotFoundError, open_index
+
+        try:
+            store = open_index(self.settings.index_dir, self.embedder)
+        except IndexNotFoundError:
+            return self.options
+        return replace(self.options, params=ChunkingParams(**store.manifest.chunking))
 
 
 class _Printer:

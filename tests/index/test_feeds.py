@@ -151,8 +151,16 @@ def test_hostile_feeds_fail_alone_with_a_reason(
     server: FeedServer, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     server.routes["/page.xml"] = (PAGE.encode(), "text/html")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do-not-leak-this", encoding="utf-8")
+    xxe = f"""<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]>
+<rss version="2.0"><channel><title>Entity test</title><item><guid>urn:test:xxe</guid>
+<title>Entity story</title><link>{server.url}/xxe.html</link>
+<description>Secret: &x; {BODY}</description></item></channel></rss>"""
+    server.routes["/xxe.xml"] = (xxe.encode(), "application/rss+xml")
     options = FeedOptions(fetch=FetchLimits(timeout_s=1.0, max_bytes=1_000_000, host_interval_s=0))
-    feeds = [f"{server.url}/{p}" for p in ("slow", "huge", "page.xml", "missing.xml", "rss.xml")]
+    names = ("slow", "huge", "page.xml", "missing.xml", "rss.xml", "xxe.xml")
+    feeds = [f"{server.url}/{p}" for p in names]
     started = time.monotonic()
     report = ingest_feeds(
         [*feeds, "ftp://127.0.0.1/x"], tmp_path / "i", embedder, feed_options=options
@@ -164,7 +172,10 @@ def test_hostile_feeds_fail_alone_with_a_reason(
     assert "not an RSS or Atom feed" in errors[2]
     assert "HTTP 404" in errors[3]
     assert errors[4] is None and report.feeds[4].new == 2
-    assert "not an http(s) address" in errors[5]
+    assert errors[5] is None and report.feeds[5].new == 1  # read, its entity not resolved
+    assert "not an http(s) address" in errors[6]
+    texts = [a.text for a in open_index(tmp_path / "i", embedder).articles.values()]
+    assert len(texts) == 3 and not any("do-not-leak-this" in t for t in texts)
 
 
 def test_a_feed_file_is_read_like_an_address(
