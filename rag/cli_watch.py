@@ -170,6 +170,8 @@ def watch_command(
             on_idle=poll if sources else None,
             ready=lambda: note(f"watching {where} (Ctrl-C stops)"),
         )
+    except KeyboardInterrupt:  # the second Ctrl-C: a generation is published whole or not at all
+        raise fail("interrupted; the index holds the last published batch", code=130) from None
     except (IndexStoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
