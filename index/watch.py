@@ -26,7 +26,6 @@ from newsrag.index.ingest import (
     IngestReport,
     commit_prepared,
     content_hash,
-    ingest,
     prepare_articles,
 )
 from newsrag.index.loaders import (
@@ -111,47 +110,47 @@ class FolderSync:
         return path
 
     def initial(self) -> WatchBatch:
-        """Bring the index up to date with the folders: ingest their settled files (those
-        still being written wait for a later batch) and prune the files gone since."""
-        ready, waiting = self._settled(list(iter_files(self.roots)))
-        before = self._store()
-        options = self._options(before, progress=self.options.progress)
-        report = ingest(ready, self.index_dir, self.embedder, options)
-        batch = WatchBatch(report=report, waiting=waiting, initial=True)
+        """Bring the index up to date with the folders: read their settled files (those still
+        being written wait for a later batch) and drop the articles of files gone since."""
         store = self._store()
-        if store is None:
-            return batch
-        gone = [
-            doc_id
-            for doc_id, article in store.articles.items()
-            if article.path is not None
-            and self._under_roots(path_key(article.path))
-            and not os.path.lexists(article.path)
-        ]
-        if gone:
-            pruned = commit_prepared(
-                [], self.index_dir, self.embedder, self._options(store), remove=gone
-            )
-            report.removed.extend(pruned.removed)
-            report.generation, report.total_chunks = pruned.generation, pruned.total_chunks
+        gone = {
+            path_key(a.path)
+            for a in (store.articles.values() if store is not None else ())
+            if a.path and self._under_roots(path_key(a.path)) and not os.path.lexists(a.path)
+        }
+        batch = self._batch(self._files(self.roots), gone, store, self.options.progress)
+        batch.initial = True
         return batch
 
     def apply(self, changed: Iterable[Path], removed: Iterable[Path] = ()) -> WatchBatch:
         """Apply one batch: read settled changed files, drop the articles of removed ones."""
+        return self._batch(self._files(changed), {path_key(p) for p in removed}, self._store())
+
+    def _batch(
+        self,
+        files: Iterable[Path],
+        gone: set[str],
+        store: IndexStore | None,
+        progress: bool = False,
+    ) -> WatchBatch:
         batch = WatchBatch()
-        ready, batch.waiting = self._settled(sorted(set(self._files(changed))))
+        ready, batch.waiting = self._settled(sorted(set(files)))
         loaded = merge_loaded(load_one(p, self.options.fields, self.options.limits) for p in ready)
         batch.report.failed.extend(loaded.failures)
         batch.report.skipped.extend(loaded.skipped)
-        store = self._store()
-        gone = {path_key(p) for p in removed} - {path_key(p) for p in ready}
+        gone -= {path_key(p) for p in ready}
         fresh, remove = self._plan(loaded, ready, gone, store, batch.report)
         if not fresh and not remove:
             return batch
-        options = self._options(store)
+        options = self._options(store, progress=progress)
         prepared = prepare_articles(fresh, self.embedder, options)
         committed = commit_prepared(
-            prepared.values(), self.index_dir, self.embedder, options, remove=remove
+            prepared.values(),
+            self.index_dir,
+            self.embedder,
+            options,
+            remove=remove,
+            refresh_paths=True,
         )
         committed.failed, committed.skipped = batch.report.failed, batch.report.skipped
         committed.unchanged.extend(batch.report.unchanged)
@@ -182,7 +181,10 @@ class FolderSync:
                 report.failed.append(LoadFailure(str(article.path), reason))
                 continue
             kept.add(article.id)
-            if hashes.get(article.id) == content_hash(article):
+            moved = old is not None and (  # stored again under its new path
+                not old.path or path_key(old.path) != path_key(str(article.path))
+            )
+            if hashes.get(article.id) == content_hash(article) and not moved:
                 report.unchanged.append(article.id)
             else:
                 fresh.append(article)
@@ -213,6 +215,8 @@ class FolderSync:
     def _hidden(self, path: Path) -> bool:
         key = path_key(path)
         for root in self._root_keys:
+            if key == root:
+                return False
             if key.startswith(root + os.sep):
                 return any(p.startswith(".") for p in Path(key[len(root) + 1 :]).parts)
         return path.name.startswith(".")

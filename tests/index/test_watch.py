@@ -146,6 +146,24 @@ def test_the_first_sync_prunes_files_removed_while_nothing_watched(
     assert ids(index_dir, embedder) == {"otters"}
 
 
+def test_a_moved_file_keeps_its_article_under_the_new_path(
+    folder: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    index_dir = tmp_path / "index"
+    make_sync(folder, index_dir, embedder).initial()
+    (folder / "kites.md").rename(folder / "kites-2026.md")  # while watched: one batch
+    sync = make_sync(folder, index_dir, embedder)
+    moved = sync.apply([folder / "kites-2026.md"], [folder / "kites.md"]).report
+    assert moved.updated == ["kites"] and moved.removed == []
+    (folder / "otters.md").rename(folder / "otters-old.md")  # while nothing watched
+    assert make_sync(folder, index_dir, embedder).initial().report.removed == []
+    store = open_index(index_dir, embedder)
+    assert Path(str(store.articles["kites"].path)).name == "kites-2026.md"
+    assert Path(str(store.articles["otters"].path)).name == "otters-old.md"
+    (folder / "kites-2026.md").unlink()
+    assert sync.apply([], [folder / "kites-2026.md"]).report.removed == ["kites"]
+
+
 def test_the_watch_loop_applies_real_events_and_stops_when_told(
     folder: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
