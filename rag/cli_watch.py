@@ -106,14 +106,17 @@ def watch_command(
     debounce_ms: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Changes within this many ms are applied as one batch (default 500)."
+            min=1,
+            help="Changes within this many ms are applied as one batch (default:"
+            " RAG_WATCH_DEBOUNCE_MS, 500).",
         ),
     ] = None,
     settle_ms: Annotated[
         int | None,
         typer.Option(
             min=0,
-            help="A file is read once its size and mtime stay put this many ms (default 300).",
+            help="A file is read once its size and mtime stay put this many ms (default:"
+            " RAG_WATCH_SETTLE_MS, 300).",
         ),
     ] = None,
     as_json: Annotated[
