@@ -116,6 +116,16 @@ def test_ingest_reads_feeds_and_a_second_run_is_not_modified(
     assert second.code == 0, second.stderr
     assert "not modified since the last poll" in second.stderr
     assert "0 added" in second.stdout
+    saved = tmp_path / "saved.xml"
+    saved.write_bytes(rss(server.url).replace(b"urn:test:", b"urn:saved:"))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "otters.md").write_text(ARTICLE, encoding="utf-8")
+    both = rag_processes.run(
+        "ingest", inbox, "--feed", saved, "--index-dir", index_dir, "--json", env=env
+    )
+    assert both.code == 0, both.stderr
+    assert len(json.loads(both.stdout)["added"]) == 3  # the file and the two saved entries
     broken = rag_processes.run(
         "ingest", "--feed", f"{server.url}/nope.xml", "--index-dir", index_dir, env=env
     )
