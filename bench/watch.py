@@ -70,12 +70,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drops", type=int, default=10, help="files dropped, one at a time")
     parser.add_argument("--write-pause-ms", type=int, default=200, help="pause mid-write")
     parser.add_argument("--bound-s", type=float, default=60.0, help="give up on a drop after")
+    parser.add_argument(
+        "--index-dir", type=Path, default=None, help="keep the base index here (reused next run)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser.parse_args(argv)
 
 
-def article(i: int) -> tuple[str, str]:
-    """A made-up article (title, Markdown) of about 150 words, unique by its number."""
+def article(i: int, run: str = "") -> tuple[str, str]:
+    """A made-up article (title, Markdown) of about 150 words, unique by its number and run."""
     title = f"Bench report {i}: {WORDS[i % len(WORDS)]} {WORDS[(i * 7) % len(WORDS)]} update"
     sentences = [
         f"The {WORDS[(i + j) % len(WORDS)]} of district {i} reported item {i * 31 + j}"
@@ -83,7 +86,10 @@ def article(i: int) -> tuple[str, str]:
         for j in range(12)
     ]
     body = " ".join(sentences)
-    return title, f'---\nid: bench-drop-{i}\ntitle: "{title}"\nsource: Bench Wire\n---\n{body}\n'
+    return (
+        title,
+        f'---\nid: bench-drop{run}-{i}\ntitle: "{title}"\nsource: Bench Wire\n---\n{body}\n',
+    )
 
 
 def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, object]:
@@ -100,7 +106,8 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
         source = corpus_input(args.path)
         if args.limit and source.suffix == ".jsonl":
             source = head_jsonl(source, args.limit, work / "head")
-        index_dir, inbox = work / "index", work / "inbox"
+        index_dir, inbox = args.index_dir or work / "index", work / "inbox"
+        run_tag = f"-{time.time_ns() % 10**9}" if args.index_dir else ""  # new ids each run
         inbox.mkdir()
         started = time.perf_counter()
         base = ingest([source], index_dir, model)  # type: ignore[arg-type]
@@ -121,7 +128,8 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
                 raise SystemExit("the watch did not start")
             published.get(timeout=args.bound_s)  # the first sync of the empty folder
             for i in range(args.drops):
-                title, text = article(i)
+                title, text = article(i, run_tag)
+                doc_id = f"bench-drop{run_tag}-{i}"
                 path = inbox / f"drop-{i}.md"
                 dropped = time.perf_counter()
                 half = len(text) // 2
@@ -130,7 +138,7 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
                     handle.flush()
                     time.sleep(args.write_pause_ms / 1000)
                     handle.write(text[half:])
-                when = _published(published, f"bench-drop-{i}", args.bound_s)
+                when = _published(published, doc_id, args.bound_s)
                 if when is None:
                     misses += 1
                     continue
@@ -140,7 +148,7 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
                 prepare_articles(loaded, model, options)  # type: ignore[arg-type]
                 embed = time.perf_counter() - with_embed
                 hits = HybridRetriever(open_index(index_dir, model)).search(title, 3)  # type: ignore[arg-type]
-                if not hits or hits[0].chunk.doc_id != f"bench-drop-{i}":
+                if not hits or hits[0].chunk.doc_id != doc_id:
                     misses += 1
                 latencies.append(latency)
                 embeds.append(embed)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from newsrag.index.chunking import ChunkingParams
 from newsrag.index.embedding import Embedder
-from newsrag.index.errors import IndexNotFoundError, IndexStoreError
+from newsrag.index.errors import CorruptIndexError, IndexNotFoundError, IndexStoreError
+from newsrag.index.generations import current_generation
 from newsrag.index.ingest import (
     IngestOptions,
     IngestReport,
@@ -37,7 +38,7 @@ from newsrag.index.loaders import (
     merge_loaded,
 )
 from newsrag.index.records import Article
-from newsrag.index.store import IndexStore, open_index
+from newsrag.index.store import MANIFEST, ArticleEntry, Manifest, open_index
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class FolderSync:
     def initial(self) -> WatchBatch:
         """Bring the index up to date with the folders: read their settled files (those still
         being written wait for a later batch) and drop the articles of files gone since."""
-        store = self._store()
+        store = self._manifest()
         gone = {
             path_key(a.path)
             for a in (store.articles.values() if store is not None else ())
@@ -124,13 +125,13 @@ class FolderSync:
 
     def apply(self, changed: Iterable[Path], removed: Iterable[Path] = ()) -> WatchBatch:
         """Apply one batch: read settled changed files, drop the articles of removed ones."""
-        return self._batch(self._files(changed), {path_key(p) for p in removed}, self._store())
+        return self._batch(self._files(changed), {path_key(p) for p in removed}, self._manifest())
 
     def _batch(
         self,
         files: Iterable[Path],
         gone: set[str],
-        store: IndexStore | None,
+        store: Manifest | None,
         progress: bool = False,
     ) -> WatchBatch:
         batch = WatchBatch()
@@ -162,12 +163,11 @@ class FolderSync:
         loaded: LoadResult,
         ready: list[Path],
         gone: set[str],
-        store: IndexStore | None,
+        store: Manifest | None,
         report: IngestReport,
     ) -> tuple[list[Article], list[str]]:
         """The articles to embed and the ids to remove; unchanged ones go to the report."""
         known = store.articles if store is not None else {}
-        hashes = {d: e.hash for d, e in store.manifest.articles.items()} if store else {}
         failed = {f.path.split(":")[0] for f in loaded.failures}
         read = {path_key(p) for p in ready if str(p) not in failed}
         batch_keys = read | gone
@@ -184,7 +184,7 @@ class FolderSync:
             moved = old is not None and (  # stored again under its new path
                 not old.path or path_key(old.path) != path_key(str(article.path))
             )
-            if hashes.get(article.id) == content_hash(article) and not moved:
+            if old is not None and old.hash == content_hash(article) and not moved:
                 report.unchanged.append(article.id)
             else:
                 fresh.append(article)
@@ -241,21 +241,36 @@ class FolderSync:
     def _under_roots(self, key: str) -> bool:
         return any(key.startswith(root + os.sep) for root in self._root_keys)
 
-    def _store(self) -> IndexStore | None:
+    def _manifest(self) -> Manifest | None:
+        """The live generation's manifest (ids, hashes, paths, chunking), None without an index.
+
+        Read alone it costs a fraction of loading the index (the commit loads and verifies the
+        whole generation under the lock anyway); one that cannot be read so is opened the full
+        way (open_index: the newest intact generation, typed errors).
+        """
+        current = current_generation(self.index_dir)
+        if current is not None:
+            try:
+                manifest = Manifest.from_json((current / MANIFEST).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, CorruptIndexError) as exc:
+                log.info("manifest not read directly (%s); opening the index", exc)
+            else:
+                if (manifest.embedder, manifest.dim) == (self.embedder.name, self.embedder.dim):
+                    return manifest
         try:
-            return open_index(self.index_dir, self.embedder)
+            return open_index(self.index_dir, self.embedder).manifest
         except IndexNotFoundError:
             return None
 
-    def _options(self, store: IndexStore | None, *, progress: bool = False) -> IngestOptions:
+    def _options(self, store: Manifest | None, *, progress: bool = False) -> IngestOptions:
         # Keep the index's own chunking so a batch never re-chunks the corpus.
         if store is None:
             return replace(self.options, progress=progress)
-        params = ChunkingParams(**store.manifest.chunking)
+        params = ChunkingParams(**store.chunking)
         return replace(self.options, params=params, progress=progress)
 
 
-def _claimed_elsewhere(old: Article | None, batch_keys: set[str]) -> bool:
+def _claimed_elsewhere(old: ArticleEntry | None, batch_keys: set[str]) -> bool:
     """Whether a stored article comes from a file outside this batch that still exists."""
     if old is None or not old.path or path_key(old.path) in batch_keys:
         return False
