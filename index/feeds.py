@@ -6,19 +6,16 @@ when that is only a teaser (fewer than `min_entry_words` words) and the entry li
 the page's main text (trafilatura, as for .html files). What was read is remembered in
 `feeds.json` in the index folder (written atomically, after the commit): each feed's ETag and
 Last-Modified (the next poll is a conditional GET; 304 = nothing to do) and the ids of the
-entries already ingested (skipped next time). Fetches go through index.fetching (timeouts, a
-byte cap, a per-host rate limit); a feed or entry that fails is reported with its reason and
-the others go on.
+entries already ingested (skipped next time), kept by index.feed_state. Fetches go through
+index.fetching (timeouts, a byte cap, a per-host rate limit); a feed or entry that fails is
+reported with its reason and the others go on.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
-import json
 import logging
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +27,7 @@ from urllib.parse import urlsplit
 from newsrag.index.cleaning import clean_text
 from newsrag.index.embedding import Embedder
 from newsrag.index.errors import FeedError
+from newsrag.index.feed_state import MAX_SEEN, FeedState, load_state, save_state
 from newsrag.index.fetching import Fetcher, FetchLimits
 from newsrag.index.ingest import IngestOptions, IngestReport, ingest_loaded
 from newsrag.index.loaders import LoadFailure, LoadLimits, LoadResult, cap_title, merge_loaded
@@ -37,9 +35,6 @@ from newsrag.index.records import Article
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "feeds.json"
-STATE_VERSION = 1
-MAX_SEEN = 5_000  # entry ids remembered per feed (feeds list their newest few dozen)
 _ID_SAFE = re.compile(r"[^\w.\-]+")
 
 
@@ -51,15 +46,6 @@ class FeedOptions:
     fetch_pages: bool = True  # read the linked page when the entry holds only a teaser
     min_entry_words: int = 60  # an entry with fewer words of text is a teaser
     max_entries: int = 500  # entries read from one feed per poll (the first ones)
-
-
-@dataclass(slots=True)
-class FeedState:
-    """What is remembered of one feed between polls."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-    seen: list[str] = field(default_factory=list)  # entry ids already ingested, oldest first
 
 
 @dataclass(slots=True)
@@ -311,51 +297,3 @@ def _text(value: object) -> str | None:
         return None
     text = " ".join(value.split())
     return text or None
-
-
-def load_state(index_dir: Path) -> dict[str, FeedState]:
-    """The remembered state of every feed (empty when none, or unreadable: logged)."""
-    path = index_dir / STATE_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        feeds = data["feeds"] if data.get("version") == STATE_VERSION else {}
-        return {
-            url: FeedState(s.get("etag"), s.get("last_modified"), list(s.get("seen", [])))
-            for url, s in feeds.items()
-        }
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        log.warning("feed state %s unreadable (%s); starting afresh", path, exc)
-        return {}
-
-
-def save_state(index_dir: Path, updates: dict[str, FeedState]) -> None:
-    """Merge `updates` into feeds.json atomically (temp file, fsync, rename), one writer at once."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".feeds.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        states = load_state(index_dir)
-        for url, state in updates.items():
-            old = states.get(url)
-            if old is not None:  # another process may have polled meanwhile: keep its ids
-                state.seen = list(dict.fromkeys(old.seen + state.seen))[-MAX_SEEN:]
-            states[url] = state
-        payload = {
-            "version": STATE_VERSION,
-            "feeds": {
-                url: {"etag": s.etag, "last_modified": s.last_modified, "seen": s.seen}
-                for url, s in sorted(states.items())
-            },
-        }
-        tmp = index_dir / f".{STATE_FILE}.tmp-{os.getpid()}"
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, index_dir / STATE_FILE)
-        fd = os.open(index_dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

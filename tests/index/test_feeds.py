@@ -13,7 +13,8 @@ import pytest
 
 from newsrag.index import SentenceTransformerEmbedder, open_index
 from newsrag.index.errors import FeedError
-from newsrag.index.feeds import FeedOptions, ingest_feeds, load_state
+from newsrag.index.feed_state import load_state
+from newsrag.index.feeds import FeedOptions, ingest_feeds
 from newsrag.index.fetching import Fetcher, FetchLimits, HostPacer
 from tests.index.feed_server import FeedServer, feed_server
 
