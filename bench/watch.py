@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def article(i: int, run: str = "") -> tuple[str, str]:
     """A made-up article (title, Markdown) of about 150 words, unique by its number and run."""
-    title = f"Bench report {i}: {WORDS[i % len(WORDS)]} {WORDS[(i * 7) % len(WORDS)]} update"
+    title = f"Bench report{run} {i}: {WORDS[i % len(WORDS)]} {WORDS[(i * 7) % len(WORDS)]} update"
     sentences = [
         f"The {WORDS[(i + j) % len(WORDS)]} of district {i} reported item {i * 31 + j}"
         f" to the {WORDS[(i * 3 + j) % len(WORDS)]} committee on day {j}."
