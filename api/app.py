@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,6 +21,7 @@ from newsrag.api.errors import install_error_handlers
 from newsrag.api.health import LLMProbe
 from newsrag.api.limits import BodyLimitMiddleware, RateLimitMiddleware, TokenBuckets
 from newsrag.api.metrics import MeteredChatModel, Metrics, MetricsMiddleware
+from newsrag.api.watch import ServiceWatch
 from newsrag.api.web import router as web_router
 from newsrag.index import Embedder
 from newsrag.rag.components import load_embedder
@@ -63,6 +65,7 @@ async def lifespan(
     embedder: Embedder | None,
     metrics: Metrics,
     index_poll_s: float,
+    watch: Sequence[Path] = (),
 ) -> AsyncIterator[None]:
     """Load the embedder (unless given), the LLM client and the index once, then serve."""
     loaded: Embedder = (
@@ -75,9 +78,15 @@ async def lifespan(
     app.state.engine = engine
     log.info("service ready", extra={"llm": model.name if model else "extractive"})
     watcher = asyncio.create_task(watch_index(engine, index_poll_s)) if index_poll_s else None
+    folders = ServiceWatch(engine, watch, settings.watch_options()) if watch else None
+    if folders is not None:
+        folders.start()
+    app.state.folder_watch = folders
     try:
         yield
     finally:
+        if folders is not None:
+            await run_in_threadpool(folders.stop)
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -85,16 +94,27 @@ async def lifespan(
 
 
 def create_app(
-    settings: Settings, *, embedder: Embedder | None = None, index_poll_s: float = 1.0
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    index_poll_s: float = 1.0,
+    watch: Sequence[Path] = (),
 ) -> FastAPI:
     """The HTTP service; heavy objects load in the lifespan (pass `embedder` to share one).
 
     Every `index_poll_s` seconds (0: never) the app checks whether another process published
     a new index generation and, if so, swaps it in while requests keep being answered.
+    `watch`: folders whose new, changed and removed files are applied as they happen
+    (`rag serve --watch`, api.watch).
     """
     metrics = Metrics()
     state = partial(
-        lifespan, settings=settings, embedder=embedder, metrics=metrics, index_poll_s=index_poll_s
+        lifespan,
+        settings=settings,
+        embedder=embedder,
+        metrics=metrics,
+        index_poll_s=index_poll_s,
+        watch=tuple(watch),
     )
     app = FastAPI(
         title="newsrag",

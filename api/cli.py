@@ -34,20 +34,34 @@ def register(app: typer.Typer) -> None:
                 "0 = the libraries' defaults.",
             ),
         ] = 1,
+        watch: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--watch",
+                help="Keep the index fresh from this folder while serving (new, changed and"
+                " removed files are applied within seconds); repeat for more.",
+            ),
+        ] = None,
     ) -> None:
         """Serve the JSON, streaming and OpenAI-compatible API and the web page."""
         import faiss
         import uvicorn
 
         from newsrag.api.app import create_app
-        from newsrag.rag.cli_common import note, settings_from
+        from newsrag.rag.cli_common import fail, note, settings_from
         from newsrag.rag.components import load_embedder
 
         settings = settings_from(index_dir, host=host, port=port)
+        folders = list(watch or [])
+        bad = [str(p) for p in folders if not p.is_dir()]
+        if bad:
+            raise fail(f"--watch needs a folder: {', '.join(bad)}")
         if threads > 0:
             faiss.omp_set_num_threads(threads)
+        watching = f", watching {', '.join(map(str, folders))}" if folders else ""
         typer.echo(
-            f"serving on http://{settings.host}:{settings.port}  (index: {settings.index_dir})"
+            f"serving on http://{settings.host}:{settings.port}  (index: {settings.index_dir}"
+            f"{watching})"
         )
         embedder = load_embedder(settings, threads=threads or None, progress=note)
         if threads > 0 and embedder.backend == "torch":  # torch only loads for that backend
@@ -55,7 +69,7 @@ def register(app: typer.Typer) -> None:
 
             torch.set_num_threads(threads)
         uvicorn.run(
-            create_app(settings, embedder=embedder),
+            create_app(settings, embedder=embedder, watch=folders),
             host=settings.host,
             port=settings.port,
             log_level=log_level,

@@ -203,6 +203,15 @@ class Engine:
         return report
 
     @property
+    def bulk_embedder(self) -> Embedder:
+        """The model for writers (ingest priority at the gate: answers go first)."""
+        return self._bulk_embedder
+
+    def ingest_options(self) -> IngestOptions:
+        """Options of an ingest into the live index (its chunking kept; folder watch)."""
+        return self._ingest_options()
+
+    @property
     def limits(self) -> LoadLimits:
         """What one uploaded file may cost (RAG_MAX_ARTICLE_BYTES, RAG_MAX_TITLE_CHARS)."""
         return self.settings.load_limits()

@@ -6,6 +6,7 @@ IndexStoreError (RuntimeError)
 ├── EmbedderMismatchError     the index was built with another embedder
 └── IndexWriteError           a new generation could not be written (full disk, I/O error)
 ArticleLoadError (ValueError)  one input file could not be read as articles
+FeedError (ValueError)  a feed or a linked page could not be fetched or read (index.feeds)
 DistributedIngestError (RuntimeError)  the Ray cluster could not run an ingest
 RayUnavailableError (ImportError)  `--ray` without Ray installed (the message says how)
 """
@@ -53,6 +54,10 @@ class IndexWriteError(IndexStoreError):
 
 class ArticleLoadError(ValueError):
     """A file could not be turned into articles; the message says why."""
+
+
+class FeedError(ValueError):
+    """A feed or page could not be fetched or parsed; the message says why, without a trace."""
 
 
 class DistributedIngestError(RuntimeError):

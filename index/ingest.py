@@ -284,12 +284,15 @@ def commit_prepared(
     options: IngestOptions | None = None,
     *,
     remove: Iterable[str] = (),
+    refresh_paths: bool = False,
 ) -> IngestReport:
     """Commit articles cut and embedded elsewhere (e.g. by distributed workers).
 
     Upserts `prepared` (by id; an unchanged hash keeps the stored chunks) and drops the ids in
     `remove`, in one new generation with the usual protocol (writer lock, atomic publish).
     The chunks must have been cut with `options.params`, which must match the index's.
+    `refresh_paths`: an unchanged article whose file moved is stored again with its new path
+    (index.watch prunes by path).
     """
     options = options or IngestOptions()
     started = time.perf_counter()
@@ -313,7 +316,8 @@ def commit_prepared(
             del keep[doc_id]
             report.removed.append(doc_id)
         for doc_id, item in incoming.items():
-            if reusable.get(doc_id) == item.hash:
+            moved = refresh_paths and doc_id in keep and keep[doc_id].path != item.article.path
+            if reusable.get(doc_id) == item.hash and not moved:
                 report.unchanged.append(doc_id)
                 continue
             (report.updated if doc_id in keep else report.added).append(doc_id)

@@ -23,7 +23,7 @@ from newsrag.index.errors import (
     IndexStoreError,
     RayUnavailableError,
 )
-from newsrag.rag import cli_answers
+from newsrag.rag import cli_answers, cli_watch
 from newsrag.rag.cli_common import (
     IndexDir,
     JsonFlag,
@@ -73,8 +73,11 @@ def _before_any_command(
 
 @app.command("ingest")
 def ingest_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders of articles.")
+    ] = None,
     index_dir: IndexDir = None,
+    feeds: cli_watch.FeedOption = None,
     prune: Annotated[bool, typer.Option(help="Remove articles no longer under PATHS.")] = False,
     rebuild: Annotated[bool, typer.Option(help="Re-embed everything from scratch.")] = False,
     faiss_kind: Annotated[
@@ -108,6 +111,11 @@ def ingest_command(
     """Add or update articles (unchanged ones are not re-embedded)."""
     from newsrag.index import ChunkingParams, IngestOptions, ingest
 
+    paths = paths or []
+    if not paths and not feeds:
+        raise fail("give files or folders to ingest, --feed URL, or both")
+    if feeds and (prune or on_ray):
+        raise fail("--feed does not go with --prune or --ray")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise fail(f"no such file or folder: {', '.join(missing)}")
@@ -147,8 +155,12 @@ def ingest_command(
                 backend=settings.embed_backend,
             )
             report = ingest_on_ray(paths, settings.index_dir, embedder, options, cluster)
-        else:
+        elif paths:
             report = ingest(paths, settings.index_dir, embedder, options)
+        if feeds:
+            report = cli_watch.ingest_feed_sources(
+                feeds, settings, embedder, options, report if paths else None, as_json
+            )
         startup = started - process_started()
     except (IndexStoreError, ValueError, RayUnavailableError, DistributedIngestError) as exc:
         raise fail(str(exc)) from None
@@ -307,6 +319,7 @@ def _human_bytes(value: object) -> str:
 
 
 cli_answers.register(app)
+cli_watch.register(app)
 
 
 def _register_plugins() -> None:

@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:  # loaders (yaml, the cleaning patterns) load only for ingest: issue 13
     from newsrag.index.loaders import LoadLimits
 
+if TYPE_CHECKING:
+    from newsrag.index.feeds import FeedOptions
+    from newsrag.index.watch import WatchOptions
+
 
 class Settings(BaseSettings):
     """Every knob of the service; environment variables are RAG_<NAME>."""
@@ -95,6 +99,50 @@ class Settings(BaseSettings):
         description="Serve /docs, /redoc and /openapi.json without the API key when"
         " RAG_API_KEY is set.",
     )
+
+    # Folder watch and news feeds (issue 17).
+    watch_debounce_ms: int = Field(
+        500,
+        ge=1,
+        description="`rag watch`/`serve --watch`: changes within this window are one batch.",
+    )
+    watch_settle_ms: int = Field(
+        300,
+        ge=0,
+        description="A file must keep its size and mtime this long before it is read (a file"
+        " still being written is retried).",
+    )
+    feed_every_s: float = Field(
+        600.0, ge=1, description="`rag watch --feed`: seconds between polls of each feed."
+    )
+    feed_timeout_s: float = Field(
+        10.0, gt=0, description="Connect/read timeout of one feed or page fetch, seconds."
+    )
+    feed_max_bytes: int = Field(
+        10_000_000,
+        ge=1024,
+        description="Largest feed accepted (linked pages: RAG_MAX_ARTICLE_BYTES).",
+    )
+    feed_host_interval_s: float = Field(
+        1.0, ge=0, description="Least time between two requests to one host (per-host rate limit)."
+    )
+    feed_fetch_pages: bool = Field(
+        True, description="Read the linked page when a feed entry holds only a teaser."
+    )
+
+    def watch_options(self) -> WatchOptions:
+        """How `rag watch` and `rag serve --watch` batch changes (index.watch.WatchOptions)."""
+        from newsrag.index.watch import WatchOptions
+
+        return WatchOptions(debounce_ms=self.watch_debounce_ms, settle_ms=self.watch_settle_ms)
+
+    def feed_options(self) -> FeedOptions:
+        """How feeds are fetched and read (index.feeds.FeedOptions)."""
+        from newsrag.index.feeds import FeedOptions
+        from newsrag.index.fetching import FetchLimits
+
+        limits = FetchLimits(self.feed_timeout_s, self.feed_max_bytes, self.feed_host_interval_s)
+        return FeedOptions(fetch=limits, fetch_pages=self.feed_fetch_pages)
 
     def load_limits(self) -> LoadLimits:
         """The per-file limits of ingest (index.loaders.LoadLimits)."""
