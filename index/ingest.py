@@ -303,7 +303,9 @@ def commit_prepared(
         _repair_pointer(index_dir, embedder)
         base = _base(index_dir, embedder, options)
         if base is not None and _extendable(base[1], options):
-            _upsert_segments(index_dir, embedder, options, base, incoming, drop, report)
+            _upsert_segments(
+                index_dir, embedder, options, base, incoming, drop, report, refresh_paths
+            )
             report.seconds = round(time.perf_counter() - started, 3)
             return report
         previous = _previous(index_dir, embedder, options)
@@ -789,8 +791,11 @@ def _upsert_segments(
     incoming: dict[str, PreparedArticle],
     drop: set[str],
     report: IngestReport,
+    refresh_paths: bool = False,
 ) -> None:
     """Under the writer lock: upsert prepared articles and drop ids, as a new segment.
+
+    `refresh_paths`: an unchanged article whose file moved is written again with its path.
 
     The source files of dropped articles are forgotten, so that ingesting them again reads
     them (and brings the articles back).
@@ -803,7 +808,8 @@ def _upsert_segments(
     fresh: dict[str, PreparedArticle] = {}
     for doc_id, item in incoming.items():
         entry = manifest.articles.get(doc_id)
-        if entry is not None and entry.hash == item.hash and doc_id not in removed:
+        moved = refresh_paths and entry is not None and entry.path != item.article.path
+        if entry is not None and entry.hash == item.hash and doc_id not in removed and not moved:
             report.unchanged.append(doc_id)
             continue
         (report.updated if entry is not None else report.added).append(doc_id)
