@@ -1,0 +1,26 @@
+"""Candidate scoring helpers (rag.candidates): names, phrases, described subjects."""
+
+from __future__ import annotations
+
+from newsrag.rag.candidates import described, name_phrases, name_present, named_in
+from newsrag.rag.facts import terms
+from newsrag.rag.questions import analyse
+
+
+def test_name_present_needs_every_part_but_allows_demonyms() -> None:
+    assert name_present("freedonian", {"freedonia"})
+    assert not name_present("japan", {"tokyo", "osaka"})
+
+
+def test_a_multi_word_name_must_occur_as_written() -> None:
+    asked = analyse("What did Corvex Cloud earn?")
+    phrases = name_phrases(asked.text)
+    words = terms("Corvex said its cloud technology earned more.", keep_stopwords=True)
+    assert not named_in(asked, phrases, set(words), f" {' '.join(words)} ")
+    words = terms("Corvex Cloud earned more.", keep_stopwords=True)
+    assert named_in(asked, phrases, set(words), f" {' '.join(words)} ")
+
+
+def test_described_subjects() -> None:
+    assert described(analyse("Where will the company that runs Norvik Labs open a site?"))
+    assert not described(analyse("Where will Acme open a site?"))

@@ -1,0 +1,43 @@
+"""Question analysis (rag.questions): answer type, relation, role, contest, media, picks."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsrag.rag.questions import analyse, slot_values
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many engineers does Acme employ?", "count"),
+        ("How much did Acme pay for SkyLift?", "amount"),
+        ("What was the original release date of Tidewatch?", "date"),
+        ("When does season 2 of Glass Orchard premiere?", "date"),
+        ("Who directed Glass Orchard?", "person"),
+        ("Which city hosted the 2012 Harbour Games?", "place"),
+        ("What movie won the Harbour Prize in 2019?", "work"),
+    ],
+)
+def test_answer_type(question: str, kind: str) -> None:
+    assert analyse(question).answer_type == kind
+
+
+def test_one_analysis_holds_every_constraint() -> None:
+    asked = analyse("Who is the CEO of Acme Robotics in 2021?")
+    assert asked.role_of == ("CEO", "Acme Robotics")
+    assert asked.time.years == {2021} and not asked.contest
+    won = analyse("Who won the 2015 Harbour Cup?")
+    assert won.contest and won.relation == "won"
+    media = analyse("What is the release date for Tidewatch on Norvik Deck?")
+    assert media.media == {"norvik", "deck"}
+    assert ("season", 4) in analyse("When does season 4 of Glass Orchard air?").ordinals
+
+
+def test_slot_values_leave_out_the_question_and_months() -> None:
+    asked = analyse("Which city hosted the 2012 Harbour Games?")
+    found = slot_values("Norvik was chosen on 13 July 2005 to host the 2012 Harbour Games.", asked)
+    assert "Norvik" in found and "July" not in found
+    person = analyse("Who is starring in Glass Orchard?")
+    values = slot_values("Glass Orchard, directed by Ole Brandt, is starring Mara Quist.", person)
+    assert values == {"Mara Quist"}
