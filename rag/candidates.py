@@ -7,7 +7,7 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 
-from newsrag.index import Chunk, Hit
+from newsrag.index import Chunk, Hit, split_sentences
 from newsrag.rag.constraints import (
     Status,
     is_question,
@@ -66,6 +66,8 @@ _DESCRIBED = re.compile(
     r"|running|with)\b",
     re.IGNORECASE,
 )
+# A section label opening a sentence ("Background: ...", "Why It Matters: ..."): not its subject.
+_LABEL = re.compile(r"^[A-Z][\w’']*(?:\s+[\w’']+){0,3}:\s+")
 # Questions about two things at once: each side may come from its own article.
 _COMPARED = re.compile(r"\b(?:compar\w*|versus|vs\.?|both)\b", re.IGNORECASE)
 _TWO = re.compile(r"\b(?:two|differ\w*)\b", re.IGNORECASE)
@@ -338,7 +340,7 @@ class Scorer:
             context,
             names_ok,
             on_topic,
-            self._in_scope(sentence.text),
+            self._in_scope(sentence.text) or self._scoped_next_to(sentence),
             values,
             score,
             time=time,
@@ -365,6 +367,27 @@ class Scorer:
             return True
         words = set(terms(text, keep_stopwords=True))
         return all(name_present(place, words) for place in self.asked.scopes)
+
+    def _scoped_next_to(self, sentence: Sentence) -> bool:
+        """Whether a sentence beside `sentence` in its passage opens with the scope's name.
+
+        A sentence that opens with a name is about it, and continues its neighbour: "... is
+        investing $1 billion in the region. Project X, as the plan is named, ..." scopes the
+        figure to Project X. "In Norway, it runs ..." opens with a place, not about it.
+        """
+        if self.bridged or not self.asked.scopes:
+            return False
+        chunk = sentence.chunk
+        start, end = sentence.start - chunk.start, sentence.end - chunk.start
+        spans = split_sentences(chunk.text)
+        around = [s for s in spans if s[1] <= start][-1:] + [s for s in spans if s[0] >= end][:1]
+        openers = [
+            terms(_LABEL.sub("", chunk.text[a:b].lstrip()), keep_stopwords=True) for a, b in around
+        ]
+        return all(
+            any(words[: len(place.split())] == place.split() for words in openers)
+            for place in self.asked.scopes
+        )
 
     def _relates(self, verb: str, text: str, matcher: TermMatcher | None) -> bool:
         """Whether `text` states the asked verb (any form), or a word related to it."""

@@ -180,9 +180,18 @@ class DateSpan:
     month: int
     day: int | None
     year: int | None
+    relative: int | None = None  # "this year": 0, "next year": 1, "last year": -1
 
     def with_year(self, year: int | None) -> str:
-        """The date written out ("October 19, 2021"), the year from `year` if the text has none."""
+        """The date written out ("October 19, 2021"), the year from `year` if the text has none.
+
+        A period relative to the article ("by the end of this year") gets its year named:
+        "by the end of 2021" in an article of 2021.
+        """
+        if self.relative is not None:
+            if year is None:
+                return self.text
+            return _RELATIVE_YEAR_WORDS.sub(str(year + self.relative), self.text, count=1)
         year = self.year or year
         if not self.month:
             return self.text  # a bare year or month word, as written
@@ -216,6 +225,36 @@ def date_spans(text: str) -> list[DateSpan]:
 
 
 _MONTH_NUMBER = {m[:3]: i for i, m in enumerate(MONTHS, start=1)} | {"sept": 9}
+
+# A period named against the article's own date: "by the end of this year", "early next year",
+# "later this year", "in the second half of next year", "this summer".
+_RELATIVE_YEAR_WORDS = re.compile(
+    r"\b(?:this|next|last) year\b|\bthis (?=spring|summer|autumn|fall|winter)", re.I
+)
+# Only a bounded period answers "when" ("by the end of this year", "later this year"); a bare
+# "this year" ("vendors this year have been ...") dates the sentence, it answers nothing.
+_RELATIVE_PERIOD = re.compile(
+    r"\b(?:(?:by|before|until|in|at|from)\s+)?"
+    r"(?:(?:the\s+)?(?:end|start|beginning|middle|first half|second half|first quarter"
+    r"|second quarter|third quarter|fourth quarter|last quarter|(?:early|late) part)\s+of\s+"
+    r"|(?:early|earlier|later|late|mid-?)\s*)(?:this|next|last)\s+year\b"
+    r"|\b(?:by|until|before)\s+(?:this|next)\s+(?:year|spring|summer|autumn|fall|winter)\b",
+    re.IGNORECASE,
+)
+_OFFSET = {"this": 0, "next": 1, "last": -1}
+
+
+def relative_periods(text: str) -> list[DateSpan]:
+    """Periods `text` names against its article's date ("by the end of this year"), in order."""
+    found = []
+    for m in _RELATIVE_PERIOD.finditer(text):
+        phrase = m.group().strip()
+        word = re.search(r"\b(this|next|last)\b", phrase, re.I)
+        if word is None:
+            continue
+        offset = _OFFSET[word.group(1).casefold()]
+        found.append(DateSpan(phrase, 0, None, None, relative=offset))
+    return found
 
 
 def has_date(text: str) -> bool:

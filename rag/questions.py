@@ -27,6 +27,7 @@ from newsrag.rag.facts import (
     entity_words,
     is_month,
     quantities,
+    relative_periods,
     stem,
 )
 
@@ -489,7 +490,10 @@ def _slot_values(sentence: str, question: Question) -> set[str]:
             and not _describes(p, question)
         }
     if kind == "date":
-        return {_date_key(d.month, d.day, d.year) for d in asked_dates(sentence, question)}
+        return {
+            _date_key(d.month, d.day, d.year) if d.relative is None else f"rel:{d.text.casefold()}"
+            for d in asked_dates(sentence, question)
+        }
     if kind == "work":
         return {t for t in work_titles(sentence) if not _known(t, question)}
     if kind == "entity":
@@ -533,6 +537,9 @@ def asked_dates(sentence: str, question: Question) -> list[DateSpan]:
         if question.year_only:
             years = sorted(years_in(body) - question.time.years)
             return [DateSpan(str(y), 0, None, y) for y in years]
+        periods = relative_periods(body)
+        if periods:
+            return periods[:1]
         words = _MONTH_OR_DAY.findall(body)
         return [DateSpan(w, 0, None, None) for w in words[:1]]
     asked = set(date_spans(question.text))

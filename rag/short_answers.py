@@ -45,6 +45,12 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
         dates = asked_dates(text, asked)
         dates.sort(key=lambda d: _distance(text, text.find(d.text), asked, len(d.text)))
         for d in dates:
+            if d.relative is not None:  # "this year" counts from the article's own date
+                published = passage_year(cand.sentence.chunk)
+                filled = published + d.relative if published else None
+                key = f"{filled or '?'}-rel-{d.text.casefold()}"
+                found.append(Value(d.with_year(published), key, complete=filled is not None))
+                continue
             filled = d.year or year
             key = f"{filled or '?'}-{d.month:02d}-{d.day or 0:02d}"
             found.append(Value(d.with_year(year), key, complete=d.year is not None))

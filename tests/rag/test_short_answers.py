@@ -9,7 +9,7 @@ import numpy as np
 from newsrag.index import Chunk, Hit
 from newsrag.rag.candidates import name_present
 from newsrag.rag.extractive import ExtractiveAnswerer, answer_units
-from newsrag.rag.facts import date_spans, ordinals
+from newsrag.rag.facts import date_spans, ordinals, relative_periods
 from newsrag.rag.questions import analyse, person_names, slot_values, work_titles
 from newsrag.rag.support import SentenceVectors
 
@@ -191,3 +191,40 @@ def test_an_owner_and_its_thing_are_two_names() -> None:
     assert name_phrases("What is the name of Acme's AR headset?") == []
     assert name_phrases("Who runs Acme Cloud's data arm?") == ["acme cloud"]
     assert name_phrases("Who is the CEO of Acme Cloud?") == ["acme cloud"]
+
+
+def test_a_period_relative_to_the_article_answers_when_with_its_year() -> None:
+    text = (
+        "The ferry operator Norlink said on Monday that it will open its second terminal in "
+        "Tallinn by the end of this year. Vendors this year have sold more tickets."
+    )
+    got = answer(
+        "When will Norlink open its second terminal in Tallinn?",
+        [hit("ferry", text, 1, published_at="2023-03-06")],
+    )
+    assert got.short_answer == "by the end of 2023"
+    assert "by the end of this year" in got.text
+    # A bare "this year" dates a sentence but bounds nothing: it is no "when" answer.
+    bare = analyse("When did vendors sell more tickets?")
+    assert slot_values("Vendors this year have sold more tickets.", bare) == set()
+    assert [d.with_year(2023) for d in relative_periods("launching early next year")] == [
+        "early 2024"
+    ]
+
+
+def test_a_scope_named_in_the_next_sentence_counts() -> None:
+    question = "How much is the port authority investing in Harbour Forward?"
+    text = (
+        "The port authority is investing $40 million in new cranes and training for dock "
+        "workers. Background: Harbour Forward, as the programme is called, runs until 2026."
+    )
+    got = answer(question, [hit("port", text, 1, published_at="2023-03-06")])
+    assert got.short_answer == "$40 million"
+    # A neighbour that merely mentions the scope (it opens with something else) does not
+    # scope the figure: the company-wide count is not the count there.
+    aside = (
+        "The port authority is investing $40 million in new cranes. "
+        "Work on the cranes, part of Harbour Forward, starts in May."
+    )
+    refused = answer(question, [hit("port", aside, 1, published_at="2023-03-06")])
+    assert refused.short_answer is None and not refused.sentences
