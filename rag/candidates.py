@@ -21,6 +21,7 @@ from newsrag.rag.constraints import (
 from newsrag.rag.constraints import time_status as time_of
 from newsrag.rag.facts import content_stems, entity_spans, entity_words, stem, terms
 from newsrag.rag.facts import values as values_in
+from newsrag.rag.lexicon import states_event
 from newsrag.rag.matching import TermMatcher, stem_words, weighted_share
 from newsrag.rag.questions import (
     TITLE_WORDS,
@@ -391,8 +392,12 @@ class Scorer:
 
     def _relates(self, verb: str, text: str, matcher: TermMatcher | None) -> bool:
         """Whether `text` states the asked verb (any form), or a word related to it."""
-        if stem(verb) in content_stems(text):
+        have = content_stems(text)
+        if stem(verb) in have:
             return True
+        family = states_event(verb, have)
+        if family is not None:
+            return family  # a word of the same event, or only words of other events
         return matcher is not None and matcher.related(verb, text)
 
     def _measures(self, text: str, matcher: TermMatcher | None) -> bool:

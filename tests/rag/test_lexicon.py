@@ -1,0 +1,43 @@
+"""The shared word families, and the relation check built on them, on invented text."""
+
+from __future__ import annotations
+
+from newsrag.rag.facts import content_stems
+from newsrag.rag.lexicon import EVENT_FAMILIES, event_family, states_event
+from tests.rag.test_short_answers import answer, hit
+
+
+def test_families_are_disjoint_and_found_by_any_form() -> None:
+    seen: set[str] = set()
+    for family in EVENT_FAMILIES:
+        assert not family & seen, "a word in two families would both confirm and contradict"
+        seen |= family
+    assert event_family("hosted") == event_family("held")
+    assert event_family("premieres") == event_family("debuted")
+    assert event_family("announced") != event_family("released")
+    assert event_family("started") is None  # aspect verbs qualify events, they name none
+
+
+def test_states_event_confirms_contradicts_or_abstains() -> None:
+    assert states_event("hosted", content_stems("The fair was held in Lyon in May.")) is True
+    assert states_event("premiere", content_stems("Filming of season 2 began in May.")) is False
+    assert states_event("premiere", content_stems("Season 2 starts on May 3.")) is None
+    assert states_event("weighed", content_stems("The parcel was held in Lyon.")) is None
+
+
+def test_a_sentence_about_another_event_does_not_answer() -> None:
+    text = (
+        "Season 2 of Harbour Lights began filming on 4 May 2022, the studio said. "
+        "The cast returns in full."
+    )
+    got = answer(
+        "When does season 2 of Harbour Lights premiere?",
+        [hit("lights", text, 1, published_at="2022-05-10")],
+    )
+    assert not got.sentences and got.short_answer is None
+    later = text + " Season 2 of Harbour Lights will debut on 9 March 2023 on Channel Five."
+    got = answer(
+        "When does season 2 of Harbour Lights premiere?",
+        [hit("lights", later, 1, published_at="2022-05-10")],
+    )
+    assert got.short_answer == "March 9, 2023"
