@@ -19,7 +19,7 @@ from newsrag.rag.constraints import (
     source_status,
 )
 from newsrag.rag.constraints import time_status as time_of
-from newsrag.rag.facts import content_stems, entity_spans, entity_words, stem, terms
+from newsrag.rag.facts import content_stems, entity_words, named_spans, stem, terms
 from newsrag.rag.facts import values as values_in
 from newsrag.rag.lexicon import states_event
 from newsrag.rag.matching import TermMatcher, stem_words, weighted_share
@@ -261,7 +261,7 @@ def name_phrases(text: str) -> list[str]:
     Leeds", "Leeds University"): each side is a phrase, not the whole.
     """
     # "Acme's AR" is two names, the owner's and the thing's: each is a phrase of its own.
-    parts = (part for span in entity_spans(text) for part in re.split(r"[’']s\s+", span))
+    parts = (part for span in named_spans(text) for part in re.split(r"[’']s\s+", span))
     found = (" ".join(terms(part, keep_stopwords=True)) for part in parts)
     sides = (side for p in found for side in _OF.split(p))
     return [p for p in sides if " " in p]

@@ -280,6 +280,22 @@ def entity_spans(text: str) -> list[str]:
     return spans
 
 
+def named_spans(question: str) -> list[str]:
+    """A question's capitalised names, each with the model number that follows it.
+
+    "When was Pixel 5a announced?" names "Pixel 5a", not "Pixel": the number tells one
+    product, edition or version from its siblings. A year ("World Cup 2014") or a day after a
+    month ("May 4") is not part of a name.
+    """
+    named = []
+    for span in entity_spans(question):
+        m = re.search(re.escape(span) + r"\s+((?!(?:19|20)\d\d\b)\d{1,3}[a-z]{0,2})\b", question)
+        if m and not _MONTH_WORD.fullmatch(span.split()[-1]):
+            span = f"{span} {m.group(1)}"
+        named.append(span)
+    return named
+
+
 def is_month(span: str) -> bool:
     """Whether a span is a month or weekday alone ("July", "Mar."): a date's part, no name."""
     return bool(_MONTH_WORD.fullmatch(span))

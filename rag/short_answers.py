@@ -68,7 +68,12 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
         # The name nearest the words asked ("London was chosen to host ... in Moscow";
         # "Jo Park has spoken about 'Film' director Ann Lee": Ann Lee directed it).
         spans = contestants(text, asked) if kind == "person" else list(cand.values)
-        spans.sort(key=lambda v: (_distance(text, text.find(v), asked, len(v)), text.find(v)))
+        spans.sort(
+            key=lambda v: (
+                _distance(text, text.find(v), asked, len(v), clauses=False),
+                text.find(v),
+            )
+        )
     elif kind == "work":
         spans = work_titles(text)
     else:
@@ -80,15 +85,21 @@ _PERCENT = re.compile(r"\b(?:percent|percentage|per cent|share|rate|by how much)
 _TOKEN = re.compile(r"[\w$€£%.,]+")
 
 
-def _distance(text: str, at: int, asked: Question, length: int = 0) -> int:
-    """Words between position `at` and the nearest word of the question's terms or names.
+def _distance(
+    text: str, at: int, asked: Question, length: int = 0, *, clauses: bool = True
+) -> tuple[int, int]:
+    """How far the value at position `at` sits from the thing asked: (clause, words).
 
-    Words the sentence uses once locate the asked thing better than repeated ones ("the Pixel
-    4a and Pixel 5 ..., adding the Pixel 5a ... in August": "5a", not "Pixel"); the value's
-    own words (from `at`, `length` characters) do not count.
+    clause: 0 when the value shares its clause (text between commas, semicolons and dashes)
+    with a name word of the question the sentence uses once, else 1 ("announced the Pixel 4
+    in May, adding the Pixel 4a in August": August is the 4a's). words: words between `at`
+    and the nearest word of the question's terms or names. Words the sentence uses once
+    locate the asked thing better than repeated ones; the value's own words (from `at`,
+    `length` characters) do not count. `clauses=False` for names, which an apposition puts
+    in another clause than what they are ("Jo Park, the director of Film").
     """
     if at < 0:
-        return 10**6
+        return (1, 10**6)
     wanted = asked.stems | {stem(w) for w in asked.entities}
     found = [
         (m.start(), stem(m.group().strip(".,").casefold()))
@@ -97,12 +108,25 @@ def _distance(text: str, at: int, asked: Question, length: int = 0) -> int:
     ]
     hits = [(p, w) for p, w in found if w in wanted]
     if not hits:
-        return 0
+        return (0, 0)
     counts = Counter(w for _, w in hits)
     distinct = [p for p, w in hits if counts[w] == 1] or [p for p, _ in hits]
     nearest = min(distinct, key=lambda p: abs(p - at))
     lo, hi = sorted((nearest, at))
-    return len(text[lo:hi].split())
+    named = {stem(w.casefold()) for n in asked.names for w in n.split()} | {
+        stem(w) for w in asked.entities
+    }
+    own = _clause(text, at)
+    shares = any(counts[w] == 1 and w in named and _clause(text, p) == own for p, w in hits)
+    return (0 if shares or not named or not clauses else 1, len(text[lo:hi].split()))
+
+
+_CLAUSE_BREAK = re.compile(r"[,;—–]|\s-\s")
+
+
+def _clause(text: str, at: int) -> int:
+    """The index of the clause of `text` that position `at` falls in."""
+    return len(_CLAUSE_BREAK.findall(text, 0, at))
 
 
 def _inside(span: str, values: frozenset[str]) -> bool:
