@@ -241,8 +241,6 @@ class Bm25Store:
 
     def search(self, query: str, k: int, *, where: ChunkFilter | None = None) -> list[Hit]:
         """Top-k chunks by BM25 score; chunks that share no term with the query are left out."""
-        if self._columns is None:
-            return []
         return filtered_search(self.scores, self.chunks, query, k, where)
 
 
