@@ -6,7 +6,6 @@ word-hashing TEST DOUBLE (tests/index/hashing.py), handed in as the Host, never 
 
 from __future__ import annotations
 
-import os
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
@@ -31,15 +30,6 @@ from newsrag.rag.cli_common import (
     settings_from,
 )
 from tests.index.hashing import HashingEmbedder
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """An environment without RAG_* (the test session sets some)."""
-    for name in list(os.environ):
-        if name.startswith("RAG_"):
-            monkeypatch.delenv(name)
-    return monkeypatch
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,15 +9,6 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
 from newsrag.rag.settings import Settings
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """An environment without RAG_* or OPENAI_API_KEY (the test session sets some)."""
-    for name in list(os.environ):
-        if name.startswith("RAG_") or name == "OPENAI_API_KEY":
-            monkeypatch.delenv(name)
-    return monkeypatch
 
 
 def test_defaults_without_environment(env: pytest.MonkeyPatch) -> None:
