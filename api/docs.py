@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from functools import cache
+from collections.abc import Callable
+from functools import cache, partial
 from pathlib import Path
 
 import fastapi_offline
@@ -99,44 +100,45 @@ async def openapi_schema(request: Request) -> JSONResponse:
 @router.get("/docs", dependencies=[DocsKey])
 async def swagger_page(request: Request) -> HTMLResponse:
     """Swagger UI over /openapi.json, from local assets."""
-    root, assets = _urls(request)
-    return _local_page(
-        get_swagger_ui_html(
-            openapi_url=f"{root}/openapi.json",
-            title=f"{TITLE} - Swagger UI",
-            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
-            swagger_css_url=f"{assets}/swagger-ui.css",
-            swagger_favicon_url=f"{assets}/favicon.png",
+    return _offline_page(
+        request,
+        partial(
+            get_swagger_ui_html,
             oauth2_redirect_url=None,
             # validatorUrl: Swagger UI would ask a public validator for a badge; none here.
             swagger_ui_parameters={"validatorUrl": None},
-        )
+        ),
+        "Swagger UI",
+        swagger_js_url="swagger-ui-bundle.js",
+        swagger_css_url="swagger-ui.css",
+        swagger_favicon_url="favicon.png",
     )
 
 
 @router.get("/redoc", dependencies=[DocsKey])
 async def redoc_page(request: Request) -> HTMLResponse:
     """ReDoc over /openapi.json, from local assets, without Google fonts."""
-    root, assets = _urls(request)
-    return _local_page(
-        get_redoc_html(
-            openapi_url=f"{root}/openapi.json",
-            title=f"{TITLE} - ReDoc",
-            redoc_js_url=f"{assets}/redoc.standalone.js",
-            redoc_favicon_url=f"{assets}/favicon.png",
-            with_google_fonts=False,
-        )
+    return _offline_page(
+        request,
+        partial(get_redoc_html, with_google_fonts=False),
+        "ReDoc",
+        redoc_js_url="redoc.standalone.js",
+        redoc_favicon_url="favicon.png",
     )
 
 
-def _urls(request: Request) -> tuple[str, str]:
-    """The app's root path (behind a proxy prefix) and where the pages' assets are under it."""
+def _offline_page(
+    request: Request, render: Callable[..., HTMLResponse], name: str, **assets: str
+) -> HTMLResponse:
+    """One API page: `render` (FastAPI's page template) over this app's schema and local assets.
+
+    `assets` maps the template's URL arguments to file names under ASSET_PREFIX; the schema and
+    the assets are found under the app's root path (behind a proxy prefix). The page carries the
+    headers that keep it on this origin (PAGE_HEADERS).
+    """
     root: str = request.scope.get("root_path", "").rstrip("/")
-    return root, f"{root}{ASSET_PREFIX}"
-
-
-def _local_page(page: HTMLResponse) -> HTMLResponse:
-    """`page` with the headers that keep it on this origin (PAGE_HEADERS)."""
+    urls = {arg: f"{root}{ASSET_PREFIX}/{file}" for arg, file in assets.items()}
+    page = render(openapi_url=f"{root}/openapi.json", title=f"{TITLE} - {name}", **urls)
     page.headers.update(PAGE_HEADERS)
     return page
 

@@ -32,7 +32,7 @@ import numpy as np
 from newsrag.index.dense import _search_params
 from newsrag.index.errors import CorruptIndexError
 from newsrag.index.records import Article, Chunk, Hit
-from newsrag.index.sparse import Bm25Store, top_hits
+from newsrag.index.sparse import Bm25Store, filtered_search
 
 if TYPE_CHECKING:
     from newsrag.index.embedding import Embedder
@@ -316,17 +316,7 @@ class SegmentedBm25:
 
     def search(self, query: str, k: int, *, where: ChunkFilter | None = None) -> list[Hit]:
         """Top-k live chunks by BM25 score; chunks sharing no term with the query left out."""
-        if not self.n_docs or k < 1:
-            return []
-        mask = None
-        if where is not None:
-            mask = np.array([1.0 if where(c) else 0.0 for c in self.chunks], dtype=np.float32)
-            if not mask.any():
-                return []
-        scores = self.scores(query, mask)  # (n_live,)
-        if scores is None:
-            return []
-        return top_hits(scores, self.chunks, k)
+        return filtered_search(self.scores, self.chunks, query, k, where)
 
 
 def segment_files(manifest: Manifest, entry: SegmentEntry) -> dict[str, str]:

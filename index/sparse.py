@@ -241,17 +241,40 @@ class Bm25Store:
 
     def search(self, query: str, k: int, *, where: ChunkFilter | None = None) -> list[Hit]:
         """Top-k chunks by BM25 score; chunks that share no term with the query are left out."""
-        if self._columns is None or k < 1:
-            return []
-        mask = None
-        if where is not None:
-            mask = np.array([1.0 if where(c) else 0.0 for c in self.chunks], dtype=np.float32)
-            if not mask.any():
-                return []
-        scores = self.scores(query, mask)  # (n_chunks,)
-        if scores is None:
-            return []
-        return top_hits(scores, self.chunks, k)
+        return filtered_search(self.scores, self.chunks, query, k, where)
+
+
+# (query, mask) -> (n_chunks,) scores times the mask, or None when no query term is known.
+ScoreFn = Callable[[str, np.ndarray | None], np.ndarray | None]
+
+
+def filter_mask(chunks: Sequence[Chunk], where: ChunkFilter | None) -> np.ndarray | None:
+    """(n_chunks,) float32: 1.0 for each chunk `where` keeps, else 0.0; None without a filter."""
+    if where is None:
+        return None
+    return np.array([1.0 if where(c) else 0.0 for c in chunks], dtype=np.float32)
+
+
+def filtered_search(
+    scores_of: ScoreFn,
+    chunks: Sequence[Chunk],
+    query: str,
+    k: int,
+    where: ChunkFilter | None = None,
+) -> list[Hit]:
+    """Top-k of `chunks` by `scores_of(query, mask)`, only chunks `where` keeps (BM25 searches).
+
+    Bm25Store and index.segments.SegmentedBm25 share it: one mask, one top-k tail.
+    """
+    if not chunks or k < 1:
+        return []
+    mask = filter_mask(chunks, where)
+    if mask is not None and not mask.any():
+        return []
+    scores = scores_of(query, mask)  # (n_chunks,)
+    if scores is None:
+        return []
+    return top_hits(scores, chunks, k)
 
 
 def top_hits(scores: np.ndarray, chunks: Sequence[Chunk], k: int) -> list[Hit]:

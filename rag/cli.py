@@ -249,9 +249,7 @@ def stats_command(index_dir: IndexDir = None, as_json: JsonFlag = False) -> None
 @app.command("config")
 def config_command(as_json: JsonFlag = False) -> None:
     """Show the effective settings (environment RAG_*), secrets masked."""
-    from newsrag.rag.settings import Settings
-
-    values = Settings().masked()
+    values = settings_from().masked()
     if as_json:
         print(json.dumps(values, indent=2, default=str))
         return

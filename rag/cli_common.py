@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,13 +29,41 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 
 def settings_from(index_dir: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from the environment, with CLI flags taking precedence."""
+    """Settings from the environment, with CLI flags taking precedence.
+
+    A bad value (RAG_K=0, RAG_CORS_ORIGINS that is not JSON) ends the command with one line
+    naming the variable, never a traceback.
+    """
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
     from newsrag.rag.settings import Settings
 
     values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if index_dir is not None:
         values["index_dir"] = index_dir
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = [_setting_problem(e, Settings) for e in exc.errors()]
+        raise fail("invalid settings: " + "; ".join(problems)) from None
+    except SettingsError as exc:  # a list or object variable that is not JSON
+        field = _QUOTED.search(str(exc))
+        name = f"RAG_{field.group(1).upper()}" if field else "a RAG_* variable"
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        raise fail(f"invalid settings: {name} cannot be read as JSON{cause}") from None
+
+
+_QUOTED = re.compile(r'field "(\w+)"')
+
+
+def _setting_problem(error: Any, settings: type[Settings]) -> str:
+    """`RAG_K=0: Input should be ...` for one pydantic error (secrets' values left out)."""
+    field = str(error["loc"][0]) if error["loc"] else ""
+    name = f"RAG_{field.upper()}" if field in settings.model_fields else field or "settings"
+    secret = "key" in field
+    shown = "" if secret or "input" not in error else f"={error['input']}"
+    return f"{name}{shown}: {error['msg']}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from newsrag.index import (
     open_index,
 )
 from newsrag.index.generations import CURRENT, generation_dirs
+from tests.processes import RagProcesses
 
 # Every step of a durable write, in order (index.generations.publish and IndexStore.write).
 STEPS = [
@@ -169,14 +170,23 @@ def reference(embedder: SentenceTransformerEmbedder) -> Reference:
     return Reference(embedder)
 
 
+@dataclass(frozen=True)
+class Expected:
+    """An index of the old corpus to start from, and clean-build fingerprints of both corpora."""
+
+    template: Path
+    old: Fingerprint
+    new: Fingerprint
+
+
 @pytest.fixture(scope="module")
 def expected(
     corpora: tuple[Path, Path],
     tmp_path_factory: pytest.TempPathFactory,
     embedder: SentenceTransformerEmbedder,
     reference: Reference,
-) -> tuple[Path, Fingerprint, Fingerprint]:
-    """An index of the old corpus to start from, and clean-build fingerprints of both."""
+) -> Expected:
+    """Both corpora built cleanly, their fingerprints learnt."""
     old, new = corpora
     base = tmp_path_factory.mktemp("durability-expected")
     ingest([old], base / "old", embedder)
@@ -188,7 +198,64 @@ def expected(
         fingerprints.append(reference.fingerprint(store))
     old_fp, new_fp = fingerprints
     assert old_fp != new_fp
-    return base / "old", old_fp, new_fp
+    return Expected(base / "old", old_fp, new_fp)
+
+
+@dataclass(frozen=True)
+class Harness:
+    """What the tests here share: an index_dir of their own, the clean builds, a way to kill."""
+
+    expected: Expected
+    processes: RagProcesses
+    embedder: SentenceTransformerEmbedder
+    reference: Reference
+    index_dir: Path
+
+    def copy_old_index(self) -> Path:
+        """A private copy of the old corpus's index at `index_dir`."""
+        shutil.copytree(self.expected.template, self.index_dir)
+        return self.index_dir
+
+    def kill_at(self, step: str, *args: str | Path) -> None:
+        """Run `rag *args`, which SIGKILLs itself at `step`, and check that it did."""
+        killed = self.processes.run(*args, env={"RAG_TEST_KILL_AT": step})
+        assert killed.signal == signal.SIGKILL, killed.stderr
+
+    def finish(self, *args: str | Path) -> IndexStore:
+        """Run `rag *args` to the end and open the index it leaves."""
+        finished = self.processes.run(*args)
+        assert finished.code == 0, finished.stderr
+        return open_index(self.index_dir, self.embedder)
+
+    def fingerprint(self) -> Fingerprint:
+        """The fingerprint of what a reader of `index_dir` sees now."""
+        return self.reference.fingerprint(open_index(self.index_dir, self.embedder))
+
+    def half_written_faiss(self, segment: str = "") -> list[int]:
+        """Sizes of the FAISS files a killed write left in its temporary generation."""
+        pattern = f".tmp-gen-*/{segment}/dense.faiss" if segment else ".tmp-gen-*/dense.faiss"
+        return [p.stat().st_size for p in self.index_dir.glob(pattern)]
+
+    def assert_cleaned_up(
+        self, store: IndexStore, step: str, partial: list[int], segment: str = ""
+    ) -> None:
+        """No temporary generation is left, and a kill at faiss-half-written left half the file."""
+        if step == "faiss-half-written":  # the kill really came with half the file on disk
+            assert store.path is not None
+            faiss = store.path / segment / "dense.faiss"
+            assert partial == [faiss.stat().st_size // 2]
+        assert not [p for p in self.index_dir.iterdir() if p.name.startswith(".tmp-gen-")]
+
+
+@pytest.fixture
+def harness(
+    expected: Expected,
+    rag_processes: RagProcesses,
+    embedder: SentenceTransformerEmbedder,
+    reference: Reference,
+    tmp_path: Path,
+) -> Harness:
+    return Harness(expected, rag_processes, embedder, reference, tmp_path / "index")
 
 
 def test_a_write_reports_every_step_in_order(
@@ -201,131 +268,76 @@ def test_a_write_reports_every_step_in_order(
 
 @pytest.mark.parametrize("step", STEPS + SEGMENT_STEPS)
 def test_sigkilled_ingest_leaves_old_or_new_index_and_resumes(
-    step: str,
-    corpora: tuple[Path, Path],
-    expected: tuple[Path, Fingerprint, Fingerprint],
-    rag_processes,  # tests/index/conftest.py
-    tmp_path: Path,
-    embedder: SentenceTransformerEmbedder,
-    reference: Reference,
+    step: str, corpora: tuple[Path, Path], harness: Harness
 ) -> None:
-    template, old_fp, new_fp = expected
-    index_dir = tmp_path / "index"
-    shutil.copytree(template, index_dir)
-    args = ["ingest", corpora[1], "--prune", "--index-dir", index_dir]
+    args = ["ingest", corpora[1], "--prune", "--index-dir", harness.copy_old_index()]
 
-    killed = rag_processes.run(*args, env={"RAG_TEST_KILL_AT": step})
+    harness.kill_at(step, *args)
 
-    assert killed.signal == signal.SIGKILL, killed.stderr
-    live = reference.fingerprint(open_index(index_dir, embedder))
-    assert live == (new_fp if step in STEPS and STEPS.index(step) >= LIVE_FROM else old_fp)
-    partial = [p.stat().st_size for p in index_dir.glob(".tmp-gen-*/dense.faiss")]
-
-    finished = rag_processes.run(*args, "--json")
-    assert finished.code == 0, finished.stderr
-    store = open_index(index_dir, embedder)
-    assert reference.fingerprint(store) == new_fp
-    if step == "faiss-half-written":  # the kill really came with half the file on disk
-        assert store.path is not None
-        assert partial == [(store.path / "dense.faiss").stat().st_size // 2]
-    assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-gen-")]
-    assert len(generation_dirs(index_dir)) <= 2  # the live one and the previous one
+    live_after = step in STEPS and STEPS.index(step) >= LIVE_FROM
+    assert harness.fingerprint() == (harness.expected.new if live_after else harness.expected.old)
+    partial = harness.half_written_faiss()
+    store = harness.finish(*args, "--json")
+    assert harness.reference.fingerprint(store) == harness.expected.new
+    harness.assert_cleaned_up(store, step, partial)
+    assert len(generation_dirs(harness.index_dir)) <= 2  # the live one and the previous one
 
 
 @pytest.mark.parametrize("step", ["segments-linked", "faiss-half-written", "manifest-written"])
 def test_sigkilled_add_of_a_segment_leaves_old_index_and_resumes(
-    step: str,
-    corpora: tuple[Path, Path],
-    expected: tuple[Path, Fingerprint, Fingerprint],
-    rag_processes,
-    tmp_path: Path,
-    embedder: SentenceTransformerEmbedder,
-    reference: Reference,
+    step: str, harness: Harness, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     """An added article goes into a second segment beside the linked first one."""
-    template, old_fp, _ = expected
     grown = write_corpus(tmp_path / "grown", {**ARTICLES, "vaccine": NEW_ARTICLES["vaccine"]})
     clean = tmp_path / "clean"
     ingest([grown], clean, embedder)
-    reference.learn(open_index(clean, embedder))
-    grown_fp = reference.fingerprint(open_index(clean, embedder))
-    index_dir = tmp_path / "index"
-    shutil.copytree(template, index_dir)
-    args = ["ingest", grown, "--index-dir", index_dir]
+    harness.reference.learn(open_index(clean, embedder))
+    grown_fp = harness.reference.fingerprint(open_index(clean, embedder))
+    args = ["ingest", grown, "--index-dir", harness.copy_old_index()]
 
-    killed = rag_processes.run(*args, env={"RAG_TEST_KILL_AT": step})
+    harness.kill_at(step, *args)
 
-    assert killed.signal == signal.SIGKILL, killed.stderr
-    assert reference.fingerprint(open_index(index_dir, embedder)) == old_fp
-    partial = [p.stat().st_size for p in index_dir.glob(".tmp-gen-*/seg-000002/dense.faiss")]
-    assert rag_processes.run(*args).code == 0
-    store = open_index(index_dir, embedder)
+    assert harness.fingerprint() == harness.expected.old
+    partial = harness.half_written_faiss("seg-000002")
+    store = harness.finish(*args)
     assert len(store.manifest.segments) == 2
-    assert reference.fingerprint(store) == grown_fp
-    if step == "faiss-half-written":
-        assert store.path is not None
-        assert partial == [(store.path / "seg-000002" / "dense.faiss").stat().st_size // 2]
-    assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-gen-")]
+    assert harness.reference.fingerprint(store) == grown_fp
+    harness.assert_cleaned_up(store, step, partial, "seg-000002")
 
 
 @pytest.mark.parametrize("step", ["faiss-half-written", "renamed"])
 def test_sigkilled_first_ingest_leaves_no_index(
-    step: str,
-    corpora: tuple[Path, Path],
-    expected: tuple[Path, Fingerprint, Fingerprint],
-    rag_processes,
-    tmp_path: Path,
-    embedder: SentenceTransformerEmbedder,
-    reference: Reference,
+    step: str, corpora: tuple[Path, Path], harness: Harness
 ) -> None:
-    index_dir = tmp_path / "index"
-    args = ["ingest", corpora[1], "--index-dir", index_dir]
-    killed = rag_processes.run(*args, env={"RAG_TEST_KILL_AT": step})
-    assert killed.signal == signal.SIGKILL
+    args = ["ingest", corpora[1], "--index-dir", harness.index_dir]
+    harness.kill_at(step, *args)
     if step == "renamed":
         # Complete and fsynced but never pointed at: a directory with a generation and no
         # CURRENT is never taken for an empty index (issue 14), so readers find this one.
-        assert reference.fingerprint(open_index(index_dir, embedder)) == expected[2]
+        assert harness.fingerprint() == harness.expected.new
     else:
         with pytest.raises(IndexNotFoundError):
-            open_index(index_dir, embedder)
-    assert rag_processes.run(*args).code == 0
-    assert (index_dir / CURRENT).read_text().strip() == "gen-000001"
-    assert reference.fingerprint(open_index(index_dir, embedder)) == expected[2]
+            harness.fingerprint()
+    store = harness.finish(*args)
+    assert (harness.index_dir / CURRENT).read_text().strip() == "gen-000001"
+    assert harness.reference.fingerprint(store) == harness.expected.new
 
 
-def test_sigkilled_delete_leaves_old_index(
-    expected: tuple[Path, Fingerprint, Fingerprint],
-    rag_processes,
-    tmp_path: Path,
-    embedder: SentenceTransformerEmbedder,
-    reference: Reference,
-) -> None:
-    index_dir = tmp_path / "index"
-    shutil.copytree(expected[0], index_dir)
+def test_sigkilled_delete_leaves_old_index(harness: Harness) -> None:
+    args = ["delete", "museum", "--index-dir", harness.copy_old_index()]
     # A delete marks rows deleted and links the segment: it writes no BM25, only a manifest.
-    killed = rag_processes.run(
-        "delete", "museum", "--index-dir", index_dir, env={"RAG_TEST_KILL_AT": "manifest-written"}
-    )
-    assert killed.signal == signal.SIGKILL
-    assert reference.fingerprint(open_index(index_dir, embedder)) == expected[1]
-    assert rag_processes.run("delete", "museum", "--index-dir", index_dir).code == 0
-    store = open_index(index_dir, embedder)
+    harness.kill_at("manifest-written", *args)
+    assert harness.fingerprint() == harness.expected.old
+    store = harness.finish(*args)
     assert "museum" not in store.articles
-    reference.assert_consistent(store)
+    harness.reference.assert_consistent(store)
 
 
 def test_console_script_killed_between_last_write_and_switch(
-    corpora: tuple[Path, Path],
-    expected: tuple[Path, Fingerprint, Fingerprint],
-    tmp_path: Path,
-    embedder: SentenceTransformerEmbedder,
-    reference: Reference,
+    corpora: tuple[Path, Path], harness: Harness
 ) -> None:
     """The same through `.venv/bin/rag` itself, so the entry point's wiring is real too."""
-    template, old_fp, _ = expected
-    index_dir = tmp_path / "index"
-    shutil.copytree(template, index_dir)
+    index_dir = harness.copy_old_index()
     rag = Path(sys.executable).parent / "rag"  # the console script of this environment
     proc = subprocess.run(
         [rag, "ingest", corpora[1], "--prune", "--index-dir", index_dir],
@@ -337,7 +349,7 @@ def test_console_script_killed_between_last_write_and_switch(
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert (index_dir / CURRENT).read_text().strip() == "gen-000001"
     assert sorted(p.name for p in generation_dirs(index_dir)) == ["gen-000001", "gen-000002"]
-    assert reference.fingerprint(open_index(index_dir, embedder)) == old_fp
+    assert harness.fingerprint() == harness.expected.old
 
 
 # Corruption of the live generation: detected by checksum, never served.
@@ -354,16 +366,10 @@ def corrupt(path: Path, how: str) -> None:
 
 
 @pytest.fixture
-def two_generations(
-    expected: tuple[Path, Fingerprint, Fingerprint],
-    corpora: tuple[Path, Path],
-    tmp_path: Path,
-    embedder: SentenceTransformerEmbedder,
-) -> Path:
+def two_generations(corpora: tuple[Path, Path], harness: Harness) -> Path:
     """An index whose previous generation is the old corpus and live one the new corpus."""
-    index_dir = tmp_path / "index"
-    shutil.copytree(expected[0], index_dir)
-    ingest([corpora[1]], index_dir, embedder, IngestOptions(prune=True))
+    index_dir = harness.copy_old_index()
+    ingest([corpora[1]], index_dir, harness.embedder, IngestOptions(prune=True))
     return index_dir
 
 
@@ -382,16 +388,14 @@ def test_corrupt_live_generation_falls_back_to_previous_with_warning(
     name: str,
     how: str,
     two_generations: Path,
-    expected: tuple[Path, Fingerprint, Fingerprint],
-    embedder: SentenceTransformerEmbedder,
-    reference: Reference,
+    harness: Harness,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     corrupt(two_generations / "gen-000002" / name, how)
     with caplog.at_level(logging.WARNING, logger="index"):
-        store = open_index(two_generations, embedder)
+        store = open_index(two_generations, harness.embedder)
     assert store.path is not None and store.path.name == "gen-000001"
-    assert reference.fingerprint(store) == expected[1]
+    assert harness.reference.fingerprint(store) == harness.expected.old
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("corrupt" in w and "older" in w for w in warnings), warnings
 
@@ -409,37 +413,30 @@ def test_corrupt_without_intact_generation_is_a_clear_error(
 
 
 def test_ingest_after_fallback_keeps_the_intact_generation(
-    two_generations: Path,
-    corpora: tuple[Path, Path],
-    expected: tuple[Path, Fingerprint, Fingerprint],
-    embedder: SentenceTransformerEmbedder,
-    reference: Reference,
+    two_generations: Path, corpora: tuple[Path, Path], harness: Harness
 ) -> None:
     """The next success replaces the corrupt live generation and keeps the one it read."""
     corrupt(two_generations / "gen-000002" / "vectors.npy", "flip")
-    report = ingest([corpora[1]], two_generations, embedder, IngestOptions(prune=True))
+    report = ingest([corpora[1]], two_generations, harness.embedder, IngestOptions(prune=True))
     assert report.generation == "gen-000003"
     assert sorted(p.name for p in generation_dirs(two_generations)) == [
         "gen-000001",
         "gen-000003",
     ]
-    assert reference.fingerprint(open_index(two_generations, embedder)) == expected[2]
+    assert harness.fingerprint() == harness.expected.new
 
 
 def test_rebuild_recovers_an_index_with_no_intact_generation(
-    two_generations: Path,
-    corpora: tuple[Path, Path],
-    expected: tuple[Path, Fingerprint, Fingerprint],
-    embedder: SentenceTransformerEmbedder,
-    reference: Reference,
+    two_generations: Path, corpora: tuple[Path, Path], harness: Harness
 ) -> None:
     corrupt(two_generations / "gen-000002" / "chunks.jsonl", "truncate")
     corrupt(two_generations / "gen-000001" / "dense.faiss", "flip")
     with pytest.raises(CorruptIndexError):
-        ingest([corpora[1]], two_generations, embedder)
-    report = ingest([corpora[1]], two_generations, embedder, IngestOptions(rebuild=True))
+        ingest([corpora[1]], two_generations, harness.embedder)
+    options = IngestOptions(rebuild=True)
+    report = ingest([corpora[1]], two_generations, harness.embedder, options)
     assert sorted(report.added) == sorted(NEW_ARTICLES)
-    assert reference.fingerprint(open_index(two_generations, embedder)) == expected[2]
+    assert harness.fingerprint() == harness.expected.new
 
 
 def test_only_the_entry_point_knows_the_kill_switch() -> None:

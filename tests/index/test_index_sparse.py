@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from newsrag.index import Bm25Store, IndexStore
 from newsrag.index.records import Chunk
-from newsrag.index.sparse import QUERY_FILE, bm25_document
+from newsrag.index.sparse import QUERY_FILE, bm25_document, filter_mask
 from newsrag.index.store import BM25_DIR
 
 QUERIES = [
@@ -132,3 +132,31 @@ def test_searching_an_index_does_not_import_bm25s(corpus_index_dir: Path) -> Non
     report = json.loads(done.stdout)
     assert report["hits"] == 3
     assert {"bm25s", "scipy"}.isdisjoint(report["modules"])
+
+
+def test_a_filtered_search_is_the_full_ranking_with_the_rest_left_out(
+    chunks: list[Chunk],
+) -> None:
+    store = Bm25Store.build(chunks)
+    query = QUERIES[0]
+    full = store.search(query, len(chunks))
+    docs = sorted({c.doc_id for c in chunks})
+    for keep in ({0}, {0, 1}, {1, 2, 3}):
+
+        def where(chunk: Chunk, keep: set[int] = keep) -> bool:
+            return docs.index(chunk.doc_id) in keep
+
+        wanted = [(h.chunk.id, h.score) for h in full if where(h.chunk)][:4]
+        got = store.search(query, 4, where=where)
+        assert [(h.chunk.id, h.score) for h in got] == wanted
+        assert [h.rank for h in got] == list(range(1, len(got) + 1))
+    assert store.search(query, 4, where=lambda chunk: False) == []
+    assert store.search(query, 0) == []
+
+
+def test_filter_mask_marks_the_chunks_kept(chunks: list[Chunk]) -> None:
+    keep = chunks[0].doc_id
+    mask = filter_mask(chunks, lambda c: c.doc_id == keep)
+    assert mask is not None and mask.dtype == np.float32
+    assert mask.tolist() == [1.0 if c.doc_id == keep else 0.0 for c in chunks]
+    assert filter_mask(chunks, None) is None

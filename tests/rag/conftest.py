@@ -1,7 +1,8 @@
-"""Fixtures for the answer layer: the scripted LLM server (a test double) and clients of it."""
+"""Answer-layer fixtures: the scripted LLM server (a test double), its clients, a bare env."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -38,3 +39,12 @@ def make_model(llm_double: LLMDouble) -> ModelFactory:
         return OpenAIChatModel(**options)  # type: ignore[arg-type]
 
     return build
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The environment without RAG_* or OPENAI_API_KEY (the test session sets some), to set."""
+    for name in list(os.environ):
+        if name.startswith("RAG_") or name == "OPENAI_API_KEY":
+            monkeypatch.delenv(name)
+    return monkeypatch

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from newsrag.index import IndexStore, SentenceTransformerEmbedder
 from newsrag.rag.pipeline import AnswerPipeline
 from newsrag.rag.prompts import constraints_note
 from newsrag.rag.questions import analyse
-from newsrag.rag.records import AnswerRequest
+from newsrag.rag.records import Answer, AnswerRequest
 from newsrag.rag.retrieval import HybridRetriever
 from newsrag.rag.vectors import CachedEmbedder
 from tests.rag.articles import store_of
@@ -129,97 +130,91 @@ def stores(
     return {name: store_of(articles, root / name, embedder) for name, articles in sets.items()}
 
 
-def ask(
-    store: IndexStore,
-    embedder: SentenceTransformerEmbedder,
-    model: object,
-    question: str = "Who won the 2017 Harbour Regatta?",
-):  # type: ignore[no-untyped-def]
-    pipeline = AnswerPipeline(HybridRetriever(store), CachedEmbedder(embedder), model, k=4)  # type: ignore[arg-type]
-    return pipeline.answer(AnswerRequest(question))
+WINNER = "Who won the 2017 Harbour Regatta?"
+WHEN = "When was the 2017 Harbour Regatta held?"
 
 
-def test_the_prompt_states_the_asked_time_and_names(
+@dataclass(frozen=True)
+class Regatta:
+    """The regatta stores, the scripted LLM double and a pipeline over them, per test."""
+
+    stores: dict[str, IndexStore]
+    embedder: SentenceTransformerEmbedder
+    double: LLMDouble
+    make_model: ModelFactory
+
+    def ask(
+        self, name: str, respond: str | Callable[[Request], str], question: str = WINNER
+    ) -> Answer:
+        """Script the double to answer with `respond`, then ask `question` over store `name`."""
+        self.double.script(reply(respond))
+        retriever = HybridRetriever(self.stores[name])
+        model = self.make_model()
+        pipeline = AnswerPipeline(retriever, CachedEmbedder(self.embedder), model, k=4)
+        return pipeline.answer(AnswerRequest(question))
+
+
+@pytest.fixture
+def regatta(
     stores: dict[str, IndexStore],
     embedder: SentenceTransformerEmbedder,
     llm_double: LLMDouble,
     make_model: ModelFactory,
-) -> None:
-    llm_double.script(reply(naive))
-    ask(stores["answer"], embedder, make_model())
-    prompt = llm_double.requests[-1]["messages"][-1]["content"]
+) -> Regatta:
+    return Regatta(stores, embedder, llm_double, make_model)
+
+
+def test_the_prompt_states_the_asked_time_and_names(regatta: Regatta) -> None:
+    regatta.ask("answer", naive)
+    prompt = regatta.double.requests[-1]["messages"][-1]["content"]
     assert "time: 2017" in prompt and "Harbour Regatta" in prompt
 
 
-def test_a_naive_model_over_near_misses_is_not_passed_through(
-    stores: dict[str, IndexStore],
-    embedder: SentenceTransformerEmbedder,
-    llm_double: LLMDouble,
-    make_model: ModelFactory,
-) -> None:
-    llm_double.script(reply(naive))
-    answer = ask(stores["near"], embedder, make_model())
+def test_a_naive_model_over_near_misses_is_not_passed_through(regatta: Regatta) -> None:
+    answer = regatta.ask("near", naive)
     assert not answer.answerable
     assert "Ole Brandt" not in answer.answer and "Ada Lind" not in answer.answer
     # Only other years were retrieved: a near miss that says what they cover, the model unasked.
     assert answer.refusal_reason == "near_miss" and answer.mode == "llm"
-    assert llm_double.calls == 0
+    assert regatta.double.calls == 0
     assert "2019" in answer.answer and "not for 2017" in answer.answer
     assert answer.citations and not any(c.supported for c in answer.citations)
 
 
-def test_a_naive_model_answering_from_a_near_miss_is_refused_as_one(
-    stores: dict[str, IndexStore],
-    embedder: SentenceTransformerEmbedder,
-    llm_double: LLMDouble,
-    make_model: ModelFactory,
-) -> None:
+def test_a_naive_model_answering_from_a_near_miss_is_refused_as_one(regatta: Regatta) -> None:
     # The 2017 report makes the passages relevant, so the model is asked; it answers from 2019.
-    llm_double.script(reply(cite("Ole Brandt", "Ole Brandt won the 2019 Harbour Regatta [{n}].")))
-    answer = ask(stores["no_winner"], embedder, make_model())
-    assert llm_double.calls == 1
+    answer = regatta.ask(
+        "no_winner", cite("Ole Brandt", "Ole Brandt won the 2019 Harbour Regatta [{n}].")
+    )
+    assert regatta.double.calls == 1
     assert not answer.answerable and "Ole Brandt won" not in answer.answer
     assert answer.refusal_reason == "near_miss" and answer.degraded
     assert answer.short_answer is None
 
 
-def test_a_verified_sentence_without_the_asked_value_falls_back(
-    stores: dict[str, IndexStore],
-    embedder: SentenceTransformerEmbedder,
-    llm_double: LLMDouble,
-    make_model: ModelFactory,
-) -> None:
+def test_a_verified_sentence_without_the_asked_value_falls_back(regatta: Regatta) -> None:
     # Stated by the right passage, about the right year, but it names no winner.
     claim = "The 2017 Harbour Regatta ended after a tight final race on Sunday [{n}]."
-    llm_double.script(reply(cite("Mara Quist", claim)))
-    answer = ask(stores["answer"], embedder, make_model())
+    answer = regatta.ask("answer", cite("Mara Quist", claim))
     assert answer.answerable and answer.degraded and answer.mode == "extractive"
     assert answer.short_answer == "Mara Quist"
 
 
 def test_an_llm_answer_that_holds_keeps_llm_mode_and_gets_its_short_answer(
-    stores: dict[str, IndexStore],
-    embedder: SentenceTransformerEmbedder,
-    llm_double: LLMDouble,
-    make_model: ModelFactory,
+    regatta: Regatta,
 ) -> None:
-    llm_double.script(reply(cite("Mara Quist", "Mara Quist won the 2017 Harbour Regatta [{n}].")))
-    answer = ask(stores["answer"], embedder, make_model())
+    answer = regatta.ask(
+        "answer", cite("Mara Quist", "Mara Quist won the 2017 Harbour Regatta [{n}].")
+    )
     assert answer.answerable and answer.mode == "llm" and not answer.degraded
     assert answer.short_answer == "Mara Quist"
     assert answer.answer == "Mara Quist won the 2017 Harbour Regatta [1]."
 
 
-def test_a_naive_model_answering_from_a_counterfactual_twin_is_flagged(
-    stores: dict[str, IndexStore],
-    embedder: SentenceTransformerEmbedder,
-    llm_double: LLMDouble,
-    make_model: ModelFactory,
-) -> None:
+def test_a_naive_model_answering_from_a_counterfactual_twin_is_flagged(regatta: Regatta) -> None:
     claim = "Lena Holm won the 2017 Harbour Regatta after a tight final race on Sunday [{n}]."
-    llm_double.script(reply(cite("Lena Holm", claim)))
-    answer = ask(stores["twins"], embedder, make_model())
-    assert llm_double.calls == 1
+    answer = regatta.ask("twins", cite("Lena Holm", claim))
+    assert regatta.double.calls == 1
     # One side of a disagreement: the extractive answer says sources disagree and cites both.
     assert answer.conflict and answer.degraded and answer.mode == "extractive"
     assert "Mara Quist" in answer.answer and "Lena Holm" in answer.answer
@@ -227,10 +222,7 @@ def test_a_naive_model_answering_from_a_counterfactual_twin_is_flagged(
 
 
 def test_an_llm_answer_citing_both_sides_of_a_conflict_is_kept_and_flagged(
-    stores: dict[str, IndexStore],
-    embedder: SentenceTransformerEmbedder,
-    llm_double: LLMDouble,
-    make_model: ModelFactory,
+    regatta: Regatta,
 ) -> None:
     def both(body: Request) -> str:
         true = cite("Mara Quist", "Mara Quist won the 2017 Harbour Regatta [{n}].")(body)
@@ -239,37 +231,24 @@ def test_an_llm_answer_citing_both_sides_of_a_conflict_is_kept_and_flagged(
         )
         return f"Sources disagree. {true} {twin(body)}"
 
-    llm_double.script(reply(both))
-    answer = ask(stores["twins"], embedder, make_model())
+    answer = regatta.ask("twins", both)
     assert answer.mode == "llm" and not answer.degraded and answer.conflict
     assert "Mara Quist" in answer.answer and "Lena Holm" in answer.answer
 
 
-def test_a_model_refusal_over_close_passages_says_what_they_cover(
-    stores: dict[str, IndexStore],
-    embedder: SentenceTransformerEmbedder,
-    llm_double: LLMDouble,
-    make_model: ModelFactory,
-) -> None:
-    llm_double.script(reply("INSUFFICIENT_CONTEXT"))
-    answer = ask(stores["no_winner"], embedder, make_model())
-    assert llm_double.calls == 1 and not answer.answerable
+def test_a_model_refusal_over_close_passages_says_what_they_cover(regatta: Regatta) -> None:
+    answer = regatta.ask("no_winner", "INSUFFICIENT_CONTEXT")
+    assert regatta.double.calls == 1 and not answer.answerable
     assert answer.refusal_reason == "near_miss" and answer.mode == "llm"
 
 
-def test_a_naive_model_citing_the_wrong_year_falls_back_to_what_holds(
-    stores: dict[str, IndexStore],
-    embedder: SentenceTransformerEmbedder,
-    llm_double: LLMDouble,
-    make_model: ModelFactory,
-) -> None:
+def test_a_naive_model_citing_the_wrong_year_falls_back_to_what_holds(regatta: Regatta) -> None:
     def wrong_year(body: Request) -> str:
         shown = dict(PASSAGE.findall(body["messages"][-1]["content"]))
         n = next(k for k, text in shown.items() if "2019" in text)
         return f"Ole Brandt won the regatta [{n}]."
 
-    llm_double.script(reply(wrong_year))
-    answer = ask(stores["answer"], embedder, make_model())
+    answer = regatta.ask("answer", wrong_year)
     assert "Ole Brandt" not in answer.answer
     assert answer.answerable and answer.degraded and answer.mode == "extractive"
     assert answer.short_answer == "Mara Quist"
@@ -288,19 +267,16 @@ def test_the_constraints_note_states_quarters_relative_and_latest_times() -> Non
 
 
 def test_an_llm_answer_giving_another_value_than_the_best_supported_is_replaced(
-    stores: dict[str, IndexStore],
-    embedder: SentenceTransformerEmbedder,
-    llm_double: LLMDouble,
-    make_model: ModelFactory,
+    regatta: Regatta,
 ) -> None:
     claim = "The 2017 Harbour Regatta was held on June 11, 2017 [{n}]."
-    llm_double.script(reply(cite("June 11", claim)))
-    answer = ask(stores["dates"], embedder, make_model(), "When was the 2017 Harbour Regatta held?")
-    assert llm_double.calls == 1
+    answer = regatta.ask("dates", cite("June 11", claim), WHEN)
+    assert regatta.double.calls == 1
     assert answer.answerable and answer.degraded and answer.mode == "extractive"
     assert answer.short_answer is not None and "June 4" in answer.short_answer
     # The same model giving the best-supported date keeps its answer.
-    llm_double.script(reply(cite("off the north pier", "It was held on June 4, 2017 [{n}].")))
-    kept = ask(stores["dates"], embedder, make_model(), "When was the 2017 Harbour Regatta held?")
+    kept = regatta.ask(
+        "dates", cite("off the north pier", "It was held on June 4, 2017 [{n}]."), WHEN
+    )
     assert kept.mode == "llm" and not kept.degraded and kept.short_answer is not None
     assert "June 4" in kept.short_answer

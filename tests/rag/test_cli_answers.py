@@ -1,4 +1,4 @@
-"""`rag ask` and `rag search` through the real console-script entry point."""
+"""rag.cli_answers: `rag ask` and `rag search` through the entry point (chat: test_chat_cli)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`rag ingest / delete / stats / config`: summaries, JSON for scripts, one-line errors."""
+"""rag.cli: `rag ingest / delete / compact / stats / config`, JSON for scripts, clean errors."""
 
 from __future__ import annotations
 
@@ -168,3 +168,11 @@ def test_config_shows_settings_with_secrets_masked() -> None:
     assert "sk-secret-value" not in result.stdout
     table = rag("config", env=env)
     assert "RAG_INDEX_DIR" in table.stdout and "sk-secret-value" not in table.stdout
+
+
+@pytest.mark.parametrize("command", [["config"], ["stats"], ["ask", "who?"], ["search", "x"]])
+def test_a_bad_setting_is_a_clean_error_in_every_command(command: list[str]) -> None:
+    assert_clean_error(
+        rag(*command, env={"RAG_K": "0"}),
+        "invalid settings: RAG_K=0: Input should be greater than or equal to 1",
+    )
