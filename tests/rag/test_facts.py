@@ -21,3 +21,11 @@ def test_quantities_and_dates() -> None:
     assert found == [("$2.8 billion", "money"), ("12%", "percent"), ("300", "number")]
     [date] = date_spans("It opens on 15 November 2020.")
     assert (date.month, date.day, date.year) == (11, 15, 2020)
+
+
+def test_a_question_name_keeps_its_model_number_but_not_a_year_or_day() -> None:
+    from newsrag.rag.facts import named_spans
+
+    assert named_spans("When was the Lumo 7x phone announced?") == ["Lumo 7x"]
+    assert named_spans("Who won the Harbour Cup 2014?") == ["Harbour Cup"]
+    assert "May 4" not in named_spans("What did Acme say on May 4?")

@@ -228,3 +228,12 @@ def test_a_scope_named_in_the_next_sentence_counts() -> None:
     )
     refused = answer(question, [hit("port", aside, 1, published_at="2023-03-06")])
     assert refused.short_answer is None and not refused.sentences
+
+
+def test_the_date_of_the_clause_that_names_the_asked_thing() -> None:
+    text = (
+        "Lumo announced the Lumo 7 and Lumo 8 phones in March 2021, adding the Lumo 7x to "
+        "the range in June 2022."
+    )
+    got = answer("When was Lumo 7x announced?", [hit("lumo", text, 1, published_at="2022-07-01")])
+    assert got.short_answer == "June 2022"
