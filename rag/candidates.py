@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from newsrag.index import Chunk, Hit, split_sentences
 from newsrag.rag.constraints import (
     Status,
+    dateline_of,
     is_question,
     ordinal_status,
     other_organisation,
@@ -316,7 +317,7 @@ class Scorer:
             self.bridged and named_in(asked, self.phrases, *self.everywhere)
         )
         names_ok = names_ok and asked.values <= facts.values
-        values = frozenset(slot_values(sentence.text, asked))
+        values = frozenset(slot_values(sentence.text, asked, dateline_of(chunk)))
         if asked.answer_type == "person" and self.past_words:
             values = frozenset(
                 v for v in values if not past_holder(v, sentence.text, self.past_words)

@@ -137,6 +137,11 @@ def dateline_end(text: str) -> int:
     return match.end() if match else 0
 
 
+def dateline_of(chunk: Chunk) -> str:
+    """The date line opening a passage ('Oct 10, 2019 ...'), or ''."""
+    return chunk.text[: dateline_end(chunk.text)]
+
+
 def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
     """Whether a sentence (in its passage) is about the asked time.
 

@@ -11,7 +11,7 @@ from newsrag.index import Chunk, Hit
 from newsrag.rag.candidates import Candidate, Scorer, described, term_weights, two_sided
 from newsrag.rag.citations import attach_markers, citation_for
 from newsrag.rag.conflicts import find_conflict, find_twin_conflict
-from newsrag.rag.constraints import dateline_end, passage_year
+from newsrag.rag.constraints import dateline_end, dateline_of, passage_year
 from newsrag.rag.facts import content_stems, terms
 from newsrag.rag.matching import TermMatcher, stem_words
 from newsrag.rag.questions import STRICT_TYPES, Question, analyse
@@ -82,10 +82,12 @@ class ExtractiveAnswerer:
     ) -> list[Candidate]:
         """Every sentence of the hits, best answer first (`asked`: analyse(question), if known)."""
         asked = asked if asked is not None else analyse(question)
-        pool: dict[str, tuple[Sentence, int]] = {}
+        pool: dict[tuple[str, str], tuple[Sentence, int]] = {}
         for marker, hit in enumerate(hits, start=1):
+            # The same sentence under two datelines is two reports (of two dates): both kept.
+            dateline = dateline_of(hit.chunk)
             for sentence in answer_units(hit.chunk, self.min_words):
-                key = " ".join(sentence.text.split()).casefold()
+                key = (" ".join(sentence.text.split()).casefold(), dateline)
                 if key not in pool:
                     pool[key] = (sentence, marker)
         if not pool:

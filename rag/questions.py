@@ -31,6 +31,7 @@ from newsrag.rag.facts import (
     relative_periods,
     stem,
 )
+from newsrag.rag.lexicon import event_family
 
 AnswerType = Literal["amount", "count", "person", "date", "place", "work", "entity", "other"]
 # Which answer types must be present in a sentence for it to answer the question.
@@ -444,15 +445,16 @@ def places(text: str) -> list[str]:
     return [m.group(1) for m in _PLACE_CUE.finditer(text)]
 
 
-def slot_values(sentence: str, question: Question) -> set[str]:
+def slot_values(sentence: str, question: Question, dateline: str = "") -> set[str]:
     """The values of the asked-for type in `sentence` that the question does not already state.
 
     A month or weekday alone ("July", "Mar.") is part of a date, never a name asked for.
+    `dateline`: the date line opening the sentence's passage (see `reported_on`).
     """
-    return {v for v in _slot_values(sentence, question) if not is_month(v)}
+    return {v for v in _slot_values(sentence, question, dateline) if not is_month(v)}
 
 
-def _slot_values(sentence: str, question: Question) -> set[str]:
+def _slot_values(sentence: str, question: Question, dateline: str = "") -> set[str]:
     kind = question.answer_type
     if kind in ("amount", "count"):
         found = quantities(sentence)
@@ -493,7 +495,7 @@ def _slot_values(sentence: str, question: Question) -> set[str]:
     if kind == "date":
         return {
             _date_key(d.month, d.day, d.year) if d.relative is None else f"rel:{d.text.casefold()}"
-            for d in asked_dates(sentence, question)
+            for d in asked_dates(sentence, question, dateline)
         }
     if kind == "work":
         return {t for t in work_titles(sentence) if not _known(t, question)}
@@ -526,7 +528,7 @@ def _date_key(month: int, day: int | None, year: int | None) -> str:
     return f"{year or '?'}-{month:02d}-{day or 0:02d}"
 
 
-def asked_dates(sentence: str, question: Question) -> list[DateSpan]:
+def asked_dates(sentence: str, question: Question, dateline: str = "") -> list[DateSpan]:
     """The dates in a sentence that can answer a 'when' question (not a leading dateline).
 
     "What year" is answered by a year alone; otherwise a date needs a day, or a month and a
@@ -535,6 +537,9 @@ def asked_dates(sentence: str, question: Question) -> list[DateSpan]:
     body = sentence[dateline_end(sentence) :]
     spans = [d for d in date_spans(body) if d.day is not None or d.year is not None]
     if not spans:  # a year alone, or a month or weekday ("the December quarter")
+        reported = reported_on(body, question, dateline)
+        if reported:
+            return reported[:1]
         if question.year_only:
             years = sorted(years_in(body) - question.time.years)
             return [DateSpan(str(y), 0, None, y) for y in years]
@@ -547,6 +552,30 @@ def asked_dates(sentence: str, question: Question) -> list[DateSpan]:
     if not _SUPERSEDED.search(question.text):
         spans = [d for d in spans if not _superseded(body, d)]
     return [d for d in spans if d not in asked]
+
+
+def reported_on(sentence: str, question: Question, dateline: str) -> list[DateSpan]:
+    """The dateline's date, when the sentence reports the asked event as just done.
+
+    "Oct 19, 2021 ... Google has officially announced its new Pixel 6": a news report in the
+    present perfect ("has announced", "have unveiled") or of "today" dates its event by its
+    dateline. Only the asked relation (or a word of its event family) counts.
+    """
+    if question.relation is None or not dateline:
+        return []
+    family = event_family(question.relation) or frozenset({stem(question.relation)})
+    for m in _JUST_DONE.finditer(sentence):
+        if stem((m.group(1) or m.group(2)).casefold()) in family:
+            return [d for d in date_spans(dateline) if d.year is not None and d.day is not None]
+    return []
+
+
+# "has announced", "have officially unveiled", "announced today", "is launching today".
+_JUST_DONE = re.compile(
+    r"\b(?:has|have)\s+(?:(?:now|just|officially|finally|formally)\s+){0,2}(\w+)"
+    r"|\b(\w+ed)\s+(?:\w+\s+){0,4}?today\b",
+    re.IGNORECASE,
+)
 
 
 # "The original release date was ...", "initially set for ...", "delayed from ...": a date the

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from newsrag.rag.candidates import Candidate
-from newsrag.rag.constraints import passage_year, years_in
+from newsrag.rag.constraints import dateline_of, passage_year, years_in
 from newsrag.rag.facts import quantities, stem
 from newsrag.rag.questions import Question, asked_dates, contestants, work_titles
 
@@ -42,7 +42,7 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
     if kind == "date":
         year = _year_for(cand)
         found = []
-        dates = asked_dates(text, asked)
+        dates = asked_dates(text, asked, dateline_of(cand.sentence.chunk))
         dates.sort(key=lambda d: _distance(text, text.find(d.text), asked, len(d.text)))
         for d in dates:
             if d.relative is not None:  # "this year" counts from the article's own date

@@ -237,3 +237,17 @@ def test_the_date_of_the_clause_that_names_the_asked_thing() -> None:
     )
     got = answer("When was Lumo 7x announced?", [hit("lumo", text, 1, published_at="2022-07-01")])
     assert got.short_answer == "June 2022"
+
+
+def test_a_report_of_a_just_done_event_is_dated_by_its_dateline() -> None:
+    question = "When was the Lumo 9 announced?"
+    text = "Mar 3, 2022 ... Lumo has officially announced its new Lumo 9 and Lumo 9 Max phones."
+    got = answer(question, [hit("a", text, 1)])
+    assert got.short_answer == "March 3, 2022"
+    # Another event in the perfect tense is no report of the asked one.
+    shipped = "Mar 3, 2022 ... Lumo has shipped the Lumo 9 to its first buyers in Oslo."
+    assert answer(question, [hit("a", shipped, 1)]).short_answer is None
+    # The same report under another dateline is another source giving another date.
+    twin = "Mar 3, 2012 ... Lumo has officially announced its new Lumo 9 and Lumo 9 Max phones."
+    both = answer(question, [hit("a", text, 1), hit("b", twin, 2), hit("c", text, 3)])
+    assert both.conflict and both.short_answer == "March 3, 2022"
