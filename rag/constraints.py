@@ -197,6 +197,12 @@ ORGANISATION_HEADS = frozenset(
     federation confederation committee commission society academy club clubs fund trust
     players owners alliance coalition league leagues conference chamber board party""".split()  # noqa: SIM905
 )
+# Events held before or beside a named event, under its name: "the Draft Combine" is not "the
+# Draft", "World Cup qualifiers" are not the World Cup.
+EVENT_PARTS = frozenset(
+    """combine lottery qualifier qualifiers qualifying qualification trials draw preview
+    tour tryouts""".split()  # noqa: SIM905
+)
 
 
 # "an NFL team", "a FIFA confederation": one member or part of the named body, not the body.
@@ -237,7 +243,9 @@ def other_organisation(name: str, sentence: str) -> bool:
     pattern = re.compile(
         # A number the name carries ("Cyberpunk 2077") belongs to it, before any subtitle.
         r"(?i:\b" + r"\s+".join(re.escape(w) for w in words) + r"\b)(?:\s+\d+\b(?!\s*:\s*$))?"
-        r"(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+|\s+(?:" + "|".join(MEMBER_NOUNS) + r")\b)?"
+        r"(:\s+[A-Z]|(?:\s+[A-Z][\w&’'-]*)+|\s+(?:"
+        + "|".join((*MEMBER_NOUNS, *EVENT_PARTS))
+        + r")\b)?"
     )
     if _INSTALMENT.search(sentence) and re.search(
         _INSTALMENT.pattern + r"(?:[\w’'-]+\s+){0,2}?" + r"\s+".join(map(re.escape, words)),
@@ -249,10 +257,12 @@ def other_organisation(name: str, sentence: str) -> bool:
     for m in pattern.finditer(sentence):
         found = True
         tail = (m.group(1) or "").split()
-        if tail and tail[0] in MEMBER_NOUNS:
+        if tail and (tail[0] in MEMBER_NOUNS or tail[0] in EVENT_PARTS):
             continue  # "president of an NFL team"
         subtitle = (m.group(1) or "").startswith(":")  # "Avengers: Infinity War" is another work
-        if not subtitle and not any(w.casefold().strip("’'") in ORGANISATION_HEADS for w in tail):
+        if not subtitle and not any(
+            w.casefold().strip("’'") in ORGANISATION_HEADS | EVENT_PARTS for w in tail
+        ):
             return False  # at least one mention is the name itself
     return found
 

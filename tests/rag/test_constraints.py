@@ -164,3 +164,14 @@ def test_numbered_kinds_are_left_out_of_retrieval_picks() -> None:
     assert series_picks("Is type 1 diabetes more frequent in season 2?", kinds=False) == {
         ("season", 2)
     }
+
+
+def test_an_event_held_under_another_events_name_is_another_event() -> None:
+    from newsrag.rag.constraints import other_organisation
+
+    assert other_organisation("Harbour Draft", "The 2024 Harbour Draft Combine opens June 3.")
+    assert other_organisation("Harbour Cup", "The Harbour Cup qualifiers begin in May.")
+    assert not other_organisation("Harbour Draft", "The 2024 Harbour Draft is on July 2.")
+    assert not other_organisation(
+        "Harbour Cup", "After the Harbour Cup qualifiers, the Harbour Cup starts on May 9."
+    )
