@@ -347,7 +347,7 @@ class Scorer:
             score,
             time=time,
             source=source_status(asked.source, chunk),
-            other_name=any(other_organisation(n, sentence.text) for n in asked.names),
+            other_name=any(other_organisation(n, sentence.text, asked.text) for n in asked.names),
             asks=is_question(sentence.text),
             past=past_role(asked.text, sentence.text, self.role_words),
             ordinal=ordinal_status(asked.ordinals, sentence.text, chunk),

@@ -230,12 +230,14 @@ _INSTALMENT = re.compile(
 )
 
 
-def other_organisation(name: str, sentence: str) -> bool:
+def other_organisation(name: str, sentence: str, question: str = "") -> bool:
     """Whether `name` occurs in `sentence` only inside a longer name of another organisation.
 
     "president of the NFL" is not answered by "president of the NFL Players Association", nor
-    a question about a film by a sentence about its sequel "Film: Subtitle".
+    a question about a film by a sentence about its sequel "Film: Subtitle" (unless the
+    `question` itself writes the name with a subtitle: "Film: Subtitle" is then its own).
     """
+    titled = bool(re.search(re.escape(name) + r"\s*:\s*[A-Z]", question))
     # "CEO of Lego": the organisation is the part after the last "of".
     words = re.split(r"\s+(?:of|de)\s+", name)[-1].split()
     if not words:
@@ -259,7 +261,9 @@ def other_organisation(name: str, sentence: str) -> bool:
         tail = (m.group(1) or "").split()
         if tail and (tail[0] in MEMBER_NOUNS or tail[0] in EVENT_PARTS):
             continue  # "president of an NFL team"
-        subtitle = (m.group(1) or "").startswith(":")  # "Avengers: Infinity War" is another work
+        subtitle = (m.group(1) or "").startswith(
+            ":"
+        ) and not titled  # "Avengers: Infinity War" is another work
         if not subtitle and not any(
             w.casefold().strip("’'") in ORGANISATION_HEADS | EVENT_PARTS for w in tail
         ):

@@ -175,3 +175,13 @@ def test_an_event_held_under_another_events_name_is_another_event() -> None:
     assert not other_organisation(
         "Harbour Cup", "After the Harbour Cup qualifiers, the Harbour Cup starts on May 9."
     )
+
+
+def test_a_subtitle_the_question_writes_is_the_asked_work_itself() -> None:
+    from newsrag.rag.constraints import other_organisation
+
+    sentence = "Harbour Quest: Low Tide will be released on March 2, 2021."
+    assert other_organisation("Harbour Quest", sentence)  # the sequel, asked about the first
+    assert not other_organisation(
+        "Harbour Quest", sentence, "When is Harbour Quest: Low Tide released?"
+    )
