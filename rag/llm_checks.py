@@ -14,12 +14,12 @@ import re
 from dataclasses import dataclass
 
 from newsrag.index import Hit
-from newsrag.rag.candidates import Candidate, Scorer, term_weights
-from newsrag.rag.extractive import Extract, ExtractiveAnswerer
-from newsrag.rag.matching import TermMatcher, stem_words
+from newsrag.rag.extractive.answerer import Extract, ExtractiveAnswerer
+from newsrag.rag.extractive.candidates import Candidate, Scorer, term_weights
+from newsrag.rag.extractive.matching import TermMatcher, stem_words
+from newsrag.rag.extractive.short_answers import CLOSE_BEHIND, candidate_values
 from newsrag.rag.questions import Question
 from newsrag.rag.records import AnswerSentence, Citation
-from newsrag.rag.short_answers import CLOSE_BEHIND, candidate_values
 from newsrag.rag.support import Sentence, SentenceVectors
 
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from newsrag.index import Embedder, Hit, IndexStore
-from newsrag.rag.candidates import Candidate
 from newsrag.rag.citations import Renumbering, renumber, sentence_pieces, verify_citations
-from newsrag.rag.conflicts import CONFLICT_TYPES
 from newsrag.rag.errors import LLMError
-from newsrag.rag.extractive import Extract, ExtractiveAnswerer
+from newsrag.rag.extractive.answerer import Extract, ExtractiveAnswerer
+from newsrag.rag.extractive.candidates import Candidate
+from newsrag.rag.extractive.conflicts import CONFLICT_TYPES
 from newsrag.rag.followup import rewrite_followup
 from newsrag.rag.llm_checks import check_claims, replaced_because
 from newsrag.rag.prompts import (

@@ -1,4 +1,5 @@
-"""Tests mirror the packages (STYLE.md): every rag module has tests/rag/test_<module>.py.
+"""Tests mirror the packages (STYLE.md): every rag module has tests/rag/test_<module>.py
+(and rag/extractive/<m>.py has tests/rag/extractive/test_<m>.py).
 
 Only rag/ is held to it so far; index/, api/ and evals/ test several modules per test file.
 """
@@ -21,6 +22,10 @@ def untested_modules(package: Path, tests: Path) -> list[str]:
 
 def test_every_rag_module_has_a_test_module_of_its_own() -> None:
     assert untested_modules(ROOT / "rag", ROOT / "tests" / "rag") == []
+    extractive = untested_modules(
+        ROOT / "rag" / "extractive", ROOT / "tests" / "rag" / "extractive"
+    )
+    assert extractive == []
 
 
 def test_the_check_sees_a_module_without_tests(tmp_path: Path) -> None:

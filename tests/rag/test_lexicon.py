@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from newsrag.rag.facts import content_stems
 from newsrag.rag.lexicon import EVENT_FAMILIES, event_family, states_event
-from tests.rag.test_short_answers import answer, hit
+from tests.rag.extractive.test_short_answers import answer, hit
 
 
 def test_families_are_disjoint_and_found_by_any_form() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from newsrag.index import Chunk, Embedder, Hit
 from newsrag.rag.citations import verify_citations
-from newsrag.rag.extractive import Extract, ExtractiveAnswerer
+from newsrag.rag.extractive.answerer import Extract, ExtractiveAnswerer
 from newsrag.rag.llm_checks import ClaimCheck, check_claims, replaced_because
 from newsrag.rag.questions import analyse
 from newsrag.rag.records import AnswerSentence, Citation

@@ -15,7 +15,7 @@ import pytest
 
 from newsrag.index import IndexStore, SentenceTransformerEmbedder, ingest, open_index
 from newsrag.rag.citations import parse_markers
-from newsrag.rag.extractive import ExtractiveAnswerer
+from newsrag.rag.extractive.answerer import ExtractiveAnswerer
 from newsrag.rag.llm import ChatModel, chat_model_from_settings
 from newsrag.rag.pipeline import AnswerPipeline
 from newsrag.rag.prompts import (

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from newsrag.index import Chunk, Hit
-from newsrag.rag.candidates import Candidate, Scorer, described, term_weights, two_sided
 from newsrag.rag.citations import attach_markers, citation_for
-from newsrag.rag.conflicts import find_conflict, find_twin_conflict
 from newsrag.rag.constraints import dateline_end, dateline_of, passage_year
+from newsrag.rag.extractive.candidates import Candidate, Scorer, described, term_weights, two_sided
+from newsrag.rag.extractive.conflicts import find_conflict, find_twin_conflict
+from newsrag.rag.extractive.matching import TermMatcher, stem_words
+from newsrag.rag.extractive.short_answers import candidate_values, vote
 from newsrag.rag.facts import content_stems, terms
-from newsrag.rag.matching import TermMatcher, stem_words
 from newsrag.rag.questions import STRICT_TYPES, Question, analyse
 from newsrag.rag.records import AnswerSentence, Citation
-from newsrag.rag.short_answers import candidate_values, vote
 from newsrag.rag.support import Sentence, SentenceVectors, passage_sentences
 
 CONFLICT_PREFIX = "Sources disagree:"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from newsrag.index import IndexStore, SentenceTransformerEmbedder
-from newsrag.rag.extractive import ExtractiveAnswerer
-from newsrag.rag.matching import TermMatcher, stem_words
+from newsrag.rag.extractive.answerer import ExtractiveAnswerer
+from newsrag.rag.extractive.matching import TermMatcher, stem_words
 from newsrag.rag.questions import analyse, counted_words, person_names
 from newsrag.rag.retrieval import HybridRetriever
 from newsrag.rag.support import SentenceVectors

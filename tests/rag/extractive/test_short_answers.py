@@ -7,8 +7,8 @@ import zlib
 import numpy as np
 
 from newsrag.index import Chunk, Hit
-from newsrag.rag.candidates import name_present
-from newsrag.rag.extractive import ExtractiveAnswerer, answer_units
+from newsrag.rag.extractive.answerer import ExtractiveAnswerer, answer_units
+from newsrag.rag.extractive.candidates import name_present
 from newsrag.rag.facts import date_spans, ordinals, relative_periods
 from newsrag.rag.questions import analyse, person_names, slot_values, work_titles
 from newsrag.rag.support import SentenceVectors
@@ -186,7 +186,7 @@ def test_names_in_another_word_order_are_one_value() -> None:
 
 
 def test_an_owner_and_its_thing_are_two_names() -> None:
-    from newsrag.rag.candidates import name_phrases
+    from newsrag.rag.extractive.candidates import name_phrases
 
     assert name_phrases("What is the name of Acme's AR headset?") == []
     assert name_phrases("Who runs Acme Cloud's data arm?") == ["acme cloud"]

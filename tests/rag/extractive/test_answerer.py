@@ -6,7 +6,7 @@ import pytest
 
 from newsrag.index import IndexStore, SentenceTransformerEmbedder
 from newsrag.rag.citations import parse_markers
-from newsrag.rag.extractive import CONFLICT_PREFIX, ExtractiveAnswerer
+from newsrag.rag.extractive.answerer import CONFLICT_PREFIX, ExtractiveAnswerer
 from newsrag.rag.questions import analyse, person_names
 from newsrag.rag.retrieval import HybridRetriever
 from newsrag.rag.support import SentenceVectors

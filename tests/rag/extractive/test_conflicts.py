@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newsrag.rag.conflicts import twin_sentences, values_agree
+from newsrag.rag.extractive.conflicts import twin_sentences, values_agree
 
 
 def test_names_agree_when_contained_or_reordered() -> None:

@@ -13,8 +13,8 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from newsrag.rag.candidates import Candidate
 from newsrag.rag.constraints import dateline_of, passage_year, years_in
+from newsrag.rag.extractive.candidates import Candidate
 from newsrag.rag.facts import quantities, stem
 from newsrag.rag.questions import Question, asked_dates, contestants, work_titles
 

@@ -20,10 +20,10 @@ from newsrag.rag.constraints import (
     source_status,
 )
 from newsrag.rag.constraints import time_status as time_of
+from newsrag.rag.extractive.matching import TermMatcher, stem_words, weighted_share
 from newsrag.rag.facts import content_stems, entity_words, named_spans, stem, terms
 from newsrag.rag.facts import values as values_in
 from newsrag.rag.lexicon import states_event
-from newsrag.rag.matching import TermMatcher, stem_words, weighted_share
 from newsrag.rag.questions import (
     TITLE_WORDS,
     Question,

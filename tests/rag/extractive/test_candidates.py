@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newsrag.rag.candidates import described, name_phrases, name_present, named_in
+from newsrag.rag.extractive.candidates import described, name_phrases, name_present, named_in
 from newsrag.rag.facts import terms
 from newsrag.rag.questions import analyse
 

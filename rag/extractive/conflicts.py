@@ -9,7 +9,7 @@ from newsrag.rag.questions import Question
 from newsrag.rag.support import SentenceVectors
 
 if TYPE_CHECKING:
-    from newsrag.rag.extractive import Candidate
+    from newsrag.rag.extractive.answerer import Candidate
 
 # Slots where two values mean disagreement (two dates or two places may both be true).
 CONFLICT_TYPES = frozenset({"person", "amount", "count"})
