@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from newsrag.index import Chunk
-from newsrag.rag.facts import ORDINAL_WORDS, STOPWORDS, stem
+from newsrag.rag.lexicon import (
+    EVENT_PARTS,
+    KIND_NOUNS,
+    MEMBER_NOUNS,
+    NOT_SERIES,
+    ORDINAL_WORDS,
+    ORGANISATION_HEADS,
+    STOPWORDS,
+    stem,
+)
 
 Status = Literal["match", "unknown", "contradict"]
 
@@ -190,40 +199,6 @@ def source_status(source: str | None, chunk: Chunk) -> Status:
     return "contradict"
 
 
-# Head nouns that make a longer name another organisation than the one inside it: the
-# players' association of a league is not the league, a company's foundation is not the company.
-ORGANISATION_HEADS = frozenset(
-    """association associations union unions foundation foundations council institute
-    federation confederation committee commission society academy club clubs fund trust
-    players owners alliance coalition league leagues conference chamber board party""".split()  # noqa: SIM905
-)
-# Events held before or beside a named event, under its name: "the Draft Combine" is not "the
-# Draft", "World Cup qualifiers" are not the World Cup.
-EVENT_PARTS = frozenset(
-    """combine lottery qualifier qualifiers qualifying qualification trials draw preview
-    tour tryouts""".split()  # noqa: SIM905
-)
-
-
-# "an NFL team", "a FIFA confederation": one member or part of the named body, not the body.
-MEMBER_NOUNS = (
-    "team",
-    "teams",
-    "club",
-    "clubs",
-    "franchise",
-    "affiliate",
-    "subsidiary",
-    "chapter",
-    "foundation",
-    "union",
-    "association",
-    "confederation",
-    "federation",
-    "players",
-)
-
-
 # "The next X movie", "the upcoming X season": another instalment of a series than X itself.
 _INSTALMENT = re.compile(
     r"\b(?:next|upcoming|forthcoming|following|previous|sequel|prequel)\s+", re.IGNORECASE
@@ -344,18 +319,6 @@ _ORDINAL = re.compile(
 )
 # "season 4", "Episode 12", "Pixel 6": a word numbered after it (not a date: "Nov 15").
 _NUMBERED = re.compile(r"\b([A-Za-z]{3,})\s+(\d{1,3})\b(?![\d,.]\d)")
-_NOT_SERIES = frozenset(
-    """jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june
-    july august september october november december monday tuesday wednesday thursday friday
-    saturday sunday""".split()  # noqa: SIM905
-)
-
-
-# Nouns that number kinds, not instalments: "type 1 diabetes" and "type 2" are both studied in
-# one passage; retrieval does not demote a passage for naming another kind.
-KIND_NOUNS = frozenset(
-    "type class grade stage phase level group category kind form step tier".split()  # noqa: SIM905
-)
 
 
 def series_picks(text: str, *, kinds: bool = True) -> frozenset[tuple[str, int]]:
@@ -374,7 +337,7 @@ def series_picks(text: str, *, kinds: bool = True) -> frozenset[tuple[str, int]]
                 found.add((stem(noun.casefold()), number))
     for m in _NUMBERED.finditer(text):
         noun = m.group(1).casefold()
-        if noun not in STOPWORDS and noun not in _NOT_SERIES:
+        if noun not in STOPWORDS and noun not in NOT_SERIES:
             found.add((stem(noun), int(m.group(2))))
     return frozenset(found)
 

@@ -2,61 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 
-import Stemmer
+from newsrag.rag.lexicon import (
+    FUNCTION_WORDS,
+    MONTHS,
+    NUMBER_WORDS,
+    OPENERS,
+    ORDINAL_WORDS,
+    SCALE_WORDS,
+    SEASONS,
+    STOPWORDS,
+    WEEKDAYS,
+    stem,
+)
 
-_SCALES = {
-    "k": 1e3,
-    "thousand": 1e3,
-    "m": 1e6,
-    "mn": 1e6,
-    "mln": 1e6,
-    "million": 1e6,
-    "b": 1e9,
-    "bn": 1e9,
-    "billion": 1e9,
-    "t": 1e12,
-    "tn": 1e12,
-    "trillion": 1e12,
-}
-NUMBER_WORDS = _NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "hundred": 100,
-    "dozen": 12,
-}
-# Ordinal words name the same number ("the fourth season" is "season 4", "the 4th season").
-ORDINAL_WORDS = {
-    "first": 1,
-    "second": 2,
-    "third": 3,
-    "fourth": 4,
-    "fifth": 5,
-    "sixth": 6,
-    "seventh": 7,
-    "eighth": 8,
-    "ninth": 9,
-    "tenth": 10,
-    "eleventh": 11,
-    "twelfth": 12,
-}
 # A number, not glued to a word ("COVID-19", "A380"), with an optional currency and scale.
 _QUANTITY = re.compile(
     r"(?<![\w.])(?<![A-Za-z]-)(?P<cur>US\$|\$|£|€|¥|RMB\s?|USD\s?)?\s?"
@@ -65,53 +26,15 @@ _QUANTITY = re.compile(
     r"|\s?(?P<scale>thousand|million|billion|trillion|mln|mn|bn|tn|[kmbt])\b)?",
     re.IGNORECASE,
 )
-_NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 _ORDINAL_WORD = re.compile(r"\b(" + "|".join(ORDINAL_WORDS) + r")\b", re.IGNORECASE)
-MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
 _MONTH_ABBR = {m[:3]: m for m in MONTHS} | {"sept": "september"}
-WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 # Dates that pin a time down; "this year", "ago" or "today" alone do not answer "when".
 _DATE_WORDS = re.compile(r"\b(" + "|".join(MONTHS + WEEKDAYS) + r"|(?:19|20)\d\d)\b", re.IGNORECASE)
 _CAP_WORD = r"(?:[A-Z][\w’'&.\-]*[\w]|[A-Z](?:\.(?=\s+[A-Z]))?)"  # "B." of "Niels B. Smith"
 _CAP_SPAN = re.compile(rf"{_CAP_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_CAP_WORD})*")
 _WORD = re.compile(r"[a-z0-9]+(?:[.'’][a-z0-9]+)*")
 _ACRONYM = re.compile(r"^[A-Z]{2,5}$")
-# Capitalised words that do not name anything on their own (sentence openers, pronouns).
-FUNCTION_WORDS = frozenset(
-    """a an the this that these those it its he she his her they their them we our you your i
-    in on at of for from to by with as and or but if so also both either neither however
-    according after before since while when where who whom whose what which why how yes no
-    not there here then thus meanwhile moreover overall instead still yet all some many
-    most each other another such be is are was were will would can could should may might
-    has have had do does did mr mrs ms dr prof sir see why what happened price action""".split()  # noqa: SIM905
-)
-OPENERS = frozenset(
-    """additionally furthermore despite although though because besides nevertheless
-    nonetheless similarly likewise finally first second third lastly today yesterday last
-    next now recently earlier later currently previously eventually separately together
-    past former current future previous early late
-    analysts investors officials experts critics observers sources reports shares sales
-    revenue profits customers users people company companies firm""".split()  # noqa: SIM905
-)
-STOPWORDS = FUNCTION_WORDS | frozenset(
-    """about into over under than more less much very just only own same too up down out off
-    again further once any few nor been being having doing am s t don now d ll m o re ve y
-    per via upon among amid within without against between through during above below said
-    says say tell told give gives make made get got use used one ones way ways""".split()  # noqa: SIM905
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +55,12 @@ def quantities(text: str) -> list[Quantity]:
         scale = (m.group("scale") or "").casefold()
         if scale in ("m", "b", "t", "k") and not m.group("cur"):
             scale = ""  # "5 m" is more often metres than millions without a currency sign
-        value *= _SCALES.get(scale, 1.0)
+        value *= SCALE_WORDS.get(scale, 1.0)
         kind = "percent" if m.group("pct") else "money" if m.group("cur") else "number"
         found.append(Quantity(m.group().strip(), value, kind, bool(scale)))
     for m in _NUMBER_WORD.finditer(text):
         found.append(
-            Quantity(m.group(), float(_NUMBER_WORDS[m.group().casefold()]), "number", False)
+            Quantity(m.group(), float(NUMBER_WORDS[m.group().casefold()]), "number", False)
         )
     return found
 
@@ -229,7 +152,7 @@ _MONTH_NUMBER = {m[:3]: i for i, m in enumerate(MONTHS, start=1)} | {"sept": 9}
 # A period named against the article's own date: "by the end of this year", "early next year",
 # "later this year", "in the second half of next year", "this summer".
 _RELATIVE_YEAR_WORDS = re.compile(
-    r"\b(?:this|next|last) year\b|\bthis (?=spring|summer|autumn|fall|winter)", re.I
+    r"\b(?:this|next|last) year\b|\bthis (?=" + "|".join(sorted(SEASONS)) + ")", re.I
 )
 # Only a bounded period answers "when" ("by the end of this year", "later this year"); a bare
 # "this year" ("vendors this year have been ...") dates the sentence, it answers nothing.
@@ -238,7 +161,7 @@ _RELATIVE_PERIOD = re.compile(
     r"(?:(?:the\s+)?(?:end|start|beginning|middle|first half|second half|first quarter"
     r"|second quarter|third quarter|fourth quarter|last quarter|(?:early|late) part)\s+of\s+"
     r"|(?:early|earlier|later|late|mid-?)\s*)(?:this|next|last)\s+year\b"
-    r"|\b(?:by|until|before)\s+(?:this|next)\s+(?:year|spring|summer|autumn|fall|winter)\b",
+    r"|\b(?:by|until|before)\s+(?:this|next)\s+(?:year|" + "|".join(sorted(SEASONS)) + r")\b",
     re.IGNORECASE,
 )
 _OFFSET = {"this": 0, "next": 1, "last": -1}
@@ -268,6 +191,8 @@ def entity_spans(text: str) -> list[str]:
     for m in _CAP_SPAN.finditer(text):
         words = m.group().split()
         at_start = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in '.!?:"“('
+        if at_start and len(words) <= 4 and text[m.end() : m.end() + 1] == ":":
+            continue  # a section label opening a sentence ("Why It Matters:"), no name
         # "Here's", "It's": a contraction of a function word opens the sentence, names nothing.
         while words and re.sub(r"[’']s$", "", words[0].casefold().strip("’'")) in FUNCTION_WORDS:
             words.pop(0)
@@ -311,7 +236,7 @@ _IMPERATIVE = re.compile(r"\s+(?:the|a|an|our|your|this|these|how|what|why|more)
 
 def _opener(word: str) -> bool:
     word = word.casefold()
-    return word in OPENERS or word.endswith(("ly", "ing", "ed")) or word in _NUMBER_WORDS
+    return word in OPENERS or word.endswith(("ly", "ing", "ed")) or word in NUMBER_WORDS
 
 
 def entity_words(text: str) -> set[str]:
@@ -346,16 +271,6 @@ def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Casefolded word tokens (possessives stripped), stopwords dropped unless asked."""
     words = [re.sub(r"[’']s$", "", w) for w in _WORD.findall(text.casefold())]
     return [w for w in words if keep_stopwords or (w not in STOPWORDS and len(w) > 1)]
-
-
-def stem(word: str) -> str:
-    """The Snowball English stem ('fined' and 'fine', 'investing' and 'investment' agree)."""
-    return _english_stemmer().stemWord(word)
-
-
-@functools.cache
-def _english_stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
 
 
 def content_stems(text: str) -> set[str]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from newsrag.rag.errors import LLMError
 from newsrag.rag.facts import entity_spans
+from newsrag.rag.lexicon import POSSESSIVES, PRONOUNS, QUESTION_OPENERS
 from newsrag.rag.phrasing import topic_phrase
 from newsrag.rag.prompts import build_rewrite_messages, sanitize_model_text
 
@@ -31,16 +32,6 @@ _CONNECTOR = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z][\w&'’.-]*[\w]|[A-Za-z]|\d[\w.,%$]*")
-_QUESTION_WORDS = frozenset(
-    re.findall(
-        r"\S+",
-        "how much many what when where who whom whose which why is are was were will would can "
-        "could do does did has have had should shall may might tell show give list explain "
-        "describe summarize summarise compare name and also but i",
-    )
-)
-_PRONOUNS = frozenset(["it", "its", "they", "them", "their", "he", "him", "his", "she", "her"])
-_POSSESSIVE = frozenset(["its", "their", "his"])
 
 
 def named_entities(text: str) -> list[str]:
@@ -51,7 +42,7 @@ def named_entities(text: str) -> list[str]:
     """
     spans = entity_spans(text)
     opening = _WORD.search(text)
-    if spans and opening and opening.group().lower() in _QUESTION_WORDS:
+    if spans and opening and opening.group().lower() in QUESTION_OPENERS:
         first = spans[0].split()
         if first[0] == opening.group():
             rest = " ".join(first[1:])
@@ -64,8 +55,8 @@ def is_followup(question: str) -> bool:
     if _CONNECTOR.match(question) or not named_entities(question):
         return True
     words = [w.lower() for w in _WORD.findall(question)]
-    rest = [w for w in words if w not in _QUESTION_WORDS]
-    return bool(rest) and words.index(rest[0]) <= 3 and rest[0] in _PRONOUNS
+    rest = [w for w in words if w not in QUESTION_OPENERS]
+    return bool(rest) and words.index(rest[0]) <= 3 and rest[0] in PRONOUNS
 
 
 def _bare(name: str) -> str:
@@ -75,14 +66,14 @@ def _bare(name: str) -> str:
 def _subject_clause(question: str) -> str:
     """A question without its opening question words and final mark: the subject it is about."""
     words = question.strip().rstrip("?.! ").split()
-    while words and words[0].lower().strip(",") in _QUESTION_WORDS:
+    while words and words[0].lower().strip(",") in QUESTION_OPENERS:
         words.pop(0)
     return " ".join(words)
 
 
 def _replace_pronouns(question: str, entity: str) -> str:
     def swap(match: re.Match[str]) -> str:
-        return f"{entity}'s" if match.group().lower() in _POSSESSIVE else entity
+        return f"{entity}'s" if match.group().lower() in POSSESSIVES else entity
 
     return re.sub(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", swap, question, flags=re.I)
 
@@ -97,14 +88,14 @@ def rewrite_deterministic(question: str, history: list[Message]) -> str:
     core = _CONNECTOR.sub("", question).strip().rstrip("?.! ")
     if not core:
         return anchor
-    if anchor_entities and _PRONOUNS & {w.lower() for w in _WORD.findall(core)}:
+    if anchor_entities and PRONOUNS & {w.lower() for w in _WORD.findall(core)}:
         core = _replace_pronouns(core, anchor_entities[0])
     names = named_entities(core)
     # "What about Tencent?" swaps in a name the earlier question did not hold ("its" made
     # "Alibaba's" is no new name).
     known = {e.casefold() for e in anchor_entities}
     new = [e for e in names if _bare(e).casefold() not in known]
-    starts_with_question = core.split()[0].lower() in _QUESTION_WORDS
+    starts_with_question = core.split()[0].lower() in QUESTION_OPENERS
     if new and not starts_with_question and anchor_entities:
         # "what about Tencent?": the earlier question, asked about the new name.
         return anchor.replace(anchor_entities[0], new[0], 1)

@@ -13,26 +13,16 @@ from __future__ import annotations
 import itertools
 import re
 
-# English question grammar (general words, no topic): wh-words open a question; an auxiliary
-# inverted before the subject ("will Alibaba invest") is undone by topic_phrase.
-_WH = frozenset("how much many what which who whom whose when where why".split())  # noqa: SIM905
-_BE = frozenset("is are was were".split())  # noqa: SIM905
-_HAVE = frozenset("has have had".split())  # noqa: SIM905
-_AUXILIARIES = (
-    _BE
-    | _HAVE
-    | frozenset(
-        "will would can could should shall may might must do does did".split()  # noqa: SIM905
-    )
+from newsrag.rag.lexicon import (
+    AUXILIARIES,
+    BE_FORMS,
+    CONNECTOR_WORDS,
+    DETERMINERS,
+    HAVE_FORMS,
+    OBJECT_FORMS,
+    PREPOSITIONS,
+    WH_WORDS,
 )
-_DETERMINERS = frozenset("the a an its their his her this that these those our your".split())  # noqa: SIM905
-# A subject pronoun before a gerund takes its object form: "they say" -> "them saying".
-_OBJECT_FORM = {"it": "it", "they": "them", "he": "him", "she": "her", "we": "us", "you": "you"}
-# Words that end a noun phrase + verb ("the company invest | in ...").
-_PREPOSITIONS = frozenset(
-    "of in on at for to from with about by into over under after before during across".split()  # noqa: SIM905
-)
-_CONNECTOR_WORDS = frozenset("and also but so then what about how".split())  # noqa: SIM905
 
 
 def _gerund(verb: str) -> str:
@@ -52,8 +42,8 @@ def _gerund(verb: str) -> str:
 def _ends_phrase(word: str) -> bool:
     lowered = word.lower()
     return (
-        lowered in _PREPOSITIONS
-        or lowered in _DETERMINERS
+        lowered in PREPOSITIONS
+        or lowered in DETERMINERS
         or word[:1].isupper()
         or not word[:1].isalpha()
     )
@@ -69,9 +59,9 @@ def _noun_then_verb(words: list[str]) -> tuple[list[str], str, list[str]] | None
     if not words:
         return None
     first = words[0].lower()
-    if first in _OBJECT_FORM:
-        return ([_OBJECT_FORM[first]], words[1], words[2:]) if len(words) > 1 else None
-    start = 1 if first in _DETERMINERS or first.endswith(("'s", "’s")) else 0
+    if first in OBJECT_FORMS:
+        return ([OBJECT_FORMS[first]], words[1], words[2:]) if len(words) > 1 else None
+    start = 1 if first in DETERMINERS or first.endswith(("'s", "’s")) else 0
     end = start
     while end < len(words) and words[end][:1].isupper():
         end += 1
@@ -94,13 +84,13 @@ def topic_phrase(question: str) -> str | None:
     forefront'; 'Who is the CEO of Corvex Cloud?' -> 'the CEO of Corvex Cloud'.
     """
     words = question.strip().rstrip("?.! ").split()
-    if not words or words[0].lower() not in _WH:
+    if not words or words[0].lower() not in WH_WORDS:
         return None
     start = 0
-    while start < len(words) and words[start].lower() in _WH:
+    while start < len(words) and words[start].lower() in WH_WORDS:
         start += 1
     at = next(
-        (i for i in range(start, min(start + 4, len(words))) if words[i].lower() in _AUXILIARIES),
+        (i for i in range(start, min(start + 4, len(words))) if words[i].lower() in AUXILIARIES),
         None,
     )
     if at is None and start == 1 and words[0].lower() in ("who", "what"):
@@ -114,7 +104,7 @@ def topic_phrase(question: str) -> str | None:
         phrase = _uninverted(words[at].lower(), words[at + 1 :])
     if phrase is None:
         return None
-    while phrase and phrase[-1].lower() in _PREPOSITIONS:  # stranded by the wh-word
+    while phrase and phrase[-1].lower() in PREPOSITIONS:  # stranded by the wh-word
         phrase.pop()
     if phrase and phrase[-1] == "being":
         phrase.pop()
@@ -123,19 +113,19 @@ def topic_phrase(question: str) -> str | None:
 
 def _uninverted(aux: str, rest: list[str]) -> list[str] | None:
     """The words after an inverted auxiliary as a noun phrase: 'Alibaba investing in ...'."""
-    if aux in _BE or aux in _HAVE:
+    if aux in BE_FORMS or aux in HAVE_FORMS:
         # A participle after the subject is the verb ("is X building", "was X fined", "has X
         # invested"); otherwise the words are the noun phrase itself ("is the CEO of X").
         at = next((i for i, w in enumerate(rest) if i and w.endswith(("ing", "ed", "en"))), None)
         if at is None:
             return rest
-        helper = [] if rest[at].endswith("ing") else ["having" if aux in _HAVE else "being"]
+        helper = [] if rest[at].endswith("ing") else ["having" if aux in HAVE_FORMS else "being"]
         return [*rest[:at], *helper, *rest[at:]]
     split = _noun_then_verb(rest)
     if split is None:
         return None
     subject, verb, tail = split
-    if verb in _HAVE or verb == "have":  # "does X have 100 staff": possession needs no verb
+    if verb in HAVE_FORMS or verb == "have":  # "does X have 100 staff": possession needs no verb
         return [*subject, *tail]
     return [*subject, _gerund(verb), *tail]
 
@@ -148,7 +138,7 @@ def reads_as_question(text: str) -> bool:
         return False
     if any(c in text for c in "()[]") or text.count("?") > 1:
         return False
-    if words[-1].lower().strip(",") in _PREPOSITIONS or words[-1].endswith(","):
+    if words[-1].lower().strip(",") in PREPOSITIONS or words[-1].endswith(","):
         return False
     return all(a.lower() != b.lower() for a, b in itertools.pairwise(words))
 
@@ -158,7 +148,7 @@ def differs_meaningfully(question: str, rewritten: str) -> bool:
 
     def core(text: str) -> list[str]:
         words = re.findall(r"[\w'’$%.-]+", text.casefold())
-        while words and words[0] in _CONNECTOR_WORDS and len(words) > 1:
+        while words and words[0] in CONNECTOR_WORDS and len(words) > 1:
             if words[0] in ("what", "how") and words[1] not in ("about",):
                 break
             words.pop(0)

@@ -15,11 +15,6 @@ from newsrag.rag.constraints import (
     years_in,
 )
 from newsrag.rag.facts import (
-    FUNCTION_WORDS,
-    MONTHS,
-    NUMBER_WORDS,
-    STOPWORDS,
-    WEEKDAYS,
     DateSpan,
     content_stems,
     date_spans,
@@ -31,7 +26,24 @@ from newsrag.rag.facts import (
     relative_periods,
     stem,
 )
-from newsrag.rag.lexicon import event_family
+from newsrag.rag.lexicon import (
+    AUXILIARIES,
+    CLAUSE_VERBS,
+    EVENT_NOUNS,
+    FUNCTION_WORDS,
+    IRREGULAR_PAST,
+    MONTHS,
+    NAMED_LIKE_PEOPLE,
+    NOT_PERSON,
+    NUMBER_WORDS,
+    PHRASE_ENDS,
+    RESULT_WORDS,
+    SEASONS,
+    STOPWORDS,
+    TITLE_WORDS,
+    WEEKDAYS,
+    event_family,
+)
 
 AnswerType = Literal["amount", "count", "person", "date", "place", "work", "entity", "other"]
 # Which answer types must be present in a sentence for it to answer the question.
@@ -93,9 +105,6 @@ _HOW_MANY = re.compile(
     r"\bhow many\s+((?:[a-z-]+\s+){0,3}?[a-z-]+)(?=\s+(?:is|are|was|were|will|does|do|did|has"
     r"|have|had|can|could|would|should|in|on|at|of|for|to|from|across)\b|\s*[^\w\s-]|\s*$)"
 )
-_PHRASE_ENDS = frozenset(
-    "in on at of for to from and or with by who that which across than per a an the".split()  # noqa: SIM905
-)
 _PATTERNS: tuple[tuple[AnswerType, str], ...] = (
     ("count", _COUNT),
     ("amount", _AMOUNT),
@@ -105,41 +114,7 @@ _PATTERNS: tuple[tuple[AnswerType, str], ...] = (
     ("work", _WORK),
     ("entity", r"^\s*(?:what|which)\b|\bname the\b"),
 )
-# Events, works and bodies that are named like people: "Masters Tournament", "World Cup
-# Russia", "Board of Player Representatives", "Leading Role". None of them wins a contest.
-# Events and works: held somewhere, not places themselves.
-_EVENTS = frozenset(
-    """tournament championship championships cup open games olympic olympics paralympic
-    paralympics awards award prize
-    trophy league series season episode film movie show festival conference summit""".split()  # noqa: SIM905
-)
-_EVENT_WORDS = _EVENTS | frozenset(
-    """association union council committee board representatives federation foundation
-    club team role actor actress picture feature stadium park hall theatre theater
-    airport station hotel museum church river lake mountain street road avenue""".split()  # noqa: SIM905
-)
-# Words that make a capitalised span an organisation, product or place rather than a person.
-_NOT_PERSON = (
-    frozenset(
-        """group holding holdings ltd inc corp co company bank cloud academy capital ventures
-        fund funds financial post times news journal morning daily street market markets
-        exchange administration ministry regulation state states government university
-        institute center centre project festival pandemic quarter east west north south
-        southeast northeast southwest northwest central middle new united kingdom republic
-        island islands city county province valley asia africa europe america ai""".split()  # noqa: SIM905
-    )
-    | _EVENT_WORDS
-    | frozenset(MONTHS)
-    | frozenset(WEEKDAYS)
-)
-# Titles before or inside a name span ("Officer Jeff Zhang", "Alibaba Chief Technology").
-_TITLES = frozenset(
-    """chief officer executive minister president vice chairman chairwoman director ceo cto
-    cfo technology founder spokesperson spokesman analyst secretary head manager senior
-    general governor mayor premier professor""".split()  # noqa: SIM905
-)
-TITLE_WORDS = _TITLES
-_NOT_NAME = _NOT_PERSON | _TITLES
+_NOT_NAME = NOT_PERSON | TITLE_WORDS
 # A number written in digits or words.
 _NUMBER = r"(?:\d[\d,.]*|" + "|".join(NUMBER_WORDS) + r")"
 # "the Jack Ma-led company": the name before a participle suffix.
@@ -231,13 +206,6 @@ _WHEN_VERB = re.compile(
     r"\b(?-i:[A-Z0-9])[\w!’'-]*\s+([a-z]+)\s*\?*\s*$",
     re.IGNORECASE,
 )
-# Past forms that do not end in -ed; a verb of a wh-question is one of these or ends in -ed.
-_IRREGULAR_PAST = frozenset(
-    """won led made took became held beat wrote sang ran bought sold began gave built drew
-    chose found fought hit lost paid put read rose set shot spent stood struck taught told
-    threw wore""".split()  # noqa: SIM905
-)
-_AUXILIARIES = frozenset("is was are were will would does did do has have had can could".split())  # noqa: SIM905
 
 
 # "Who is the CEO of Acme?", "Who was the director of 'Film'?": a role held in a named thing.
@@ -251,14 +219,6 @@ _ROLE_OF = re.compile(
 def _role_of(question: str) -> tuple[str, str] | None:
     match = _ROLE_OF.match(question)
     return (match.group(1), match.group(2).strip()) if match else None
-
-
-# Verbs that open a new clause between a title and a name: "Director Jo Park believed
-# that Film ..." says what Jo Park thinks of Film, not that Jo Park directed it.
-_CLAUSE_VERBS = frozenset(
-    """said says say believed believes thinks thought told called claimed argued noted added
-    praised recalled is was are were has had""".split()  # noqa: SIM905
-)
 
 
 def holds_role_of(sentence: str, role: str, name: str) -> bool:
@@ -285,7 +245,7 @@ def holds_role_of(sentence: str, role: str, name: str) -> bool:
         if not title:
             return True  # "CEO of Acme", "Acme's director, Jo Park,": the role as described
         for j in names:  # the thing before the title ("Acme ... CEO Jo Park") is its subject
-            if abs(i - j) <= 8 and (j < i or not set(words[i:j]) & _CLAUSE_VERBS):
+            if abs(i - j) <= 8 and (j < i or not set(words[i:j]) & CLAUSE_VERBS):
                 return True
     return False
 
@@ -295,7 +255,7 @@ def asked_relation(question: str) -> str | None:
     match = _WH_VERB.match(question)
     if match:
         verb = match.group(1).casefold()
-        if verb not in _AUXILIARIES and (verb.endswith("ed") or verb in _IRREGULAR_PAST):
+        if verb not in AUXILIARIES and (verb.endswith("ed") or verb in IRREGULAR_PAST):
             return verb
         return None
     match = _WHEN_VERB.match(question)
@@ -350,7 +310,7 @@ def counted_words(sentence: str) -> list[str]:
     for m in re.finditer(rf"\b{_NUMBER}\s+((?:[a-z-]+\s+){{0,2}}[a-z-]+)", sentence.casefold()):
         run: list[str] = []
         for word in m.group(1).split():
-            if word in _PHRASE_ENDS:
+            if word in PHRASE_ENDS:
                 break
             run.append(word)
         heads.extend(run[-1:])
@@ -399,7 +359,7 @@ def contestants(text: str, question: Question) -> list[str]:
         for e in entity_spans(text)
         if not _known(e, question)
         and not any(e in n for n in names)
-        and not set(e.casefold().split()) & _EVENT_WORDS  # "British Open" is what is won
+        and not set(e.casefold().split()) & NAMED_LIKE_PEOPLE  # "British Open" is what is won
         and not _describing(e, text)
     ]
     return names + others
@@ -418,15 +378,6 @@ def _describing(span: str, text: str) -> bool:
 _CONTEST = re.compile(
     r"\b(?:won|win|wins|winner|winners|runner-?ups?|runners-up|champions?|beat|defeated"
     r"|finished|placed|came (?:first|second|third|last))\b"
-)
-
-
-# Words that state a contest's result: a sentence about a contest without one (a list of the
-# year's tournaments) does not say who won it.
-RESULT_WORDS = frozenset(
-    """won win wins winning winner winners champion champions title titles victory
-    victor victorious beat beats defeated defeat defeats runner runners crowned claimed lifted
-    finished placed clinched""".split()  # noqa: SIM905
 )
 
 
@@ -489,7 +440,7 @@ def _slot_values(sentence: str, question: Question, dateline: str = "") -> set[s
             for p in spots
             if not _known(p, question)
             and not headline(sentence)
-            and not set(p.casefold().split()) & _EVENTS  # "Summer Olympics" is no place
+            and not set(p.casefold().split()) & EVENT_NOUNS  # "Summer Olympics" is no place
             and not _describes(p, question)
         }
     if kind == "date":
@@ -629,16 +580,13 @@ def work_titles(sentence: str) -> list[str]:
     return quoted + [s for s in spans if s not in quoted]
 
 
-_SEASONS = frozenset("spring summer autumn fall winter".split())  # noqa: SIM905
-
-
 def _before_event(span: str) -> str:
     """The words of a span before an event word ("Leeds Olympic Games" -> "Leeds"), if any."""
     words = span.split()
     for i, word in enumerate(words):
-        if word.casefold() in _EVENTS:
+        if word.casefold() in EVENT_NOUNS:
             lead = words[:i]
-            if lead and not {w.casefold() for w in lead} & _SEASONS:
+            if lead and not {w.casefold() for w in lead} & SEASONS:
                 return " ".join(lead)
             break
     return span

@@ -239,7 +239,8 @@ class HybridRetriever:
 @lru_cache(maxsize=8192)
 def facts_of(text: str) -> frozenset[object]:
     """The names and figures a passage states (what a changed copy changes)."""
-    from newsrag.rag.facts import MONTHS, WEEKDAYS, entity_words, values
+    from newsrag.rag.facts import entity_words, values
+    from newsrag.rag.lexicon import MONTHS, WEEKDAYS
 
     # Days and months are written many ways ("Monday", "Mon."): not what a changed copy changes.
     full = {*MONTHS, *WEEKDAYS}

@@ -23,7 +23,7 @@ from newsrag.rag.constraints import time_status as time_of
 from newsrag.rag.extractive.matching import TermMatcher, stem_words, weighted_share
 from newsrag.rag.facts import content_stems, entity_words, named_spans, stem, terms
 from newsrag.rag.facts import values as values_in
-from newsrag.rag.lexicon import states_event
+from newsrag.rag.lexicon import DEMONYM_ENDINGS, HOW_ADVERBS, META_WORDS, TYPE_NOUNS, states_event
 from newsrag.rag.questions import (
     TITLE_WORDS,
     Question,
@@ -35,28 +35,6 @@ from newsrag.rag.questions import (
 )
 from newsrag.rag.support import Sentence
 
-# Adjective and demonym endings: "Chinese" is named by a passage on "China", "Israeli" by one on
-# "Israel" (the passage word is the start of the question's word, less its ending).
-_ADJECTIVAL = ("an", "ese", "ish", "ian", "eli", "i", "n")
-# Words that say how the question is put, not what it asks about.
-_META = frozenset(
-    """article articles report reports reported story piece news mention mentioned
-    mentions connection according name named called figure describe described""".split()  # noqa: SIM905
-)
-# Adverbs of "how much", "how large": the form of the question.
-_HOW = frozenset("much many large big long old far often high low".split())  # noqa: SIM905
-# Nouns the answer type already stands for ("what year" is a date question).
-_TYPE_NOUNS: dict[str, frozenset[str]] = {
-    "date": frozenset("year years date day month time".split()),  # noqa: SIM905
-    "place": frozenset(
-        """country countries city cities region regions place places nation nations location
-        locations state continent""".split()  # noqa: SIM905
-    ),
-    "person": frozenset("person people official".split()),  # noqa: SIM905
-    "count": frozenset("number".split()),  # noqa: SIM905
-    "amount": frozenset("amount sum money".split()),  # noqa: SIM905
-    "entity": frozenset("is was are were does did do kind type one thing".split()),  # noqa: SIM905
-}
 _WHICH_NOUN = re.compile(
     r"^\s*(?:which|what)\s+(?:[a-z-]+\s+)??([a-z-]+)\s+(?:is|was|are|were|will|has|have|had|does|did|do|can)\b"
 )
@@ -146,7 +124,7 @@ def two_sided(asked: Question) -> bool:
 
 def key_terms(asked: Question) -> set[str]:
     """Stems of the words that say what is asked: not names, not how the question is put."""
-    form = _META | _HOW | _TYPE_NOUNS.get(asked.answer_type, frozenset())
+    form = META_WORDS | HOW_ADVERBS | TYPE_NOUNS.get(asked.answer_type, frozenset())
     return {s for s, w in stem_words(asked.text).items() if w not in asked.entities | form}
 
 
@@ -156,7 +134,7 @@ def asked_noun(asked: Question) -> str | None:
     if asked.answer_type != "entity" or not match:
         return None
     noun = match.group(1)
-    return None if noun in _META | _TYPE_NOUNS["entity"] else noun
+    return None if noun in META_WORDS | TYPE_NOUNS["entity"] else noun
 
 
 def name_present(name: str, present: Set[str]) -> bool:
@@ -168,7 +146,7 @@ def name_present(name: str, present: Set[str]) -> bool:
     for part in re.findall(r"[a-z0-9]+", name):
         if part in present or len(part) < 2:
             continue
-        if part.endswith(_ADJECTIVAL) and any(_demonym_of(part, t) for t in present):
+        if part.endswith(DEMONYM_ENDINGS) and any(_demonym_of(part, t) for t in present):
             continue
         short = [
             t

@@ -41,3 +41,38 @@ def test_a_sentence_about_another_event_does_not_answer() -> None:
         [hit("lights", later, 1, published_at="2022-05-10")],
     )
     assert got.short_answer == "March 9, 2023"
+
+
+def test_word_lists_live_in_the_lexicon_only() -> None:
+    # Every module-level list of words written as text ("a b c".split()) is in rag/lexicon.py:
+    # a second copy elsewhere would drift from it.
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "rag"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "lexicon.py":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.Assign | ast.AnnAssign):
+                continue
+            for call in ast.walk(node):
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr == "split"
+                    and isinstance(call.func.value, ast.Constant)
+                    and isinstance(call.func.value.value, str)
+                    and len(call.func.value.value.split()) > 2
+                ):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_lexicon_exports_every_list_it_defines() -> None:
+    from newsrag.rag import lexicon
+
+    public = {n for n in vars(lexicon) if n.isupper()}
+    assert public <= set(lexicon.__all__)
+    assert {"STOPWORDS", "MONTHS", "TITLE_WORDS", "AUXILIARIES", "EVENT_FAMILIES"} <= public
