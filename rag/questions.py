@@ -250,6 +250,39 @@ def holds_role_of(sentence: str, role: str, name: str) -> bool:
     return False
 
 
+def question_parts(question: str) -> list[str]:
+    """The questions a two-part question asks, each whole; `[question]` for a single one.
+
+    "Who directed Film and when was it released?" asks "Who directed Film?" and "When was it
+    released?"; "When and where was the summit held?" asks "When was the summit held?" and
+    "Where was the summit held?". A pronoun of the second part still points at the first's
+    subject; the caller resolves it.
+    """
+    text = question.strip()
+    joined = _WH_AND_WH.match(text)
+    if joined:
+        rest = text[joined.end() :]
+        first, second = joined.group(1), joined.group(2)
+        return [f"{first.capitalize()} {rest}", f"{second.capitalize()} {rest}"]
+    split = _AND_WH.search(text)
+    if not split or not _WH_START.match(text):
+        return [text]
+    head = text[: split.start()].rstrip(" ,")
+    tail = text[split.start() :].lstrip(" ,")
+    tail = re.sub(r"^(?:and\s+)", "", tail, flags=re.IGNORECASE)
+    if len(head.split()) < 3 or len(tail.split()) < 3:
+        return [text]
+    return [f"{head.rstrip('?')}?", f"{tail[0].upper()}{tail[1:].rstrip('?')}?"]
+
+
+_WH = r"(?:who|whom|whose|what|which|when|where|why|how(?:\s+(?:much|many|long|old))?)"
+# "When and where was ...": two wh-words sharing one clause.
+_WH_AND_WH = re.compile(rf"^({_WH})\s+and\s+({_WH})\s+", re.IGNORECASE)
+_WH_START = re.compile(rf"^{_WH}\b", re.IGNORECASE)
+# "... and when was it released?", "..., and who ...": a second wh-clause.
+_AND_WH = re.compile(rf",?\s+and\s+(?={_WH}\s+\w)", re.IGNORECASE)
+
+
 def asked_relation(question: str) -> str | None:
     """The verb a question asks about, when its form shows one (else None)."""
     match = _WH_VERB.match(question)

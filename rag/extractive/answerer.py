@@ -15,11 +15,14 @@ from newsrag.rag.extractive.conflicts import find_conflict, find_twin_conflict
 from newsrag.rag.extractive.matching import TermMatcher, stem_words
 from newsrag.rag.extractive.short_answers import candidate_values, vote
 from newsrag.rag.facts import content_stems, terms
-from newsrag.rag.questions import STRICT_TYPES, Question, analyse
+from newsrag.rag.followup import rewrite_deterministic
+from newsrag.rag.questions import STRICT_TYPES, Question, analyse, question_parts
 from newsrag.rag.records import AnswerSentence, Citation
 from newsrag.rag.support import Sentence, SentenceVectors, passage_sentences
 
 CONFLICT_PREFIX = "Sources disagree:"
+# Said for the part of a two-part question the articles do not answer, before that part.
+MISSING_PART = "The articles do not say:"
 # Weighted share of the question's asking terms (not its names) that an answer sentence must
 # hold, word or synonym: the nearest sentence of the right type ("811 million buyers") does not
 # answer a question about something the articles never mention ("net profit").
@@ -166,6 +169,9 @@ class ExtractiveAnswerer:
         `ranked`: `rank(question, hits, vectors)` when the caller already has it; `asked`:
         `analyse(question)` when the caller already has it.
         """
+        parts = question_parts(question)
+        if len(parts) > 1:
+            return self._answer_parts(parts, hits, vectors)
         asked = asked if asked is not None else analyse(question)
         if ranked is None:
             ranked = self.rank(question, hits, vectors, asked)
@@ -195,6 +201,40 @@ class ExtractiveAnswerer:
         margin = min(self.slack(c) for c in chosen)
         return Extract(
             text, sentences, citations, other is not None, short_answer=short, margin=margin
+        )
+
+    def _answer_parts(self, parts: list[str], hits: list[Hit], vectors: SentenceVectors) -> Extract:
+        """Each part of a two-part question answered on its own, or said to be missing.
+
+        A pronoun of a later part points at the first part's subject ("Who directed Film and
+        when was it released?": when was Film released). All parts unanswered: the first
+        part's refusal.
+        """
+        first = [{"role": "user", "content": parts[0]}]
+        extracts = [
+            (
+                part,
+                self.answer(part if i == 0 else rewrite_deterministic(part, first), hits, vectors),
+            )
+            for i, part in enumerate(parts)
+        ]
+        answered = [e for _, e in extracts if e.answerable]
+        if not answered:
+            return extracts[0][1]
+        text = " ".join(
+            e.text if e.answerable else f"{MISSING_PART} {part}" for part, e in extracts
+        )
+        sentences = tuple(dict.fromkeys(s for e in answered for s in e.sentences))
+        cited = {c.marker: c for e in answered for c in e.citations}
+        shorts = [e.short_answer for e in answered if e.short_answer]
+        margins = [e.margin for e in answered if e.margin is not None]
+        return Extract(
+            text,
+            sentences,
+            tuple(cited[n] for n in sorted(cited)),
+            any(e.conflict for e in answered),
+            short_answer="; ".join(shorts) if shorts else None,
+            margin=min(margins) if margins else None,
         )
 
     def _refusal(self, asked: Question, ranked: list[Candidate], hits: list[Hit]) -> Extract:

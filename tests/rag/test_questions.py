@@ -41,3 +41,25 @@ def test_slot_values_leave_out_the_question_and_months() -> None:
     person = analyse("Who is starring in Glass Orchard?")
     values = slot_values("Glass Orchard, directed by Ole Brandt, is starring Mara Quist.", person)
     assert values == {"Mara Quist"}
+
+
+def test_a_two_part_question_is_split_into_whole_questions() -> None:
+    from newsrag.rag.questions import question_parts
+
+    assert question_parts("Who directed Harbour Lights and when was it released?") == [
+        "Who directed Harbour Lights?",
+        "When was it released?",
+    ]
+    assert question_parts("When and where was the Lumo summit held?") == [
+        "When was the Lumo summit held?",
+        "Where was the Lumo summit held?",
+    ]
+    assert question_parts("How much did Acme pay, and who approved the deal?") == [
+        "How much did Acme pay?",
+        "Who approved the deal?",
+    ]
+    # One question about two things is not two questions.
+    assert question_parts("What is the price of bread and milk?") == [
+        "What is the price of bread and milk?"
+    ]
+    assert question_parts("Who are Jo Park and Ann Lee?") == ["Who are Jo Park and Ann Lee?"]

@@ -149,3 +149,30 @@ def test_corpus_conflict_on_the_technology_chief(
 def test_answerer_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="min_similarity"):
         ExtractiveAnswerer(min_similarity=2.0)
+
+
+def test_each_part_of_a_two_part_question_is_answered_or_said_missing() -> None:
+    from tests.rag.extractive.test_short_answers import answer, hit
+
+    text = (
+        "The drama Harbour Lights was directed by Mara Quist, the studio said. "
+        "Harbour Lights will be released on 9 March 2023 on Channel Five."
+    )
+    got = answer(
+        "Who directed Harbour Lights and when will it be released?",
+        [hit("lights", text, 1, published_at="2022-05-10")],
+    )
+    assert got.short_answer == "Mara Quist; March 9, 2023"
+    assert "Mara Quist" in got.text and "March 9, 2023" in got.text
+    assert [c.marker for c in got.citations] == [1]
+    half = answer(
+        "Who directed Harbour Lights and who composed its score?",
+        [hit("lights", text, 1, published_at="2022-05-10")],
+    )
+    assert half.short_answer == "Mara Quist"
+    assert half.text.endswith("The articles do not say: Who composed its score?")
+    none = answer(
+        "Who composed the score of Harbour Lights and who designed its posters?",
+        [hit("lights", text, 1, published_at="2022-05-10")],
+    )
+    assert not none.answerable
