@@ -10,7 +10,14 @@ import numpy as np
 from newsrag.index import Chunk, Hit
 from newsrag.rag.citations import attach_markers, citation_for
 from newsrag.rag.constraints import dateline_end, dateline_of, passage_year
-from newsrag.rag.extractive.candidates import Candidate, Scorer, described, term_weights, two_sided
+from newsrag.rag.extractive.candidates import (
+    Candidate,
+    Scorer,
+    described,
+    passage_facts,
+    term_weights,
+    two_sided,
+)
 from newsrag.rag.extractive.conflicts import find_conflict, find_twin_conflict
 from newsrag.rag.extractive.matching import TermMatcher, stem_words
 from newsrag.rag.extractive.short_answers import candidate_values, vote
@@ -257,7 +264,7 @@ class ExtractiveAnswerer:
         """
         if not described(asked):
             return True
-        missing = asked.entities - _passage_words(first)
+        missing = asked.entities - passage_facts(first.sentence.chunk).words
         return bool(missing & set(terms(cand.text, keep_stopwords=True)))
 
     def _select(self, asked: Question, passing: list[Candidate]) -> list[Candidate]:
@@ -286,11 +293,6 @@ class ExtractiveAnswerer:
                 chosen.append(cand)
                 covered |= gain
         return chosen
-
-
-def _passage_words(cand: Candidate) -> set[str]:
-    chunk = cand.sentence.chunk
-    return set(terms(f"{chunk.title} {chunk.text}", keep_stopwords=True))
 
 
 def answer_units(chunk: Chunk, min_words: int) -> list[Sentence]:

@@ -186,7 +186,7 @@ class _PassageFacts:
     sequence: str  # those words in order, space-padded, for multi-word names
 
 
-def _passage_facts(chunk: Chunk) -> _PassageFacts:
+def passage_facts(chunk: Chunk) -> _PassageFacts:
     passage = f"{chunk.title} {chunk.source or ''} {chunk.published_at or ''} {chunk.text}"
     words, sequence = _words_of(passage)
     return _PassageFacts(
@@ -289,7 +289,7 @@ class Scorer:
         )
         facts = self._facts.get((chunk.id, chunk.start, chunk.end))
         if facts is None:
-            facts = self._facts[(chunk.id, chunk.start, chunk.end)] = _passage_facts(chunk)
+            facts = self._facts[(chunk.id, chunk.start, chunk.end)] = passage_facts(chunk)
         context = weighted_share({t: 1.0 for t in facts.stems}, self.weights)
         names_ok = named_in(asked, self.phrases, facts.words, facts.sequence) or (
             self.bridged and named_in(asked, self.phrases, *self.everywhere)
