@@ -30,9 +30,9 @@ from newsrag.index.loaders import (
     LoadFailure,
     LoadLimits,
     LoadResult,
-    iter_files,
     load_one,
     merge_loaded,
+    walk_files,
 )
 from newsrag.index.records import Article, Chunk
 from newsrag.index.segments import MERGE_FACTOR, MERGE_FLOOR, link_tree, select_merges
@@ -191,7 +191,7 @@ def ingest(
     check_chunking(options.params, embedder)
     started = time.perf_counter()
     base = None if options.rebuild else _base(index_dir, embedder, options)
-    scan = scan_sources(iter_files(list(paths)), base[1] if base is not None else None)
+    scan = scan_sources(walk_files(list(paths)), base[1] if base is not None else None)
     read = merge_loaded(load_one(p, options.fields, options.limits) for p in scan.to_read)
     loaded = settle(scan, read)
     report = ingest_loaded(loaded, index_dir, embedder, options, scan=scan)
@@ -689,14 +689,12 @@ def _commit_segments(
             deleted[old.segment or ""].update(range(old.row, old.row + old.n_chunks))
     for doc_id, path in delta.moved.items():
         entries[doc_id] = entries[doc_id]._replace(path=path)
-    docs_of: dict[str, list[str]] = {}
-    for doc_id, entry in entries.items():
-        docs_of.setdefault(entry.segment or "", []).append(doc_id)
-    segments = [
-        replace(s, deleted=tuple(sorted(deleted[s.name])))
-        for s in manifest.segments
-        if s.name in docs_of  # a segment without live articles is dropped
-    ]
+    segments = [replace(s, deleted=tuple(sorted(deleted[s.name]))) for s in manifest.segments]
+    if any(s.live == 0 for s in segments):
+        # A segment without live articles is dropped; one with live rows has some, so only
+        # these need a look for articles without chunks (rare: the look is O(corpus)).
+        holding = {e.segment or "" for e in entries.values()}
+        segments = [s for s in segments if s.live or s.name in holding]
     incoming = sum(len(p.chunks) for p in fresh.values())
     chosen = select_merges(
         {s.name: (s.live, s.n_chunks) for s in segments},
@@ -730,6 +728,11 @@ def _commit_segments(
         if writes:
             name = segment_name(number)
             parts: dict[str, tuple[Article, tuple[Chunk, ...], np.ndarray, ArticleEntry]] = {}
+            docs_of: dict[str, list[str]] = {seg.name: [] for seg in merging}
+            if merging:  # the articles of the merged segments (a merge is O(corpus) anyway)
+                for doc_id, e in entries.items():
+                    if (e.segment or "") in docs_of:
+                        docs_of[e.segment or ""].append(doc_id)
             for seg in merging:
                 stored = read_segment(base_dir, seg, manifest.dim, embedder)
                 for doc_id in docs_of[seg.name]:
@@ -766,12 +769,12 @@ def _commit_segments(
             manifest,
             generation=number,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            articles=dict(sorted(new_entries.items())),
+            articles=new_entries,
             n_chunks=sum(s.live for s in out),
             segments=out,
             sources=delta.sources,
         )
-        finish_manifest(tmp, next_manifest, linked)
+        finish_manifest(tmp, next_manifest, linked, base=base, step=step)
         written["segments"], written["live"] = len(out), sum(s.live for s in out)
         step("manifest-written")
 

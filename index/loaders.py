@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import stat as stat_module
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -109,15 +111,53 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 
     Dangling symlinks are yielded too, so that reading them reports them by name.
     """
+    for name, _ in walk_files(paths):
+        yield Path(name)
+
+
+def walk_files(paths: Iterable[Path]) -> Iterator[tuple[str, os.stat_result | None]]:
+    """`iter_files` as (path, stat) pairs: stat follows symlinks, None when it fails (a
+    dangling link, a file gone meanwhile). One os.scandir per folder and one stat per file:
+    the entries' types come from the folder listing, and nothing is opened."""
     for path in paths:
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path).parts
-                dangling = child.is_symlink() and not child.exists()
-                if (child.is_file() or dangling) and not any(p.startswith(".") for p in rel):
-                    yield child
+            yield from _walk(str(path))
         else:
-            yield path
+            yield str(path), _stat(str(path))
+
+
+def _walk(folder: str) -> Iterator[tuple[str, os.stat_result | None]]:
+    """Depth first, names sorted (the order of sorted(Path.rglob)), hidden names and symlinked
+    folders not entered, unreadable folders left out (as rglob does)."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path)
+                continue
+            if entry.is_file(follow_symlinks=False):
+                yield entry.path, _stat(entry.path)
+                continue
+            if not entry.is_symlink():
+                continue  # a fifo, socket or device
+        except OSError:
+            continue
+        st = _stat(entry.path)
+        if st is None or stat_module.S_ISREG(st.st_mode):  # dangling, or a link to a file
+            yield entry.path, st
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def load_paths(

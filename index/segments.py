@@ -33,6 +33,7 @@ from newsrag.index.dense import _search_params
 from newsrag.index.errors import CorruptIndexError
 from newsrag.index.records import Article, Chunk, Hit
 from newsrag.index.sparse import Bm25Store, filtered_search
+from newsrag.index.tables import TABLES_DIR
 
 if TYPE_CHECKING:
     from newsrag.index.embedding import Embedder
@@ -86,10 +87,12 @@ def select_merges(
 
 
 def link_tree(source: Path, target: Path) -> list[tuple[Path, Path]]:
-    """Hard-link every file under `source` to the same place under `target`; (src, dst) pairs."""
+    """Hard-link every file of a segment under `source` to the same place under `target`;
+    (src, dst) pairs. The manifest and the tables' runs (index.tables) are not a segment's."""
     pairs = []
     for path in sorted(source.rglob("*")):
-        if path.is_file() and path.name != "manifest.json":
+        rel = path.relative_to(source).parts
+        if path.is_file() and path.name != "manifest.json" and rel[0] != TABLES_DIR:
             dst = target / path.relative_to(source)
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.link(path, dst)
@@ -134,7 +137,8 @@ def assemble(parts: Sequence[Segment], manifest: Manifest, embedder: Embedder) -
         vectors[gmap[live]] = part.vectors[live]
     articles: dict[str, Article] = {}
     by_name = {part.entry.name: part for part in parts}
-    for doc_id, entry in manifest.articles.items():
+    for doc_id in sorted(manifest.articles):  # by id, as a rebuild lists them
+        entry = manifest.articles[doc_id]
         owner = by_name.get(entry.segment or "")
         article = owner.articles.get(doc_id) if owner is not None else None
         if article is None:

@@ -38,36 +38,49 @@ def _digest(path: Path) -> str | None:
         return None  # the loader reports it
 
 
-def scan_sources(files: Iterable[Path], previous: Manifest | None) -> SourceScan:
-    """Sort `files` into those to read and those whose articles are kept as they are."""
+def scan_sources(
+    files: Iterable[tuple[str, os.stat_result | None]], previous: Manifest | None
+) -> SourceScan:
+    """Sort `files` ((path, stat) pairs, as loaders.walk_files gives them) into those to read
+    and those whose articles are kept as they are."""
     scan = SourceScan()
     known = previous.sources if previous is not None else {}
-    ids_by_path: dict[str, list[str]] = {}
-    if known and previous is not None:
-        for doc_id, entry in previous.articles.items():
-            if entry.path is not None:
-                ids_by_path.setdefault(entry.path, []).append(doc_id)
-    for path in files:
-        key = str(path)
-        try:
-            st = os.stat(path)  # before reading: a write after this shows up next time
-        except OSError:
-            scan.to_read.append(path)  # missing or dangling: the loader says why
+    ids_by_path: dict[str, list[str]] = {}  # built when a kept file first needs it
+    built = [False]
+    kept = scan.kept
+
+    def keep(key: str) -> None:
+        if not built[0] and previous is not None:
+            built[0] = True
+            for doc_id, entry in previous.articles.items():
+                if entry.path is not None:
+                    ids_by_path.setdefault(entry.path, []).append(doc_id)
+        for doc_id in ids_by_path.get(key, ()):
+            kept[doc_id] = key
+
+    for key, st in files:  # stat taken before reading: a write after it shows up next time
+        if st is None:
+            scan.to_read.append(Path(key))  # missing or dangling: the loader says why
             continue
         record = known.get(key)
-        stat = (st.st_size, st.st_mtime_ns, st.st_ino)
-        if record is not None and (record.size, record.mtime_ns, record.ino) == stat:
+        if (
+            record is not None
+            and record.size == st.st_size
+            and record.mtime_ns == st.st_mtime_ns
+            and record.ino == st.st_ino
+        ):
             scan.sources[key] = record
-            scan.kept.update(dict.fromkeys(ids_by_path.get(key, []), key))
+            keep(key)
             scan.unchanged_files += 1
             continue
+        path = Path(key)
         digest = _digest(path)
         if digest is None:
             scan.to_read.append(path)
             continue
         scan.sources[key] = SourceEntry(st.st_size, st.st_mtime_ns, st.st_ino, digest)
         if record is not None and record.sha256 == digest:
-            scan.kept.update(dict.fromkeys(ids_by_path.get(key, []), key))
+            keep(key)
             scan.rehashed_files += 1
         else:
             scan.to_read.append(path)
@@ -100,6 +113,8 @@ def merged_sources(
 ) -> dict[str, SourceEntry]:
     """The source table of the next generation: what was scanned, plus (unless pruning) the
     files of earlier ingests that this one did not look at."""
-    out = {} if prune else dict(previous)
+    if prune:
+        return dict(scan.sources)
+    out = dict(previous)
     out.update(scan.sources)
-    return dict(sorted(out.items()))
+    return out

@@ -29,6 +29,7 @@ from newsrag.index.generations import (
 )
 from newsrag.index.records import Article, Chunk
 from newsrag.index.sparse import Bm25Store
+from newsrag.index.tables import Run, changed_keys, link_runs, read_runs, write_run
 
 if TYPE_CHECKING:
     from newsrag.index.segments import SegmentedBm25, SegmentedDense
@@ -105,9 +106,11 @@ class Manifest:
     segments: list[SegmentEntry] = field(default_factory=list)
     sources: dict[str, SourceEntry] = field(default_factory=dict)
     file_stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # (size, mtime_ns)
+    # The run files `articles` and `sources` were read from or written to (index.tables).
+    runs: dict[str, tuple[Run, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> str:
-        """Serialise as compact JSON (it lists every article and source file)."""
+        """Serialise as compact JSON; the articles and sources are in their run files."""
         data: dict[str, Any] = {
             "format_version": self.format_version,
             "generation": self.generation,
@@ -123,27 +126,42 @@ class Manifest:
                 {"name": g.name, "dir": g.dir, "n_chunks": g.n_chunks, "deleted": g.deleted}
                 for g in self.segments
             ],
-            "articles": {k: e._asdict() for k, e in self.articles.items()},
-            "sources": {k: e._asdict() for k, e in self.sources.items()},
+            "tables": {name: [r.file for r in runs] for name, runs in self.runs.items()},
         }
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        """Parse; raises CorruptIndexError when the JSON or its fields are wrong."""
+    def from_json(cls, text: str, directory: Path | None = None) -> Manifest:
+        """Parse, reading the tables' run files from generation `directory`; raises
+        CorruptIndexError when the JSON, its fields or a run file are wrong.
+
+        A manifest written before runs holds its articles and sources inline."""
         try:
             data = json.loads(text)
-            data["articles"] = {k: ArticleEntry(**v) for k, v in data["articles"].items()}
+            tables = data.pop("tables", None)
+            if tables is not None:
+                if directory is None:
+                    raise ValueError("the tables' run files need the generation directory")
+                data["articles"], articles_runs = read_runs(
+                    directory, "articles", tables["articles"], ArticleEntry
+                )
+                sources, sources_runs = read_runs(
+                    directory, "sources", tables["sources"], SourceEntry
+                )
+                data["sources"] = sources
+                data["runs"] = {"articles": articles_runs, "sources": sources_runs}
+            else:
+                data["articles"] = {k: ArticleEntry(**v) for k, v in data["articles"].items()}
+                data["sources"] = {k: SourceEntry(**v) for k, v in data.get("sources", {}).items()}
             data["segments"] = [
                 SegmentEntry(**{**v, "deleted": tuple(v.get("deleted", ()))})
                 for v in data.get("segments", [])
             ]
-            data["sources"] = {k: SourceEntry(**v) for k, v in data.get("sources", {}).items()}
             data["file_stats"] = {k: (v[0], v[1]) for k, v in data.get("file_stats", {}).items()}
             manifest = cls(**data)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, OSError) as exc:
             raise CorruptIndexError(
-                f"{MANIFEST} is malformed ({type(exc).__name__}: {exc})"
+                f"{MANIFEST} or its tables are malformed ({type(exc).__name__}: {exc})"
             ) from exc
         if manifest.format_version != FORMAT_VERSION:
             raise CorruptIndexError(
@@ -200,7 +218,7 @@ class IndexStore:
         """Write this store into `directory` as a generation of one segment, manifest last.
 
         Steps reported to `on_step`: chunks-written, articles-written, vectors-written,
-        faiss-half-written, faiss-written, bm25-written, manifest-written.
+        faiss-half-written, faiss-written, bm25-written, tables-written, manifest-written.
         """
         step = on_step or (lambda name: None)
         assert isinstance(self.dense, FaissStore) and isinstance(self.sparse, Bm25Store)
@@ -211,6 +229,7 @@ class IndexStore:
             directory,
             replace(self.manifest, generation=generation, articles=entries, segments=[segment]),
             {},
+            step=step,
         )
         step("manifest-written")
 
@@ -334,13 +353,39 @@ def with_rows(
 
 
 def finish_manifest(
-    directory: Path, manifest: Manifest, linked: dict[str, tuple[str, tuple[int, int]]]
+    directory: Path,
+    manifest: Manifest,
+    linked: dict[str, tuple[str, tuple[int, int]]],
+    *,
+    base: tuple[Path, Manifest] | None = None,
+    step: StepHook | None = None,
 ) -> Manifest:
-    """Record checksums and stats of every file in `directory` and write the manifest.
+    """Write the tables' runs, record checksums and stats of every file in `directory`, and
+    write the manifest (step "tables-written" between the two).
 
     `linked` maps files linked from an older generation to their known (sha256, stat): those
-    are not read again.
+    are not read again. With `base` (the generation this one builds on, and its manifest), a
+    table's run holds only the rows that changed since, and its older runs are linked.
     """
+    linked = dict(linked)
+    runs: dict[str, tuple[Run, ...]] = {}
+    tables: dict[str, dict[str, Any]] = {"articles": manifest.articles, "sources": manifest.sources}
+    for name, rows in tables.items():
+        old_runs = base[1].runs.get(name) if base is not None else None
+        old_rows: dict[str, Any] = {}
+        if base is None or old_runs is None:  # a new index, or one written before runs
+            old_runs = ()
+        else:
+            old_rows = base[1].articles if name == "articles" else base[1].sources
+        changed = changed_keys(old_rows, rows)
+        runs[name], kept = write_run(directory, name, manifest.generation, rows, old_runs, changed)
+        if base is not None and kept:
+            link_runs(base[0], directory, kept)
+            for rel in kept:
+                st = (directory / rel).stat()
+                stat = base[1].file_stats.get(rel, (st.st_size, st.st_mtime_ns))
+                linked[rel] = (base[1].files[rel], stat)
+    (step or _no_step)("tables-written")
     files: dict[str, str] = {}
     stats: dict[str, tuple[int, int]] = {}
     for path in sorted(directory.rglob("*")):
@@ -352,9 +397,15 @@ def finish_manifest(
         else:
             st = path.stat()
             files[rel], stats[rel] = sha256_file(path), (st.st_size, st.st_mtime_ns)
-    manifest = replace(manifest, files=files, file_stats=stats)
-    (directory / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+    manifest = replace(manifest, files=files, file_stats=stats, runs=runs)
+    path = directory / MANIFEST
+    path.write_text(manifest.to_json(), encoding="utf-8")
+    _remember(path, manifest)
     return manifest
+
+
+def _no_step(name: str) -> None:
+    pass
 
 
 @dataclass(slots=True)
@@ -396,20 +447,40 @@ def read_segment(directory: Path, entry: SegmentEntry, dim: int, embedder: Embed
     return Segment(entry, articles, chunks, vectors, dense, sparse)
 
 
-# The last manifest parsed, by (path, size, mtime_ns, inode): a generation never changes once
-# written, and an ingest reads the live one up to three times (scan, plan, under the lock).
-_parsed: dict[tuple[str, int, int, int], Manifest] = {}
+# The last manifest parsed or written, by its file's (device, inode, size, mtime_ns), which a
+# rename of the generation directory keeps: a generation never changes once written, and an
+# ingest reads the live one up to three times (scan, plan, under the lock), and the next
+# ingest of the same process reads the one the last wrote.
+_parsed: dict[tuple[int, int, int, int], Manifest] = {}
+
+
+def _manifest_key(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _remember(path: Path, manifest: Manifest) -> None:
+    _parsed.clear()
+    _parsed[_manifest_key(path)] = manifest
+
+
+def load_manifest(directory: Path) -> Manifest:
+    """A generation's manifest and tables, unchecked against an embedder; raises OSError,
+    UnicodeDecodeError or CorruptIndexError (reused while its file is unchanged)."""
+    path = directory / MANIFEST
+    key = _manifest_key(path)
+    manifest = _parsed.get(key)
+    if manifest is None:
+        manifest = Manifest.from_json(path.read_text(encoding="utf-8"), directory)
+        _parsed.clear()
+        _parsed[key] = manifest
+    return manifest
 
 
 def read_manifest(directory: Path, embedder: Embedder) -> Manifest:
     """A generation's manifest, checked against `embedder`; CorruptIndexError when unreadable."""
-    path = directory / MANIFEST
     try:
-        st = path.stat()
-        key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
-        manifest = _parsed.get(key) or Manifest.from_json(path.read_text(encoding="utf-8"))
-        _parsed.clear()
-        _parsed[key] = manifest
+        manifest = load_manifest(directory)
     except FileNotFoundError as exc:
         raise CorruptIndexError(f"{directory.name}: {MANIFEST} is missing") from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -38,7 +38,7 @@ from newsrag.index.loaders import (
     merge_loaded,
 )
 from newsrag.index.records import Article
-from newsrag.index.store import MANIFEST, ArticleEntry, Manifest, open_index
+from newsrag.index.store import ArticleEntry, Manifest, load_manifest, open_index
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class FolderSync:
         current = current_generation(self.index_dir)
         if current is not None:
             try:
-                manifest = Manifest.from_json((current / MANIFEST).read_text(encoding="utf-8"))
+                manifest = load_manifest(current)
             except (OSError, UnicodeDecodeError, CorruptIndexError) as exc:
                 log.info("manifest not read directly (%s); opening the index", exc)
             else:

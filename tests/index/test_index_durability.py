@@ -42,6 +42,7 @@ STEPS = [
     "faiss-half-written",
     "faiss-written",
     "bm25-written",
+    "tables-written",
     "manifest-written",
     "fsynced",
     "renamed",

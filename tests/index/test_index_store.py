@@ -204,11 +204,18 @@ def test_manifest_describes_the_generation(
     assert manifest["faiss_kind"] == "flat"
     assert manifest["generation"] == int(gen.name.removeprefix("gen-"))
     assert manifest["n_chunks"] == len(corpus_store.chunks)
-    assert set(manifest["articles"]) == set(corpus_store.articles)
-    for entry in manifest["articles"].values():
-        assert len(entry["hash"]) == 64 and int(entry["hash"], 16) >= 0
-        assert entry["path"].endswith(".md")
-    assert sum(e["n_chunks"] for e in manifest["articles"].values()) == manifest["n_chunks"]
+    # Per-article and per-source rows are in the tables' run files (index.tables): one each
+    # in a first generation, [id, hash, n_chunks, path, segment, row] per article.
+    [articles_run] = manifest["tables"]["articles"]
+    [sources_run] = manifest["tables"]["sources"]
+    rows = json.loads((gen / articles_run).read_text())["rows"]
+    assert [r[0] for r in rows] == sorted(corpus_store.articles)
+    for _, digest, _, path, segment, _ in rows:
+        assert len(digest) == 64 and int(digest, 16) >= 0
+        assert path.endswith(".md") and segment == f"seg-{manifest['generation']:06d}"
+    assert sum(r[2] for r in rows) == manifest["n_chunks"]
+    sources = json.loads((gen / sources_run).read_text())["rows"]
+    assert {r[0] for r in sources} == {r[3] for r in rows}
     on_disk = {
         str(p.relative_to(gen)): sha256_file(p)
         for p in gen.rglob("*")
