@@ -18,7 +18,8 @@ real embedder on the first 3,000 SciFact abstracts (skipped with a message when 
 absent): the time to add 10 articles (their files given, as a watcher or an upload does, and
 through a scan of the whole folder) against a full rewrite of the same index in the same run
 (`compact`, which writes what every ingest wrote before segments, minus re-reading the
-files), the re-ingest of the unchanged folder, and hybrid search p50 over 10 segments against
+files), the re-ingest of the unchanged folder (also "cold": with the manifest read again, as a
+fresh `rag ingest` process reads it), and hybrid search p50 over 10 segments against
 the compacted single segment (interleaved, same queries; results must be identical).
 Medians of --repeat runs.
 """

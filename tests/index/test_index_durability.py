@@ -284,7 +284,9 @@ def test_sigkilled_ingest_leaves_old_or_new_index_and_resumes(
     assert len(generation_dirs(harness.index_dir)) <= 2  # the live one and the previous one
 
 
-@pytest.mark.parametrize("step", ["segments-linked", "faiss-half-written", "manifest-written"])
+@pytest.mark.parametrize(
+    "step", ["segments-linked", "faiss-half-written", "tables-written", "manifest-written"]
+)
 def test_sigkilled_add_of_a_segment_leaves_old_index_and_resumes(
     step: str, harness: Harness, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
@@ -300,10 +302,14 @@ def test_sigkilled_add_of_a_segment_leaves_old_index_and_resumes(
 
     assert harness.fingerprint() == harness.expected.old
     partial = harness.half_written_faiss("seg-000002")
+    runs = sorted(p.name for p in harness.index_dir.glob(".tmp-gen-*/tables/*.json"))
     store = harness.finish(*args)
     assert len(store.manifest.segments) == 2
     assert harness.reference.fingerprint(store) == grown_fp
     harness.assert_cleaned_up(store, step, partial, "seg-000002")
+    if step == "tables-written":  # killed with the new runs written, the manifest not yet
+        # (every article moved to the new folder: one run each takes in the old one)
+        assert runs == ["articles-000002.json", "sources-000002.json"]
 
 
 @pytest.mark.parametrize("step", ["faiss-half-written", "renamed"])
