@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,38 @@ def test_beir_bench_finds_the_judged_documents(
         assert isinstance(result, dict)
         assert result["ndcg@10"] == 1.0, mode  # each query names its one document plainly
         assert result["recall@100"] == 1.0
+
+
+def test_beir_bench_compares_backends_and_caches_vectors(
+    tiny_beir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsrag.rag.vectors import CachedEmbedder
+
+    argv = [str(tiny_beir), "--backends", "torch,onnx-int8", "--modes", "dense", "--pool", "10"]
+    argv += ["--index-root", str(tmp_path / "i"), "--vector-cache", str(tmp_path / "v")]
+    figures = beir.run(beir.parse_args(argv))
+    rows = figures["backends"]
+    assert isinstance(rows, dict) and len(rows) == 2 and figures["same_passages"] is True
+    names = list(rows)
+    assert names[0] == "all-MiniLM-L6-v2" and names[1].startswith("all-MiniLM-L6-v2@onnx-int8")
+    difference = figures["difference"]
+    assert isinstance(difference, dict)
+    gap = difference[f"{names[1]} - {names[0]} (dense)"]
+    assert gap["ndcg@10"] == round(rows[names[1]]["dense"]["ndcg@10"] - 1.0, 4) == 0.0
+    assert len(list((tmp_path / "v").glob("*.sqlite"))) == 2  # one file per embedder
+    for index in (tmp_path / "i").iterdir():  # fresh indexes: passages come from the cache
+        shutil.rmtree(index)
+    passages: list[str] = []
+    inner = CachedEmbedder._inner_embed
+
+    def counted(self: CachedEmbedder, kind: str, texts: list[str]) -> object:
+        passages.extend(texts if kind == "passage" else [])
+        return inner(self, kind, texts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CachedEmbedder, "_inner_embed", counted)
+    again = beir.run(beir.parse_args(argv))
+    assert again["difference"] == difference and passages == []
+    assert all(f["chunks_embedded"] == f["chunks"] for f in again["backends"].values())
 
 
 def test_judged_subset_keeps_every_judged_document(tiny_beir: Path, tmp_path: Path) -> None:
