@@ -131,6 +131,25 @@ def test_scale_bench_flat_is_exact_and_ivf_close(corpus_index_dir: Path) -> None
     assert all(r["index_mb"] < flat["index_mb"] for r in ivf)  # SQ8 stores a byte per dim
 
 
+def test_scale_bench_on_disk_ivf_is_served_from_its_lists_file(
+    corpus_index_dir: Path, tmp_path: Path
+) -> None:
+    argv = ["--n", "4000", "--on-disk", str(tmp_path / "ivf"), "--nlist", "16"]
+    argv += ["--train", "1000", "--chunk", "1500", "--queries", "5", "--nprobes", "16"]
+    figures = scale.run_on_disk(scale.parse_args([*argv, "--vectors-from", str(corpus_index_dir)]))
+    rows = figures["results"]
+    assert isinstance(rows, list) and [r["param"] for r in rows] == [
+        "nprobe=16 (cold)",
+        "nprobe=16",
+    ]
+    assert rows[0]["recall@10"] == rows[1]["recall@10"] >= 0.9  # every list searched: sq8 only
+    assert 384 + 8 <= float(figures["disk_bytes_per_vector"]) < 2 * (384 + 8)  # codes + ids
+    assert sorted(p.name for p in (tmp_path / "ivf").iterdir()) == [
+        "lists.ivfdata",
+        "populated.index",
+    ]  # shards and the trained template are gone
+
+
 def test_peers_ours_side_reports_every_figure(
     tiny_beir: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
