@@ -251,6 +251,14 @@ def _resident() -> dict[str, int]:
     return out
 
 
+def _disk_read_bytes() -> int:
+    """Bytes this process has had read from the block device (Linux /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("read_bytes:"):
+            return int(line.split()[1])
+    return 0
+
+
 def _evict(path: Path) -> None:
     """Drop one file's pages from the OS page cache (Linux), so the next reads go to disk."""
     fd = os.open(path, os.O_RDONLY)
@@ -330,7 +338,9 @@ def run_on_disk(args: argparse.Namespace) -> dict[str, object]:
     rows = []
     if args.cold_nprobe:
         served.nprobe = args.cold_nprobe
+        read_before = _disk_read_bytes()
         cold = measure(served, queries, best_ids)
+        cold["disk_read_mb"] = round((_disk_read_bytes() - read_before) / 2**20, 1)
         rows.append({"param": f"nprobe={args.cold_nprobe} (cold)"} | cold)
     for nprobe in (int(v) for v in args.nprobes.split(",")):
         served.nprobe = nprobe
@@ -375,6 +385,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r['param']:<12} p50_ms {r['p50_ms']:>7} p95_ms {r['p95_ms']:>7} "
                 f"p99_ms {r['p99_ms']:>7} "
                 f"recall@10 {r['recall@10']}"
+                + (f" disk_read_mb {r['disk_read_mb']}" if "disk_read_mb" in r else "")
             )
         return
     figures = run(args)

@@ -143,6 +143,7 @@ def test_scale_bench_on_disk_ivf_is_served_from_its_lists_file(
         "nprobe=16",
     ]
     assert rows[0]["recall@10"] == rows[1]["recall@10"] >= 0.9  # every list searched: sq8 only
+    assert rows[0]["disk_read_mb"] >= 0 and "disk_read_mb" not in rows[1]  # the cold pass only
     assert 384 + 8 <= float(figures["disk_bytes_per_vector"]) < 2 * (384 + 8)  # codes + ids
     assert sorted(p.name for p in (tmp_path / "ivf").iterdir()) == [
         "lists.ivfdata",
