@@ -177,7 +177,12 @@ def make_embedder(backend: str | None, vector_cache: Path | None) -> object:
 
 def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, object]:
     """Ingest (or reuse) each backend's index, evaluate each mode, return figures."""
+    from newsrag.index.backends import BACKENDS
+
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in [*backends, args.backend or BACKENDS[0]] if b not in BACKENDS]
+    if unknown:  # before any ingest: a typo must not cost a torch run first
+        raise SystemExit(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
     if embedder is not None or len(backends) < 2:
         if embedder is None:
             embedder = make_embedder(backends[0] if backends else args.backend, args.vector_cache)

@@ -111,6 +111,15 @@ def test_beir_bench_compares_backends_and_caches_vectors(
     assert all(f["chunks_embedded"] == f["chunks"] for f in again["backends"].values())
 
 
+def test_beir_bench_refuses_an_unknown_backend_before_ingesting(
+    tiny_beir: Path, tmp_path: Path
+) -> None:
+    argv = [str(tiny_beir), "--backends", "torch,onnx-int9", "--index-root", str(tmp_path / "i")]
+    with pytest.raises(SystemExit, match="unknown backend 'onnx-int9'"):
+        beir.run(beir.parse_args(argv))
+    assert not (tmp_path / "i").exists()  # not even the torch index was built
+
+
 def test_judged_subset_keeps_every_judged_document(tiny_beir: Path, tmp_path: Path) -> None:
     data = common.load_beir(tiny_beir)
     subset = beir.judged_subset(data, 1, tmp_path)
