@@ -1,12 +1,17 @@
 """Retrieval quality on a BEIR dataset: nDCG@10, recall@100 and MRR@10 per retrieval mode.
 
     .venv/bin/python bench/beir.py ../shared/datasets/beir-scifact [--backend B]
+    .venv/bin/python bench/beir.py $D --backends torch,onnx-int8 --vector-cache /tmp/v
 
 The corpus is ingested with the project's own ingest (one article per document) into
 --index-dir (default bench/out/beir-<dataset>-<embedder>; an unchanged corpus is not
 re-embedded), each test query goes through the project's HybridRetriever, and passage hits
 are aggregated to documents by their best passage (max score per document) over a pool of
 --pool passages, so chunking cannot hide a document that one of its passages matches.
+--backends runs several embedders over the same passages in one run (an index each, under
+--index-root) and prints each one's figures and every metric's difference from the first.
+--vector-cache keeps passage vectors in a sqlite file per embedder as each batch is embedded,
+so a run killed mid-ingest loses at most one batch and a rerun embeds only what is missing.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -52,7 +59,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = script_parser(__doc__)
     parser.add_argument("dataset", type=Path, help="BEIR folder: corpus.jsonl, queries, qrels/")
     parser.add_argument("--backend", default=None, help="embedding backend (default: project's)")
-    parser.add_argument("--index-dir", type=Path, default=None)
+    parser.add_argument(
+        "--backends", default="", help="comma-separated backends compared in one run (first: peer)"
+    )
+    parser.add_argument("--index-dir", type=Path, default=None, help="index (one backend)")
+    parser.add_argument(
+        "--index-root", type=Path, default=None, help="parent of the indexes (default bench/out)"
+    )
+    parser.add_argument(
+        "--vector-cache", type=Path, default=None, help="keep passage vectors here (sqlite)"
+    )
     parser.add_argument(
         "--modes", default="dense,bm25,hybrid", help="any of dense, bm25, hybrid, hybrid-plain"
     )
@@ -130,27 +146,85 @@ def evaluate(store: object, data: object, mode: str, pool: int) -> dict[str, flo
     }
 
 
-def _single_thread_queries() -> None:
+@contextmanager
+def _single_thread_queries() -> Iterator[None]:
     """One torch thread for one-query batches: on a busy 2-core box two threads wait on each
-    other (measured 55 ms vs 1.1 s per query); bulk ingest above keeps both threads."""
+    other (measured 55 ms vs 1.1 s per query); bulk ingest keeps both threads, so the count is
+    restored afterwards (the next backend of --backends ingests with all of them)."""
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def make_embedder(backend: str | None, vector_cache: Path | None) -> object:
+    """The project's embedder on `backend`, behind a per-batch sqlite vector cache if asked."""
+    from newsrag.index import create_embedder
+
+    embedder = create_embedder(**({"backend": backend} if backend else {}))
+    if vector_cache is None:
+        return embedder
+    from newsrag.rag.vectors import CachedEmbedder, DiskVectors, VectorCache
+
+    # Large enough for any BEIR corpus run here (SciFact: 14,773 passages per embedder).
+    disk = DiskVectors(vector_cache, embedder.name, embedder.dim, max_rows=10_000_000)
+    return CachedEmbedder(embedder, VectorCache(1), disk)
 
 
 def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, object]:
-    """Ingest (or reuse) the index, evaluate each mode, return figures."""
-    from newsrag.index import IngestOptions, create_embedder, ingest, open_index
+    """Ingest (or reuse) each backend's index, evaluate each mode, return figures."""
+    from newsrag.index.backends import BACKENDS
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in [*backends, args.backend or BACKENDS[0]] if b not in BACKENDS]
+    if unknown:  # before any ingest: a typo must not cost a torch run first
+        raise SystemExit(f"unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
+    if embedder is not None or len(backends) < 2:
+        if embedder is None:
+            embedder = make_embedder(backends[0] if backends else args.backend, args.vector_cache)
+        return run_one(args, embedder)
+    if args.index_dir is not None:
+        raise SystemExit("--index-dir names one index; with --backends use --index-root")
+    per_backend: dict[str, dict[str, object]] = {}
+    for backend in backends:
+        figures = run_one(args, make_embedder(backend, args.vector_cache))
+        per_backend[str(figures["embedder"])] = figures
+        print(f"{backend}: {json.dumps(figures)}", file=sys.stderr, flush=True)
+    names = list(per_backend)
+    peer = per_backend[names[0]]
+    difference: dict[str, dict[str, float]] = {}
+    for name in names[1:]:
+        for mode in args.modes.split(","):
+            ours, theirs = per_backend[name][mode], peer[mode]
+            assert isinstance(ours, dict) and isinstance(theirs, dict)
+            difference[f"{name} - {names[0]} ({mode})"] = {
+                metric: round(float(ours[metric]) - float(theirs[metric]), 4)
+                for metric in ("ndcg@10", "recall@100", "mrr@10")
+            }
+    same_passages = len({int(str(f["chunks"])) for f in per_backend.values()}) == 1
+    return {
+        "backends": per_backend,
+        "difference": difference,
+        "same_passages": same_passages,
+        "load": load_note(),
+    }
+
+
+def run_one(args: argparse.Namespace, embedder: object) -> dict[str, object]:
+    """Ingest (or reuse) one embedder's index, evaluate each mode, return figures."""
+    from newsrag.index import IngestOptions, ingest, open_index
 
     data = load_beir(args.dataset, args.split)
-    if embedder is None:
-        kwargs = {"backend": args.backend} if args.backend else {}
-        embedder = create_embedder(**kwargs)
     name = getattr(embedder, "name", "embedder").replace("/", "_").replace("@", "-")
     scope = f"-subset{args.subset}" if args.subset else f"-head{args.limit}" if args.limit else ""
     if args.target_tokens or args.overlap_tokens >= 0:
         scope += f"-t{args.target_tokens}-o{args.overlap_tokens}"
-    index_dir = args.index_dir or ROOT / "bench" / "out" / f"beir-{args.dataset.name}{scope}-{name}"
+    root = args.index_root or ROOT / "bench" / "out"
+    index_dir = args.index_dir or root / f"beir-{args.dataset.name}{scope}-{name}"
     with tempfile.TemporaryDirectory(prefix="bench-beir-") as tmp:
         corpus = data.corpus
         if args.limit:
@@ -160,11 +234,10 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
         cpu = time.process_time()
         with stopwatch() as ingest_s:
             # prune: the index dir holds exactly this corpus
-            options = IngestOptions(params=chunking_params(args), prune=True)
+            options = IngestOptions(params=chunking_params(args), prune=True, progress=True)
             report = ingest([corpus], index_dir, embedder, options)  # type: ignore[arg-type]
         ingest_cpu_s = max(time.process_time() - cpu, 1e-9)
     store = open_index(index_dir, embedder)  # type: ignore[arg-type]
-    _single_thread_queries()
     figures: dict[str, object] = {
         "dataset": args.dataset.name,
         "queries": len(data.queries),
@@ -179,9 +252,10 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
         "tokens_per_s": round(report.tokens_embedded / max(ingest_s[0], 1e-9)),
         "tokens_per_cpu_s": round(report.tokens_embedded / ingest_cpu_s),
     }
-    for mode in args.modes.split(","):
-        result = evaluate(store, data, mode, args.pool)
-        figures[mode] = {**result, "published": REFERENCES.get(mode, "")}
+    with _single_thread_queries():
+        for mode in args.modes.split(","):
+            result = evaluate(store, data, mode, args.pool)
+            figures[mode] = {**result, "published": REFERENCES.get(mode, "")}
     figures["peak_rss_mb"] = round(peak_rss_mb())
     figures["load"] = load_note()
     return figures

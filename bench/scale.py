@@ -9,6 +9,10 @@ DIR/lists.ivfdata): the vectors are made --chunk at a time and never held togeth
 chunk is added to a shard written to DIR, the shards are merged into the on-disk lists, and
 the index is searched as a server would open it (IO_FLAG_ONDISK_SAME_DIR: only the coarse
 centroids in RAM, lists paged in by the OS). Exact top-10 is kept per chunk the same way.
+Served memory is split into what the process owns (anonymous: centroids, search buffers) and
+the list pages it has mapped (file-backed page cache, which the kernel can drop); the first
+pass (--cold-nprobe) runs after the lists file is evicted from the page cache
+(posix_fadvise DONTNEED on that file only), so it reads the lists from disk.
 
 Real embeddings come from an existing index's vectors.npy (--vectors-from: a generation or an
 index dir) or, without one, from embedding --sample passages of --corpus. The rest are
@@ -22,6 +26,7 @@ the project's `index.dense.build_faiss`, one at a time, so peak memory stays nea
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -57,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nlist", type=int, default=4096, help="IVF lists (--on-disk)")
     parser.add_argument("--train", type=int, default=100_000, help="IVF training vectors")
     parser.add_argument("--chunk", type=int, default=500_000, help="vectors made at a time")
+    parser.add_argument(
+        "--nprobes", default="16,32,64,128", help="IVF lists searched per query (--on-disk)"
+    )
+    parser.add_argument(
+        "--cold-nprobe", type=int, default=16, help="nprobe of the cold first pass (0: none)"
+    )
     parser.add_argument(
         "--build-threads",
         type=int,
@@ -229,6 +240,35 @@ def _empty_ivf(args: argparse.Namespace, dim: int) -> object:
     return faiss.IndexIVFPQ(quantizer, dim, args.nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
 
 
+def _resident() -> dict[str, int]:
+    """This process's resident bytes: anonymous (its own) and file-backed (mapped pages)."""
+    fields = {"RssAnon:": "anon", "RssFile:": "file"}
+    out = {"anon": 0, "file": 0}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0] in fields:
+            out[fields[parts[0]]] = int(parts[1]) * 1024  # kB
+    return out
+
+
+def _disk_read_bytes() -> int:
+    """Bytes this process has had read from the block device (Linux /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("read_bytes:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _evict(path: Path) -> None:
+    """Drop one file's pages from the OS page cache (Linux), so the next reads go to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def run_on_disk(args: argparse.Namespace) -> dict[str, object]:
     """Build a memory-mapped IVF of n vectors chunk by chunk, then measure it as served."""
     import faiss
@@ -253,6 +293,9 @@ def run_on_disk(args: argparse.Namespace) -> dict[str, object]:
     best = np.full((len(queries), 10), -np.inf, dtype=np.float32)  # exact top-10 so far
     best_ids = np.zeros((len(queries), 10), dtype=np.int64)
     shards, truth_s = [], 0.0
+    train_s = time.perf_counter() - started
+    print(f"trained IVF{args.nlist} on {len(train):,} vectors, {train_s:.0f} s", file=sys.stderr)
+    del train
     for i, block in enumerate(synthesise_blocks(base, args.n, args.noise, rng, args.chunk)):
         first = i * args.chunk
         shard = faiss.read_index(str(trained))
@@ -286,15 +329,23 @@ def run_on_disk(args: argparse.Namespace) -> dict[str, object]:
     for path in [*shards, trained]:
         path.unlink()
     build_s = time.perf_counter() - started - truth_s
+    print(f"built in {build_s:.0f} s (+{truth_s:.0f} s exact search)", file=sys.stderr)
     faiss.omp_set_num_threads(args.threads)  # searches are measured as a server runs them
-    rss_before = psutil.Process().memory_info().rss
+    _evict(folder / "lists.ivfdata")
+    rss_before, own_before = psutil.Process().memory_info().rss, _resident()
     served = faiss.read_index(str(folder / "populated.index"), faiss.IO_FLAG_ONDISK_SAME_DIR)
-    rss_loaded = psutil.Process().memory_info().rss
+    rss_loaded, own_loaded = psutil.Process().memory_info().rss, _resident()
     rows = []
-    for nprobe in (16, 32, 64, 128):
+    if args.cold_nprobe:
+        served.nprobe = args.cold_nprobe
+        read_before = _disk_read_bytes()
+        cold = measure(served, queries, best_ids)
+        cold["disk_read_mb"] = round((_disk_read_bytes() - read_before) / 2**20, 1)
+        rows.append({"param": f"nprobe={args.cold_nprobe} (cold)"} | cold)
+    for nprobe in (int(v) for v in args.nprobes.split(",")):
         served.nprobe = nprobe
         rows.append({"param": f"nprobe={nprobe}"} | measure(served, queries, best_ids))
-    rss_after = psutil.Process().memory_info().rss
+    rss_after, own_after = psutil.Process().memory_info().rss, _resident()
     disk = sum(p.stat().st_size for p in folder.glob("*") if p.is_file())
     return {
         "n": args.n,
@@ -302,6 +353,8 @@ def run_on_disk(args: argparse.Namespace) -> dict[str, object]:
         "index": f"IVF{args.nlist},{args.disk_codes} on disk (OnDiskInvertedLists, mmap)",
         "build_threads": args.build_threads or args.threads,
         "search_threads": args.threads,
+        "train_vectors": args.train,
+        "train_s": round(train_s, 1),
         "build_s": round(build_s, 1),
         "ground_truth_s": round(truth_s, 1),
         "disk_mb": round(disk / 2**20),
@@ -309,6 +362,10 @@ def run_on_disk(args: argparse.Namespace) -> dict[str, object]:
         "rss_opened_mb": round((rss_loaded - rss_before) / 2**20),
         "rss_after_queries_mb": round((rss_after - rss_before) / 2**20),
         "ram_bytes_per_vector_after_queries": round((rss_after - rss_before) / args.n, 2),
+        "anon_opened_mb": round((own_loaded["anon"] - own_before["anon"]) / 2**20, 1),
+        "anon_after_queries_mb": round((own_after["anon"] - own_before["anon"]) / 2**20, 1),
+        "anon_bytes_per_vector": round((own_after["anon"] - own_before["anon"]) / args.n, 2),
+        "mapped_lists_after_queries_mb": round((own_after["file"] - own_before["file"]) / 2**20),
         "raw_float32_mb": round(args.n * real.shape[1] * 4 / 2**20),
         "results": rows,
         "peak_rss_mb": round(peak_rss_mb()),
@@ -328,6 +385,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r['param']:<12} p50_ms {r['p50_ms']:>7} p95_ms {r['p95_ms']:>7} "
                 f"p99_ms {r['p99_ms']:>7} "
                 f"recall@10 {r['recall@10']}"
+                + (f" disk_read_mb {r['disk_read_mb']}" if "disk_read_mb" in r else "")
             )
         return
     figures = run(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,47 @@ def test_beir_bench_finds_the_judged_documents(
         assert result["recall@100"] == 1.0
 
 
+def test_beir_bench_compares_backends_and_caches_vectors(
+    tiny_beir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsrag.rag.vectors import CachedEmbedder
+
+    argv = [str(tiny_beir), "--backends", "torch,onnx-int8", "--modes", "dense", "--pool", "10"]
+    argv += ["--index-root", str(tmp_path / "i"), "--vector-cache", str(tmp_path / "v")]
+    figures = beir.run(beir.parse_args(argv))
+    rows = figures["backends"]
+    assert isinstance(rows, dict) and len(rows) == 2 and figures["same_passages"] is True
+    names = list(rows)
+    assert names[0] == "all-MiniLM-L6-v2" and names[1].startswith("all-MiniLM-L6-v2@onnx-int8")
+    difference = figures["difference"]
+    assert isinstance(difference, dict)
+    gap = difference[f"{names[1]} - {names[0]} (dense)"]
+    assert gap["ndcg@10"] == round(rows[names[1]]["dense"]["ndcg@10"] - 1.0, 4) == 0.0
+    assert len(list((tmp_path / "v").glob("*.sqlite"))) == 2  # one file per embedder
+    for index in (tmp_path / "i").iterdir():  # fresh indexes: passages come from the cache
+        shutil.rmtree(index)
+    passages: list[str] = []
+    inner = CachedEmbedder._inner_embed
+
+    def counted(self: CachedEmbedder, kind: str, texts: list[str]) -> object:
+        passages.extend(texts if kind == "passage" else [])
+        return inner(self, kind, texts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CachedEmbedder, "_inner_embed", counted)
+    again = beir.run(beir.parse_args(argv))
+    assert again["difference"] == difference and passages == []
+    assert all(f["chunks_embedded"] == f["chunks"] for f in again["backends"].values())
+
+
+def test_beir_bench_refuses_an_unknown_backend_before_ingesting(
+    tiny_beir: Path, tmp_path: Path
+) -> None:
+    argv = [str(tiny_beir), "--backends", "torch,onnx-int9", "--index-root", str(tmp_path / "i")]
+    with pytest.raises(SystemExit, match="unknown backend 'onnx-int9'"):
+        beir.run(beir.parse_args(argv))
+    assert not (tmp_path / "i").exists()  # not even the torch index was built
+
+
 def test_judged_subset_keeps_every_judged_document(tiny_beir: Path, tmp_path: Path) -> None:
     data = common.load_beir(tiny_beir)
     subset = beir.judged_subset(data, 1, tmp_path)
@@ -96,6 +138,26 @@ def test_scale_bench_flat_is_exact_and_ivf_close(corpus_index_dir: Path) -> None
     ivf = [r for r in rows if r["kind"] == "ivf-sq8"]
     assert max(r["recall@10"] for r in ivf) >= 0.9
     assert all(r["index_mb"] < flat["index_mb"] for r in ivf)  # SQ8 stores a byte per dim
+
+
+def test_scale_bench_on_disk_ivf_is_served_from_its_lists_file(
+    corpus_index_dir: Path, tmp_path: Path
+) -> None:
+    argv = ["--n", "4000", "--on-disk", str(tmp_path / "ivf"), "--nlist", "16"]
+    argv += ["--train", "1000", "--chunk", "1500", "--queries", "5", "--nprobes", "16"]
+    figures = scale.run_on_disk(scale.parse_args([*argv, "--vectors-from", str(corpus_index_dir)]))
+    rows = figures["results"]
+    assert isinstance(rows, list) and [r["param"] for r in rows] == [
+        "nprobe=16 (cold)",
+        "nprobe=16",
+    ]
+    assert rows[0]["recall@10"] == rows[1]["recall@10"] >= 0.9  # every list searched: sq8 only
+    assert rows[0]["disk_read_mb"] >= 0 and "disk_read_mb" not in rows[1]  # the cold pass only
+    assert 384 + 8 <= float(figures["disk_bytes_per_vector"]) < 2 * (384 + 8)  # codes + ids
+    assert sorted(p.name for p in (tmp_path / "ivf").iterdir()) == [
+        "lists.ivfdata",
+        "populated.index",
+    ]  # shards and the trained template are gone
 
 
 def test_peers_ours_side_reports_every_figure(
