@@ -242,11 +242,26 @@ def holds_role_of(sentence: str, role: str, name: str) -> bool:
         if stem(word) != role_stem:
             continue
         title = tokens[i][:1].isupper() and i + 1 < len(tokens) and tokens[i + 1][:1].isupper()
+        if _role_of_other(tokens, words, i, name_words):
+            continue  # "the presidents of Concacaf", asked of Fifa: another body's role
         if not title:
             return True  # "CEO of Acme", "Acme's director, Jo Park,": the role as described
         for j in names:  # the thing before the title ("Acme ... CEO Jo Park") is its subject
             if abs(i - j) <= 8 and (j < i or not set(words[i:j]) & CLAUSE_VERBS):
                 return True
+    return False
+
+
+def _role_of_other(tokens: list[str], words: list[str], i: int, name_words: set[str]) -> bool:
+    """Whether the role word at `i` is said of another named body: "president of Concacaf"
+    (a capitalised name after "of" sharing no word with the asked name)."""
+    at = i + 1
+    if at < len(words) and words[at] == "of":
+        at += 1
+        if at < len(words) and words[at] == "the":
+            at += 1
+        if at < len(tokens) and tokens[at][:1].isupper():
+            return words[at] not in name_words
     return False
 
 

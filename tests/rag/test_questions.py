@@ -63,3 +63,14 @@ def test_a_two_part_question_is_split_into_whole_questions() -> None:
         "What is the price of bread and milk?"
     ]
     assert question_parts("Who are Jo Park and Ann Lee?") == ["Who are Jo Park and Ann Lee?"]
+
+
+def test_a_role_said_of_another_body_is_not_the_asked_role() -> None:
+    from newsrag.rag.questions import holds_role_of
+
+    other = "Jo Park and Ann Lee, the current and former presidents of Harbourfed, met in May."
+    assert not holds_role_of(other, "president", "Lumo League")
+    assert holds_role_of(
+        "Jo Park, president of the Lumo League, met in May.", "president", "Lumo League"
+    )
+    assert holds_role_of("The president of Lumo said no.", "president", "Lumo")
