@@ -174,7 +174,23 @@ def vote(asked: Question, passing: list[Candidate]) -> tuple[Candidate, Value | 
     if not holders:
         return passing[0], None
     best = max(holders, key=lambda k: (sum(support[k].values()), holders[k][0].score))
+    if asked.answer_type == "date" and best.endswith("-00") and best[5:7] != "00":
+        finer = _finer_date(asked, passing, best[:8])
+        if finer is not None:
+            return finer
     return holders[best]
+
+
+def _finer_date(
+    asked: Question, passing: list[Candidate], month: str
+) -> tuple[Candidate, Value] | None:
+    """A passing sentence that gives the chosen month's day ("August 2021" -> "August 17,
+    2021"): the same answer, stated more precisely. The best-scored one, if any."""
+    for cand in passing:  # best first
+        for value in candidate_values(asked, cand)[:1]:
+            if value.key.startswith(month) and not value.key.endswith("-00") and value.complete:
+                return cand, value
+    return None
 
 
 def values_key(asked: Question, cand: Candidate) -> str | None:

@@ -251,3 +251,21 @@ def test_a_report_of_a_just_done_event_is_dated_by_its_dateline() -> None:
     twin = "Mar 3, 2012 ... Lumo has officially announced its new Lumo 9 and Lumo 9 Max phones."
     both = answer(question, [hit("a", text, 1), hit("b", twin, 2), hit("c", text, 3)])
     assert both.conflict and both.short_answer == "March 3, 2022"
+
+
+def test_the_chosen_month_is_given_with_its_day_when_a_passage_states_it() -> None:
+    question = "When was the Lumo 7x released?"
+    hits = [
+        hit("a", "The Lumo 7x phone was released in June 2022 across Europe.", 1),
+        hit(
+            "b",
+            "Retailers in Oslo and Bergen said the Lumo 7x phone was released on June 14, 2022.",
+            2,
+        ),
+    ]
+    got = answer(question, hits)
+    assert got.short_answer == "June 14, 2022"
+    # A day in another month is another answer, not a refinement.
+    later = "Retailers in Oslo and Bergen said the Lumo 7x phone was released on July 2, 2022."
+    other = [hits[0], hit("b", later, 2)]
+    assert answer(question, other).short_answer == "June 2022"
