@@ -128,6 +128,12 @@ ORGANISATION_HEADS = frozenset(
     players owners alliance coalition league leagues conference chamber board party""".split()  # noqa: SIM905
 )
 
+# Words that make a role another job when they precede it: a "video director" or an "art
+# director" of a film is not its director, a "deputy editor" not its editor.
+ROLE_QUALIFIERS = frozenset(
+    """video music art casting creative assistant associate deputy stage photography
+    technical design fashion marketing second-unit""".split()  # noqa: SIM905
+)
 # Events held before or beside a named event, under its name: "the Draft Combine" is not "the
 # Draft", "World Cup qualifiers" are not the World Cup.
 EVENT_PARTS = frozenset(

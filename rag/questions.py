@@ -29,6 +29,7 @@ from newsrag.rag.facts import (
 from newsrag.rag.lexicon import (
     AUXILIARIES,
     CLAUSE_VERBS,
+    DETERMINERS,
     EVENT_NOUNS,
     FUNCTION_WORDS,
     IRREGULAR_PAST,
@@ -38,6 +39,7 @@ from newsrag.rag.lexicon import (
     NUMBER_WORDS,
     PHRASE_ENDS,
     RESULT_WORDS,
+    ROLE_QUALIFIERS,
     SEASONS,
     STOPWORDS,
     TITLE_WORDS,
@@ -221,7 +223,7 @@ def _role_of(question: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2).strip()) if match else None
 
 
-def holds_role_of(sentence: str, role: str, name: str) -> bool:
+def holds_role_of(sentence: str, role: str, name: str, question: str | None = None) -> bool:
     """Whether a sentence states the role the question asks of the named thing.
 
     The role must be stated (the word, or its verb: 'directed' for 'director'). Used as a
@@ -237,6 +239,7 @@ def holds_role_of(sentence: str, role: str, name: str) -> bool:
     ):
         return True
     name_words = {w.strip("’'").casefold() for w in re.findall(r"[\w’'-]+", name)} - STOPWORDS
+    asked_words = {w.casefold().strip("?,.") for w in (question or "").split()}
     names = [i for i, w in enumerate(words) if w in name_words]
     for i, word in enumerate(words):
         if stem(word) != role_stem:
@@ -244,6 +247,8 @@ def holds_role_of(sentence: str, role: str, name: str) -> bool:
         title = tokens[i][:1].isupper() and i + 1 < len(tokens) and tokens[i + 1][:1].isupper()
         if _role_of_other(tokens, words, i, name_words):
             continue  # "the presidents of Concacaf", asked of Fifa: another body's role
+        if i and words[i - 1] in ROLE_QUALIFIERS and words[i - 1] not in asked_words:
+            continue  # "the video director", asked for the director: another job
         if not title:
             return True  # "CEO of Acme", "Acme's director, Jo Park,": the role as described
         for j in names:  # the thing before the title ("Acme ... CEO Jo Park") is its subject
@@ -253,15 +258,19 @@ def holds_role_of(sentence: str, role: str, name: str) -> bool:
 
 
 def _role_of_other(tokens: list[str], words: list[str], i: int, name_words: set[str]) -> bool:
-    """Whether the role word at `i` is said of another named body: "president of Concacaf"
-    (a capitalised name after "of" sharing no word with the asked name)."""
+    """Whether the role word at `i` is said of something else: "president of Concacaf" (a
+    name after "of" sharing no word with the asked name), "director of music videos"."""
     at = i + 1
     if at < len(words) and words[at] == "of":
+        if name_words & set(words[at + 1 : at + 6]):
+            return False  # "CEO of e-commerce giant Acme": the asked body itself
         at += 1
         if at < len(words) and words[at] == "the":
             at += 1
         if at < len(tokens) and tokens[at][:1].isupper():
             return words[at] not in name_words
+        # "a director of music videos": the role of something the sentence names in words
+        return at < len(tokens) and tokens[at][:1].islower() and words[at] not in DETERMINERS
     return False
 
 

@@ -333,7 +333,7 @@ class Scorer:
                 asked.relation is None or self._relates(asked.relation, sentence.text, matcher)
             )
             and (not asked.contest or states_result(sentence.text))
-            and (asked.role_of is None or holds_role_of(sentence.text, *asked.role_of)),
+            and (asked.role_of is None or holds_role_of(sentence.text, *asked.role_of, asked.text)),
         )
 
     def _in_scope(self, text: str) -> bool:

@@ -74,3 +74,20 @@ def test_a_role_said_of_another_body_is_not_the_asked_role() -> None:
         "Jo Park, president of the Lumo League, met in May.", "president", "Lumo League"
     )
     assert holds_role_of("The president of Lumo said no.", "president", "Lumo")
+
+
+def test_a_qualified_role_or_a_role_of_something_else_is_another_job() -> None:
+    from newsrag.rag.questions import holds_role_of
+
+    asked = "Who is the director of Harbour Lights?"
+    video = "Fans thanked Harbour Lights video director Ann Lee on Sunday."
+    assert not holds_role_of(video, "director", "Harbour Lights", asked)
+    assert holds_role_of(
+        video, "director", "Harbour Lights", "Who is the video director of Harbour Lights?"
+    )
+    music = "Ann Lee, a director of music videos whose work included Harbour Lights, died."
+    assert not holds_role_of(music, "director", "Harbour Lights", asked)
+    film = "Harbour Lights director Jo Park spoke on Sunday."
+    assert holds_role_of(film, "director", "Harbour Lights", asked)
+    giant = "Jo Park, the chief executive of ferry giant Harbour Lights, spoke."
+    assert holds_role_of(giant, "executive", "Harbour Lights", asked)
