@@ -386,6 +386,7 @@ __all__ = [
     "PRONOUNS",
     "QUESTION_OPENERS",
     "RESULT_WORDS",
+    "ROLE_QUALIFIERS",
     "SCALE_WORDS",
     "SEASONS",
     "STOPWORDS",
