@@ -559,7 +559,27 @@ def asked_dates(sentence: str, question: Question, dateline: str = "") -> list[D
     asked = set(date_spans(question.text))
     if not _SUPERSEDED.search(question.text):
         spans = [d for d in spans if not _superseded(body, d)]
+    if question.time.years:
+        spans = [d for d in spans if not _of_other_edition(body, d, spans, question.time.years)]
     return [d for d in spans if d not in asked]
+
+
+def _of_other_edition(
+    body: str, date: DateSpan, spans: list[DateSpan], asked: frozenset[int]
+) -> bool:
+    """Whether a date belongs to another year's edition that the sentence also names.
+
+    "2020 NBA Draft. 2021 NBA Draft. Date: November 18, 2020": the sentence names the 2020
+    edition beside the asked 2021 one, and the date carries 2020, so it dates the 2020 edition.
+    A date whose year the sentence names nowhere else is kept ("the 2020 Games were held in
+    July 2021": postponed, not another edition).
+    """
+    if date.year is None or date.year in asked:
+        return False
+    rest = body
+    for span in spans:
+        rest = rest.replace(span.text, " ")
+    return date.year in years_in(rest)
 
 
 def reported_on(sentence: str, question: Question, dateline: str) -> list[DateSpan]:

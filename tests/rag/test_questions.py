@@ -91,3 +91,15 @@ def test_a_qualified_role_or_a_role_of_something_else_is_another_job() -> None:
     assert holds_role_of(film, "director", "Harbour Lights", asked)
     giant = "Jo Park, the chief executive of ferry giant Harbour Lights, spoke."
     assert holds_role_of(giant, "executive", "Harbour Lights", asked)
+
+
+def test_a_date_of_another_named_edition_does_not_answer_the_asked_year() -> None:
+    asked = analyse("What is the date of the 2021 Harbour Regatta?")
+    listing = "2020 Harbour Regatta. 2021 Harbour Regatta ; Date: Sunday, June 14, 2020 ; Port"
+    assert slot_values(listing, asked) == set()
+    held = "The 2021 Harbour Regatta was held on July 4, 2021, off Norvik."
+    assert slot_values(held, asked) == {"2021-07-04"}
+    # Postponed, not another edition: the later year is named only by the date itself.
+    games = analyse("When were the 2020 Harbour Games held?")
+    moved = slot_values("The 2020 Harbour Games were held on August 8, 2021 in Norvik.", games)
+    assert moved == {"2021-08-08"}
