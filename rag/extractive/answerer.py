@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from newsrag.rag.extractive.candidates import (
     term_weights,
     two_sided,
 )
-from newsrag.rag.extractive.conflicts import find_conflict, find_twin_conflict
+from newsrag.rag.extractive.conflicts import find_conflict, find_twin_conflict, redated
 from newsrag.rag.extractive.matching import TermMatcher, stem_words
 from newsrag.rag.extractive.short_answers import candidate_values, vote
 from newsrag.rag.facts import content_stems, terms
@@ -188,8 +188,18 @@ class ExtractiveAnswerer:
         best, value = vote(asked, passing)
         if best is not passing[0]:
             passing = [best, *(c for c in passing if c is not best)]
-        values = {id(c): (v.key, v.text) for c in passing for v in candidate_values(asked, c)[:1]}
-        other = find_twin_conflict(best, passing, values) or find_conflict(
+        # A copy of a passing sentence with only its date's year changed disagrees on the date.
+        copies = [
+            c
+            for c in ranked
+            if redated(asked.time, c) and self.answers(asked, replace(c, time="match"))
+        ]
+        values = {
+            id(c): (v.key, v.text)
+            for c in [*passing, *copies]
+            for v in candidate_values(asked, c)[:1]
+        }
+        other = find_twin_conflict(best, [*passing, *copies], values) or find_conflict(
             asked, passing, vectors, best
         )
         chosen = [best, other] if other else self._select(asked, passing)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from newsrag.rag.constraints import TimeAsked, passage_year, years_in
+from newsrag.rag.facts import date_spans
 from newsrag.rag.questions import Question
 from newsrag.rag.support import SentenceVectors
 
@@ -46,6 +48,23 @@ def twin_sentences(a: str, b: str, value_a: str, value_b: str) -> bool:
     wb = set(_WORD.findall(b.casefold())) - drop
     union = wa | wb
     return bool(union) and len(wa & wb) / len(union) >= MIN_TWIN
+
+
+def redated(time: TimeAsked, cand: Candidate) -> bool:
+    """Whether a sentence contradicts the asked year only through the date it gives.
+
+    "Jan 23, 2018 ... X will be released on April 2, 2011": its passage is dated in the asked
+    year and the sentence names no other year beside its date, so it is a claim about the
+    asked event's date (a copy with the date changed is a disagreement, not another year).
+    """
+    if cand.time != "contradict" or not time.years:
+        return False
+    if passage_year(cand.sentence.chunk) not in time.years:
+        return False
+    text = cand.text
+    for span in date_spans(text):
+        text = text.replace(span.text, " ")
+    return not years_in(text)
 
 
 def find_twin_conflict(
