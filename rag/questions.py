@@ -679,8 +679,10 @@ def _describes(span: str, question: Question) -> bool:
 def _known(span: str, question: Question) -> bool:
     """Whether the question already names this span ('Israel' in 'which Israeli city').
 
-    Words the question uses in any case count too ("olympic games").
+    Words the question uses in any case count too ("olympic games"), and an owner's
+    possessive is its name ("Alibaba’s" for a question naming Alibaba).
     """
+    span = re.sub(r"[’']s\b", "", span)
     words = set(re.findall(r"\w+", span.casefold()))
     if words and words <= set(re.findall(r"\w+", question.text.casefold())):
         return True

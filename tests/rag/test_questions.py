@@ -103,3 +103,9 @@ def test_a_date_of_another_named_edition_does_not_answer_the_asked_year() -> Non
     games = analyse("When were the 2020 Harbour Games held?")
     moved = slot_values("The 2020 Harbour Games were held on August 8, 2021 in Norvik.", games)
     assert moved == {"2021-08-08"}
+
+
+def test_an_owners_possessive_is_the_questions_own_name() -> None:
+    asked = analyse("Which country did Acme officials visit last month?")
+    found = slot_values("Last month, Acme’s high officials also visited Norvik and Ostland.", asked)
+    assert found == {"Norvik", "Ostland"}
