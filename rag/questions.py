@@ -479,6 +479,9 @@ def _slot_values(sentence: str, question: Question, dateline: str = "") -> set[s
             ]
         return {f"{q.value:g}" for q in found if round(q.value, 6) not in question.values}
     if kind == "person":
+        agent = passive_agent(sentence, question)
+        if agent is not None:  # "X was fined ... by the Y Authority": Y fined X
+            return set() if _known(agent, question) else {agent}
         names = contestants(sentence, question)
         return {
             n
@@ -510,6 +513,29 @@ def _slot_values(sentence: str, question: Question, dateline: str = "") -> set[s
     if kind == "entity":
         return {e for e in entity_spans(sentence) if not _known(e, question)}
     return set()
+
+
+def passive_agent(sentence: str, question: Question) -> str | None:
+    """The name after "by" when the sentence states the asked verb of "who <verb>ed" in the
+    passive: "The Acme-led firm was fined $3 million in May by the Norvik Market Authority"
+    answers "who fined" with the authority, not a name that only modifies the subject."""
+    verb = question.relation
+    if verb is None or not re.match(
+        rf"\s*who\s+(?:ha[sd]\s+|have\s+)?{verb}\b", question.text, re.I
+    ):
+        return None
+    wanted = stem(verb)
+    for m in _PASSIVE_BY.finditer(sentence):
+        if stem(m.group(1).casefold()) == wanted:
+            return re.sub(r"(?:\s+(?:of|for|and|the|de))?\.?$", "", m.group(2))
+    return None
+
+
+# "was fined a record $2.8 billion in April by China’s Market Authority": verb, then agent.
+_PASSIVE_BY = re.compile(
+    r"\b(?:is|are|was|were|been|being|be)\s+(?:\w+\s+){0,2}?(\w+ed)\b(?:[^.;,:]|[.,](?=\d)){0,80}?\bby\s+"
+    r"(?:the\s+)?([A-Z][\w’'.&-]*(?:\s+(?:(?:of|for|and|the|de)\s+)?[A-Z][\w’'.&-]*)*)"
+)
 
 
 # "directed by X", "written by X and Y": X is the agent of that verb.

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from newsrag.rag.constraints import dateline_of, passage_year, years_in
 from newsrag.rag.extractive.candidates import Candidate
 from newsrag.rag.facts import quantities, stem
-from newsrag.rag.questions import Question, asked_dates, contestants, work_titles
+from newsrag.rag.questions import (
+    Question,
+    asked_dates,
+    contestants,
+    passive_agent,
+    work_titles,
+)
 
 # Types whose values are short spans worth a short answer and a vote ("what is the name of"
 # questions take any capitalised span: too loose to vote on).
@@ -67,7 +73,11 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
     if kind in ("person", "place"):
         # The name nearest the words asked ("London was chosen to host ... in Moscow";
         # "Jo Park has spoken about 'Film' director Ann Lee": Ann Lee directed it).
-        spans = contestants(text, asked) if kind == "person" else list(cand.values)
+        agent = passive_agent(text, asked) if kind == "person" else None
+        if agent is not None:
+            spans = [agent]
+        else:
+            spans = contestants(text, asked) if kind == "person" else list(cand.values)
         spans.sort(
             key=lambda v: (
                 _distance(text, text.find(v), asked, len(v), clauses=False),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsrag.rag.questions import analyse, slot_values
+from newsrag.rag.questions import analyse, passive_agent, slot_values
 
 
 @pytest.mark.parametrize(
@@ -109,3 +109,16 @@ def test_an_owners_possessive_is_the_questions_own_name() -> None:
     asked = analyse("Which country did Acme officials visit last month?")
     found = slot_values("Last month, Acme’s high officials also visited Norvik and Ostland.", asked)
     assert found == {"Norvik", "Ostland"}
+
+
+def test_who_did_it_is_the_agent_of_the_asked_verb_in_the_passive() -> None:
+    fined = analyse("Who fined Acme $3.5 million?")
+    sentence = (
+        "The Mara Quist-led company was fined $3.5 million in May by the Norvik Market Authority."
+    )
+    assert slot_values(sentence, fined) == {"Norvik Market Authority"}
+    bought = analyse("Who acquired SkyLift?")
+    owner = "SkyLift, founded by Mara Quist, was acquired in 2019 by Ostland Robotics."
+    assert slot_values(owner, bought) == {"Ostland Robotics"}
+    # "Who was fined" asks for the one fined, not the agent.
+    assert passive_agent(sentence, analyse("Who was fined $3.5 million?")) is None

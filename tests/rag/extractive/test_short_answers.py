@@ -269,3 +269,9 @@ def test_the_chosen_month_is_given_with_its_day_when_a_passage_states_it() -> No
     later = "Retailers in Oslo and Bergen said the Lumo 7x phone was released on July 2, 2022."
     other = [hits[0], hit("b", later, 2)]
     assert answer(question, other).short_answer == "June 2022"
+
+
+def test_the_passive_agent_is_the_short_answer_of_who_did_it() -> None:
+    text = "The Mara Quist-led company Acme was fined $3.5 million in May by the Norvik Authority."
+    got = answer("Who fined Acme $3.5 million?", [hit("a", text, 1)])
+    assert got.short_answer == "Norvik Authority"
