@@ -531,9 +531,10 @@ def passive_agent(sentence: str, question: Question) -> str | None:
     return None
 
 
-# "was fined a record $2.8 billion in April by China’s Market Authority": verb, then agent.
+# "was fined a record $2.8 billion in April by China’s Market Authority", "as reported by the
+# Norvik Post": the verb, then its agent.
 _PASSIVE_BY = re.compile(
-    r"\b(?:is|are|was|were|been|being|be)\s+(?:\w+\s+){0,2}?(\w+ed)\b(?:[^.;,:]|[.,](?=\d)){0,80}?\bby\s+"
+    r"\b(?:is|are|was|were|been|being|be|as)\s+(?:\w+\s+){0,2}?(\w+ed)\b(?:[^.;,:]|[.,](?=\d)){0,80}?\bby\s+"
     r"(?:the\s+)?([A-Z][\w’'.&-]*(?:\s+(?:(?:of|for|and|the|de)\s+)?[A-Z][\w’'.&-]*)*)"
 )
 

@@ -120,5 +120,8 @@ def test_who_did_it_is_the_agent_of_the_asked_verb_in_the_passive() -> None:
     bought = analyse("Who acquired SkyLift?")
     owner = "SkyLift, founded by Mara Quist, was acquired in 2019 by Ostland Robotics."
     assert slot_values(owner, bought) == {"Ostland Robotics"}
+    told = analyse("Who reported that Acme is investing $2 billion in Ostland?")
+    report = "Acme is investing $2 billion in Ostland, as reported by the Norvik Morning Post."
+    assert slot_values(report, told) == {"Norvik Morning Post"}
     # "Who was fined" asks for the one fined, not the agent.
     assert passive_agent(sentence, analyse("Who was fined $3.5 million?")) is None
