@@ -246,6 +246,14 @@ META_WORDS = frozenset(
     mentions connection according name named called figure describe described""".split()  # noqa: SIM905
 )
 
+# Verbs of a change in a figure: "how much did X fall" asks for the change (a share, "0.5%"),
+# not the level it reached ("$215.82"). Stems, so every tense counts.
+CHANGE_VERBS = frozenset(
+    stem(w)
+    for w in """rise rose risen fall fell fallen drop jump climb gain lose lost grow grew grown
+    increase decrease decline surge slump plunge soar sink sank slip shrink shrank""".split()  # noqa: SIM905
+)
+
 # Adverbs of "how much", "how large": the form of the question.
 HOW_ADVERBS = frozenset("much many large big long old far often high low".split())  # noqa: SIM905
 
@@ -357,6 +365,7 @@ def states_event(verb: str, stems: set[str]) -> bool | None:
 __all__ = [
     "AUXILIARIES",
     "BE_FORMS",
+    "CHANGE_VERBS",
     "CLAUSE_VERBS",
     "CONNECTOR_WORDS",
     "DEMONYM_ENDINGS",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from newsrag.rag.constraints import dateline_of, passage_year, years_in
 from newsrag.rag.extractive.candidates import Candidate
 from newsrag.rag.facts import quantities, stem
+from newsrag.rag.lexicon import CHANGE_VERBS
 from newsrag.rag.questions import (
     Question,
     asked_dates,
@@ -64,7 +65,10 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
     if kind in ("amount", "count"):
         wanted = cand.values
         numbers = [q for q in quantities(text) if f"{q.value:g}" in wanted]
-        if asked.answer_type == "amount" and not _PERCENT.search(asked.text):
+        if asked.answer_type == "amount" and asked.stems & CHANGE_VERBS:
+            # "how much did shares fall": the change ("0.5% lower"), not the level reached.
+            numbers = [q for q in numbers if q.kind == "percent"] or numbers
+        elif asked.answer_type == "amount" and not _PERCENT.search(asked.text):
             numbers = [q for q in numbers if q.kind == "money"] or numbers  # "how much": money
         # The value nearest to the words that say what is asked ("... market value is $460
         # billion - with ... $476 billion for rival Amazon": Amazon's is the second).

@@ -275,3 +275,15 @@ def test_the_passive_agent_is_the_short_answer_of_who_did_it() -> None:
     text = "The Mara Quist-led company Acme was fined $3.5 million in May by the Norvik Authority."
     got = answer("Who fined Acme $3.5 million?", [hit("a", text, 1)])
     assert got.short_answer == "Norvik Authority"
+
+
+def test_how_much_a_figure_changed_is_the_change_not_the_level() -> None:
+    text = "Acme shares closed 1.5% lower at $42.10 on Tuesday."
+    assert (
+        answer("How much did Acme shares fall on Tuesday?", [hit("a", text, 1)]).short_answer
+        == "1.5%"
+    )
+    assert (
+        answer("How much did Acme shares close at on Tuesday?", [hit("a", text, 1)]).short_answer
+        == "$42.10"
+    )
