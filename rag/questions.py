@@ -582,6 +582,11 @@ def asked_dates(sentence: str, question: Question, dateline: str = "") -> list[D
         if periods:
             return periods[:1]
         words = _MONTH_OR_DAY.findall(body)
+        if not words and not _ASKS_DATE.search(question.text):
+            # "When did X start ...": "active since 2014" says when it started; "what is the
+            # date" needs a date, and "in 2019" alone does not date a "when" (too vague).
+            years = [int(y) for y in _SINCE_YEAR.findall(body) if int(y) not in question.time.years]
+            return [DateSpan(str(y), 0, None, y) for y in years[:1]]
         return [DateSpan(w, 0, None, None) for w in words[:1]]
     asked = set(date_spans(question.text))
     if not _SUPERSEDED.search(question.text):
@@ -651,6 +656,8 @@ def _superseded(text: str, date: DateSpan) -> bool:
     return bool(_SUPERSEDED.search(before))
 
 
+_ASKS_DATE = re.compile(r"\bdates?\b", re.IGNORECASE)
+_SINCE_YEAR = re.compile(r"\bsince\s+((?:19|20)\d\d)\b(?![-–/]|\s+[A-Z])")
 _MONTH_OR_DAY = re.compile(r"\b(?:" + "|".join([*MONTHS, *WEEKDAYS]) + r")\b", re.IGNORECASE)
 
 

@@ -125,3 +125,14 @@ def test_who_did_it_is_the_agent_of_the_asked_verb_in_the_passive() -> None:
     assert slot_values(report, told) == {"Norvik Morning Post"}
     # "Who was fined" asks for the one fined, not the agent.
     assert passive_agent(sentence, analyse("Who was fined $3.5 million?")) is None
+
+
+def test_since_a_year_says_when_something_started() -> None:
+    asked = analyse("When did Acme start investing in Ostland?")
+    assert slot_values("Acme has been active in Ostland since 2014, the company said.", asked) == {
+        "2014-00-00"
+    }
+    # A year alone dates no release: "what is the date" needs a date, and "in 2019" is vague.
+    dated = analyse("What is the release date of Tidewatch?")
+    assert slot_values("Tidewatch has been in the works since 2014.", dated) == set()
+    assert slot_values("Acme began investing in Ostland in 2019.", asked) == set()
