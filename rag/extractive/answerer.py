@@ -336,7 +336,7 @@ def near_miss_text(asked: Question, close: list[Candidate], markers: list[int]) 
         given = f" for {_listed([str(y) for y in years])}" if years else " for other dates"
         wanted = _listed([str(y) for y in asked_years])
         return f"The articles give this{given} {cited}, not for {wanted}."
-    if any(c.other_name for c in close):
+    if all(c.other_name for c in close):
         names = _listed(list(asked.names))
         within = "only within the names of other organisations, works or events"
         return f"The articles mention {names} {within} {cited}."

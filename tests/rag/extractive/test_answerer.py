@@ -176,3 +176,18 @@ def test_each_part_of_a_two_part_question_is_answered_or_said_missing() -> None:
         [hit("lights", text, 1, published_at="2022-05-10")],
     )
     assert not none.answerable
+
+
+def test_a_near_miss_says_other_names_only_when_every_close_passage_is_one() -> None:
+    from types import SimpleNamespace
+
+    from newsrag.rag.extractive.answerer import near_miss_text
+    from newsrag.rag.questions import analyse
+
+    asked = analyse("How much did Acme invest in Ostland?")
+    inside = SimpleNamespace(time="unknown", other_name=True)
+    plain = SimpleNamespace(time="unknown", other_name=False)
+    only = near_miss_text(asked, [inside, inside], [1, 2])  # type: ignore[list-item]
+    assert "only within the names of other organisations" in only
+    mixed = near_miss_text(asked, [plain, inside], [1, 2])  # type: ignore[list-item]
+    assert mixed.startswith("The articles discuss") and "within" not in mixed
