@@ -23,7 +23,14 @@ from newsrag.rag.constraints import time_status as time_of
 from newsrag.rag.extractive.matching import TermMatcher, stem_words, weighted_share
 from newsrag.rag.facts import content_stems, entity_words, named_spans, stem, terms
 from newsrag.rag.facts import values as values_in
-from newsrag.rag.lexicon import DEMONYM_ENDINGS, HOW_ADVERBS, META_WORDS, TYPE_NOUNS, states_event
+from newsrag.rag.lexicon import (
+    DEMONYM_ENDINGS,
+    HOW_ADVERBS,
+    META_WORDS,
+    SCALE_WORDS,
+    TYPE_NOUNS,
+    states_event,
+)
 from newsrag.rag.questions import (
     TITLE_WORDS,
     Question,
@@ -303,6 +310,8 @@ class Scorer:
         typed = 1.0 if values else 0.0
         if values and asked.counted and not self._counts(sentence.text, matcher):
             typed = 0.0  # a count, but of something else
+            if any(h not in SCALE_WORDS for h in counted_words(sentence.text)):
+                values = frozenset()  # its numbers count named other things ("8 centres")
         elif values and any(not credits.get(stem(w)) for w in asked.measured):
             typed = 0.75  # names the measure only loosely ("program" for "market value")
         time = time_of(asked.time, sentence.text, chunk)
@@ -349,18 +358,20 @@ class Scorer:
         return all(name_present(place, words) for place in self.asked.scopes)
 
     def _scoped_next_to(self, sentence: Sentence) -> bool:
-        """Whether a sentence beside `sentence` in its passage opens with the scope's name.
+        """Whether the sentence after `sentence` in its passage opens with the scope's name.
 
-        A sentence that opens with a name is about it, and continues its neighbour: "... is
-        investing $1 billion in the region. Project X, as the plan is named, ..." scopes the
-        figure to Project X. "In Norway, it runs ..." opens with a place, not about it.
+        A sentence that opens with a name right after a figure names what the figure is for:
+        "... is investing $1 billion in the region. Project X, as the plan is named, ..."
+        scopes the figure to Project X. One before it does not ("Norway, as a country of
+        engineers, ... . Acme has 25,000 engineers": company-wide), and "In Norway, it runs
+        ..." opens with a place, not about it.
         """
         if self.bridged or not self.asked.scopes:
             return False
         chunk = sentence.chunk
-        start, end = sentence.start - chunk.start, sentence.end - chunk.start
+        end = sentence.end - chunk.start
         spans = split_sentences(chunk.text)
-        around = [s for s in spans if s[1] <= start][-1:] + [s for s in spans if s[0] >= end][:1]
+        around = [s for s in spans if s[0] >= end][:1]
         openers = [
             terms(_LABEL.sub("", chunk.text[a:b].lstrip()), keep_stopwords=True) for a, b in around
         ]

@@ -228,6 +228,26 @@ def test_a_scope_named_in_the_next_sentence_counts() -> None:
     )
     refused = answer(question, [hit("port", aside, 1, published_at="2023-03-06")])
     assert refused.short_answer is None and not refused.sentences
+    # A sentence before the figure that opens with the name is another topic, not its scope.
+    before = (
+        "Norvik, as a country of shipbuilders, suits the port authority. "
+        "The port authority already has 2,500 engineers on staff."
+    )
+    staff = answer(
+        "How many engineers does the port authority have in Norvik?", [hit("p", before, 1)]
+    )
+    assert staff.short_answer is None and not staff.sentences
+
+
+def test_a_number_that_counts_another_named_thing_is_no_count() -> None:
+    text = "Acme will hire researchers for its eight research centres in different countries."
+    got = answer("How many researchers will Acme hire?", [hit("acme", text, 1)])
+    assert got.short_answer is None and not got.sentences
+    hired = "Eight researchers will be hired by Acme in different countries."
+    assert (
+        answer("How many researchers will Acme hire?", [hit("acme", hired, 1)]).short_answer
+        == "Eight"
+    )
 
 
 def test_the_date_of_the_clause_that_names_the_asked_thing() -> None:
