@@ -468,6 +468,8 @@ def _slot_values(sentence: str, question: Question, dateline: str = "") -> set[s
         found = quantities(sentence)
         if kind == "amount":
             found = [q for q in found if q.kind in ("money", "percent") or q.scaled]
+            if _MONEY.search(question.text):  # "how much money": a share or count is none
+                found = [q for q in found if q.kind == "money"]
         else:
             found = [
                 q
@@ -656,6 +658,7 @@ def _superseded(text: str, date: DateSpan) -> bool:
     return bool(_SUPERSEDED.search(before))
 
 
+_MONEY = re.compile(r"\bmoney\b", re.IGNORECASE)
 _ASKS_DATE = re.compile(r"\bdates?\b", re.IGNORECASE)
 _SINCE_YEAR = re.compile(r"\bsince\s+((?:19|20)\d\d)\b(?![-–/]|\s+[A-Z])")
 _MONTH_OR_DAY = re.compile(r"\b(?:" + "|".join([*MONTHS, *WEEKDAYS]) + r")\b", re.IGNORECASE)

@@ -136,3 +136,9 @@ def test_since_a_year_says_when_something_started() -> None:
     dated = analyse("What is the release date of Tidewatch?")
     assert slot_values("Tidewatch has been in the works since 2014.", dated) == set()
     assert slot_values("Acme began investing in Ostland in 2019.", asked) == set()
+
+
+def test_how_much_money_is_answered_by_money_only() -> None:
+    asked = analyse("How much money does Acme make?")
+    assert slot_values("Acme reported a 31% rise in buyers to 8.2 million.", asked) == set()
+    assert slot_values("Acme made $4.5 billion last year.", asked) == {"4.5e+09"}
