@@ -84,6 +84,9 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
             spans = contestants(text, asked) if kind == "person" else list(cand.values)
         spans.sort(
             key=lambda v: (
+                # A place is where the clause says the asked thing is ("a research center
+                # in California, and last year it opened information centers in Europe").
+                -_clause_terms(text, text.find(v), asked) if kind == "place" else 0,
                 _distance(text, text.find(v), asked, len(v), clauses=False),
                 text.find(v),
             )
@@ -133,6 +136,22 @@ def _distance(
     own = _clause(text, at)
     shares = any(counts[w] == 1 and w in named and _clause(text, p) == own for p, w in hits)
     return (0 if shares or not named or not clauses else 1, len(text[lo:hi].split()))
+
+
+def _clause_terms(text: str, at: int, asked: Question) -> int:
+    """How many of the question's words (names aside) the clause at position `at` uses."""
+    if at < 0:
+        return 0
+    own = _clause(text, at)
+    names = {stem(w) for w in asked.entities}
+    return len(
+        {
+            stem(m.group().strip(".,").casefold())
+            for m in _TOKEN.finditer(text)
+            if _clause(text, m.start()) == own
+        }
+        & (asked.stems - names)
+    )
 
 
 _CLAUSE_BREAK = re.compile(r"[,;—–]|\s-\s")

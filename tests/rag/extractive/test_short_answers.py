@@ -307,3 +307,14 @@ def test_how_much_a_figure_changed_is_the_change_not_the_level() -> None:
         answer("How much did Acme shares close at on Tuesday?", [hit("a", text, 1)]).short_answer
         == "$42.10"
     )
+
+
+def test_a_place_is_the_one_whose_clause_says_the_asked_thing() -> None:
+    text = (
+        "Acme runs a design studio in Norvik, and last year Acme opened sales offices in "
+        "Ostland and Japan."
+    )
+    sales = answer("Where did Acme open sales offices last year?", [hit("acme", text, 1)])
+    assert sales.short_answer == "Ostland"
+    studio = answer("Where did Acme run a design studio last year?", [hit("acme", text, 1)])
+    assert studio.short_answer == "Norvik"
