@@ -18,6 +18,7 @@ import typer
 
 if TYPE_CHECKING:
     from newsrag.evals.gate import Snapshot
+    from newsrag.evals.judge import JudgeSettings
     from newsrag.evals.report import Report
     from newsrag.evals.runner import QuestionRun
     from newsrag.index import Embedder
@@ -111,6 +112,7 @@ def eval_command(
     if mode not in MODES:
         raise fail(f"--mode must be one of {', '.join(MODES)}", 2)
     settings = settings_from(k=k)
+    judge_settings()  # a bad RAG_EVAL_JUDGE_* value fails here, not after the runs
     if sets is not None:
         from newsrag.evals.cli_suite import suite_command
 
@@ -238,10 +240,18 @@ def _quiet() -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext()
 
 
-def _judge(runs: Sequence[QuestionRun]) -> dict[str, float | None] | None:
-    from newsrag.evals.judge import JudgeSettings, judge_from_settings, judge_runs
+def judge_settings() -> JudgeSettings:
+    """RAG_EVAL_JUDGE_* read once; a bad value ends `rag eval` with one line before any run."""
+    from newsrag.evals.judge import JudgeSettings
+    from newsrag.rag.cli_common import load_settings
 
-    judge = judge_from_settings(JudgeSettings())
+    return load_settings(JudgeSettings, "RAG_EVAL_JUDGE_")
+
+
+def _judge(runs: Sequence[QuestionRun]) -> dict[str, float | None] | None:
+    from newsrag.evals.judge import judge_from_settings, judge_runs
+
+    judge = judge_from_settings(judge_settings())
     return judge_runs(runs, judge) if judge is not None else None
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +16,8 @@ from rich.markup import escape
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
     from newsrag.index import Embedder
     from newsrag.rag.settings import Settings
 
@@ -34,22 +36,31 @@ def settings_from(index_dir: Path | None = None, **overrides: Any) -> Settings:
     A bad value (RAG_K=0, RAG_CORS_ORIGINS that is not JSON) ends the command with one line
     naming the variable, never a traceback.
     """
-    from pydantic import ValidationError
-    from pydantic_settings import SettingsError
-
     from newsrag.rag.settings import Settings
 
     values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if index_dir is not None:
         values["index_dir"] = index_dir
+    return load_settings(Settings, "RAG_", **values)
+
+
+_S = TypeVar("_S", bound="BaseSettings")
+
+
+def load_settings(kind: type[_S], prefix: str, **values: Any) -> _S:
+    """`kind` from the environment (variables `prefix` + field name); a bad value ends the
+    command with one line naming the variable, never a traceback."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
     try:
-        return Settings(**values)
+        return kind(**values)
     except ValidationError as exc:
-        problems = [_setting_problem(e, Settings) for e in exc.errors()]
+        problems = [_setting_problem(e, kind, prefix) for e in exc.errors()]
         raise fail("invalid settings: " + "; ".join(problems)) from None
     except SettingsError as exc:  # a list or object variable that is not JSON
         field = _QUOTED.search(str(exc))
-        name = f"RAG_{field.group(1).upper()}" if field else "a RAG_* variable"
+        name = f"{prefix}{field.group(1).upper()}" if field else f"a {prefix}* variable"
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
         raise fail(f"invalid settings: {name} cannot be read as JSON{cause}") from None
 
@@ -57,10 +68,10 @@ def settings_from(index_dir: Path | None = None, **overrides: Any) -> Settings:
 _QUOTED = re.compile(r'field "(\w+)"')
 
 
-def _setting_problem(error: Any, settings: type[Settings]) -> str:
+def _setting_problem(error: Any, settings: type[BaseSettings], prefix: str) -> str:
     """`RAG_K=0: Input should be ...` for one pydantic error (secrets' values left out)."""
     field = str(error["loc"][0]) if error["loc"] else ""
-    name = f"RAG_{field.upper()}" if field in settings.model_fields else field or "settings"
+    name = f"{prefix}{field.upper()}" if field in settings.model_fields else field or "settings"
     secret = "key" in field
     shown = "" if secret or "input" not in error else f"={error['input']}"
     return f"{name}{shown}: {error['msg']}"

@@ -185,3 +185,13 @@ def test_naive_double_mode_serves_the_test_double_and_labels_the_report(run: Eva
     # gate refused before calling it; either way the pipeline ran in LLM mode.
     assert fine["mode"] in ("llm", "extractive") and fine["answerable"] is True
     assert report["questions"][1]["answerable"] is False  # bread: nothing relevant
+
+
+def test_a_bad_judge_setting_ends_eval_with_one_line_before_any_run(
+    workdir: Path, run: EvalRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_EVAL_JUDGE_TIMEOUT_S", "soon")
+    code, output = run()
+    assert code == 1
+    assert "RAG_EVAL_JUDGE_TIMEOUT_S=soon: Input should be a valid number" in output
+    assert "Traceback" not in output and not (workdir / "out" / "report.json").exists()
