@@ -32,6 +32,7 @@ from newsrag.rag.lexicon import (
     DETERMINERS,
     EVENT_NOUNS,
     FUNCTION_WORDS,
+    HOW_ADVERBS,
     IRREGULAR_PAST,
     MONTHS,
     NAMED_LIKE_PEOPLE,
@@ -44,6 +45,7 @@ from newsrag.rag.lexicon import (
     STOPWORDS,
     TITLE_WORDS,
     WEEKDAYS,
+    WH_WORDS,
     event_family,
 )
 
@@ -299,7 +301,14 @@ def question_parts(question: str) -> list[str]:
     return [f"{head.rstrip('?')}?", f"{tail[0].upper()}{tail[1:].rstrip('?')}?"]
 
 
-_WH = r"(?:who|whom|whose|what|which|when|where|why|how(?:\s+(?:much|many|long|old))?)"
+# A wh-word, "how" with its adverb ("how much", "how long"): lexicon.WH_WORDS, HOW_ADVERBS.
+_WH = (
+    r"(?:"
+    + "|".join(sorted(WH_WORDS - HOW_ADVERBS - {"how"}))
+    + r"|how(?:\s+(?:"
+    + "|".join(sorted(HOW_ADVERBS))
+    + r"))?)"
+)
 # "When and where was ...": two wh-words sharing one clause.
 _WH_AND_WH = re.compile(rf"^({_WH})\s+and\s+({_WH})\s+", re.IGNORECASE)
 _WH_START = re.compile(rf"^{_WH}\b", re.IGNORECASE)
