@@ -134,6 +134,12 @@ ROLE_QUALIFIERS = frozenset(
     """video music art casting creative assistant associate deputy stage photography
     technical design fashion marketing second-unit""".split()  # noqa: SIM905
 )
+# Titles of whoever heads an organisation: bodies name that office differently (a league's
+# "commissioner", a Japanese company's "president", a board's "chairman"), so when no passage
+# gives the asked one, another of these held of the same body answers "who is the X of Y".
+HEAD_TITLES = frozenset(
+    """president ceo chairman chairwoman chairperson commissioner""".split()  # noqa: SIM905
+)
 # Events held before or beside a named event, under its name: "the Draft Combine" is not "the
 # Draft", "World Cup qualifiers" are not the World Cup.
 EVENT_PARTS = frozenset(
@@ -375,6 +381,7 @@ __all__ = [
     "EVENT_PARTS",
     "FUNCTION_WORDS",
     "HAVE_FORMS",
+    "HEAD_TITLES",
     "HOW_ADVERBS",
     "IRREGULAR_PAST",
     "KIND_NOUNS",

@@ -184,6 +184,11 @@ class ExtractiveAnswerer:
             ranked = self.rank(question, hits, vectors, asked)
         passing = [c for c in ranked if self.answers(asked, c)]
         if not passing:
+            # No passage gives the asked head title: another head title of the same body
+            # stands for it ("Roger Goodell ... NFL Commissioner" for "president of the NFL").
+            titled = [replace(c, relates=True, coverage=1.0) for c in ranked if c.head_title]
+            passing = [c for c in titled if self.answers(asked, c)]
+        if not passing:
             return self._refusal(asked, ranked, hits)
         best, value = vote(asked, passing)
         if best is not passing[0]:

@@ -25,6 +25,7 @@ from newsrag.rag.facts import content_stems, entity_words, named_spans, stem, te
 from newsrag.rag.facts import values as values_in
 from newsrag.rag.lexicon import (
     DEMONYM_ENDINGS,
+    HEAD_TITLES,
     HOW_ADVERBS,
     META_WORDS,
     SCALE_WORDS,
@@ -82,6 +83,7 @@ class Candidate:
     past: bool = False  # it gives the asked role as a past one ("the former CEO")
     relates: bool = True  # it states the verb asked ("directed"), or a related word
     ordinal: Status = "unknown"  # whether it is about the asked one of a series ("season 4")
+    head_title: bool = False  # it gives another head title of the asked body ("commissioner")
 
     @property
     def constrained_ok(self) -> bool:
@@ -343,7 +345,17 @@ class Scorer:
             )
             and (not asked.contest or states_result(sentence.text))
             and (asked.role_of is None or holds_role_of(sentence.text, *asked.role_of, asked.text)),
+            head_title=self._head_title(sentence.text),
         )
+
+    def _head_title(self, text: str) -> bool:
+        """Whether `text` gives the asked body's head under another title than the asked one
+        ("NFL Commissioner" for "the president of the NFL"; lexicon.HEAD_TITLES)."""
+        role_of = self.asked.role_of
+        if role_of is None or role_of[0].casefold() not in HEAD_TITLES:
+            return False
+        others = HEAD_TITLES - {role_of[0].casefold()}
+        return any(holds_role_of(text, title, role_of[1], self.asked.text) for title in others)
 
     def _in_scope(self, text: str) -> bool:
         """Whether `text` itself names each place the question scopes its figure to.

@@ -318,3 +318,17 @@ def test_a_place_is_the_one_whose_clause_says_the_asked_thing() -> None:
     assert sales.short_answer == "Ostland"
     studio = answer("Where did Acme run a design studio last year?", [hit("acme", text, 1)])
     assert studio.short_answer == "Norvik"
+
+
+def test_another_head_title_of_the_body_answers_only_when_the_asked_one_is_absent() -> None:
+    question = "Who is the president of the Harbour League?"
+    league = "Mara Quist is the commissioner of the Harbour League."
+    got = answer(question, [hit("a", league, 1)])
+    assert got.short_answer == "Mara Quist"
+    # The asked title, when a passage gives it, wins over another title.
+    named = "Ole Brandt is the president of the Harbour League, the league said."
+    both = answer(question, [hit("a", league, 1), hit("b", named, 2)])
+    assert both.short_answer == "Ole Brandt" and not both.conflict
+    # A head title of another body is no answer ("the Harbour Players Union").
+    union = "Mara Quist is the commissioner of the Harbour League Players Union."
+    assert answer(question, [hit("c", union, 1)]).short_answer is None
