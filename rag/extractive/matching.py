@@ -52,10 +52,19 @@ class TermMatcher:
         return found
 
     def prepare(self, texts: list[str]) -> None:
-        """Embed the words of `texts` (and the question's) in one batch, before scoring them."""
-        words = set(self.terms.values())
+        """Embed, in one batch before scoring, the words `credits` will compare in `texts`.
+
+        Only texts lacking a question term compare words (each costs a model run): the
+        question's missing terms and the text's words. What `related` or `same` ask beyond
+        those is embedded when asked.
+        """
+        words: set[str] = set()
         for text in texts:
-            words.update(self._present(text).values())
+            present = self._present(text)
+            missing = [self.terms[t] for t in self.terms if t not in present]
+            if missing and present:
+                words.update(missing)
+                words.update(present.values())
         self.vectors.embed(sorted(words))
 
     def credits(self, text: str) -> dict[str, float]:
