@@ -43,12 +43,20 @@ class TermMatcher:
         self.vectors = vectors
         self.terms = question_terms  # stem -> surface word
         self._words: dict[str, dict[str, str]] = {}  # text -> stem_words(text)
+        self._vectors: dict[str, np.ndarray] = {}  # text -> its words' vectors, (p, dim)
 
     def _present(self, text: str) -> dict[str, str]:
         """stem_words(text), split once per text (credits and related ask for the same ones)."""
         found = self._words.get(text)
         if found is None:
             found = self._words[text] = stem_words(text)
+        return found
+
+    def _have(self, text: str) -> np.ndarray:
+        """The vectors of the words of `text` (credits and related compare the same ones)."""
+        found = self._vectors.get(text)
+        if found is None:
+            found = self._vectors[text] = self.vectors.embed(list(self._present(text).values()))
         return found
 
     def prepare(self, texts: list[str]) -> None:
@@ -75,7 +83,7 @@ class TermMatcher:
         if not missing or not present:
             return credits | {t: 0.0 for t in missing}
         wanted = self.vectors.embed([self.terms[t] for t in missing])  # (m, dim)
-        have = self.vectors.embed(list(present.values()))  # (p, dim)
+        have = self._have(text)  # (p, dim)
         best = (wanted @ have.T).max(axis=1)  # (m,)
         for term, cosine in zip(missing, best, strict=True):
             credits[term] = SYNONYM_CREDIT if cosine >= SYNONYM else 0.0
@@ -89,7 +97,7 @@ class TermMatcher:
         if not present:
             return False
         wanted = self.vectors.embed([word])[0]
-        have = self.vectors.embed(list(present.values()))
+        have = self._have(text)
         return float((have @ wanted).max()) >= RELATED
 
     def same(self, a: str, b: str) -> bool:
