@@ -95,6 +95,8 @@ class GatedEmbedder:
         self.name = inner.name
         self.dim = inner.dim
         self.max_tokens = inner.max_tokens
+        # The gate changes no vector: where the model's queries are its passages, so are ours.
+        self.queries_are_passages = bool(getattr(inner, "queries_are_passages", False))
         self.gate = gate
         self.priority = priority
         self.batch = batch

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -183,6 +185,17 @@ class OnnxEmbedder:
         # how many run at once.
         runner_threads = 1 if backend in BATCH_DEPENDENT else threads
         self._runner = load_runner(model_file, backend, runner_threads)
+        self._pool: ThreadPoolExecutor | None = None  # those side-by-side runs, started once
+        self._pool_lock = threading.Lock()
+
+    @property
+    def queries_are_passages(self) -> bool:
+        """Whether a query's vector is bit for bit its vector as a passage, in any batch.
+
+        True when texts run one at a time (BATCH_DEPENDENT): queries are embedded as passages
+        (no prompt) and no other text shares the run. A cache may then keep one vector for both.
+        """
+        return self.backend in BATCH_DEPENDENT
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text with [CLS]/[SEP] included, never truncated."""
@@ -195,8 +208,17 @@ class OnnxEmbedder:
         ids = self._pieces.ids(texts)
         if self.backend in BATCH_DEPENDENT:
             workers = self._threads or available_cpus()
-            return encode(self._runner, ids, 1, workers=workers)
+            return encode(self._runner, ids, 1, workers=workers, pool=self._workers(workers))
         return encode(self._runner, ids, self.batch_size)  # (n, dim)
+
+    def _workers(self, workers: int) -> ThreadPoolExecutor | None:
+        """The threads one-text runs share, started on first use (None for one worker)."""
+        if workers <= 1:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="embed")
+            return self._pool
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32: several queries in one call (embedded as passages are, no prompt)."""

@@ -191,7 +191,8 @@ class _Flight:
 class CachedEmbedder:
     """An Embedder that answers from its caches and asks `inner` only for what is missing.
 
-    Passages and queries are cached apart (a model may embed them differently). Missing
+    Passages and queries are cached apart (a model may embed them differently), unless the
+    embedder says its queries are passages (`queries_are_passages`). Missing
     texts of one call go to `inner` in one call, each text once; a text another thread is
     embedding right now is waited for, not embedded again (concurrent HTTP answers over the
     same passages would otherwise each embed it behind the model gate).
@@ -213,6 +214,10 @@ class CachedEmbedder:
         self.max_tokens = inner.max_tokens
         self.cache = cache if cache is not None else VectorCache()
         self.disk = disk
+        # An answer embeds its question twice, as the query retrieval searches with and as the
+        # text its sentences are compared to: one vector, where the embedder makes them equal.
+        shared = bool(getattr(inner, "queries_are_passages", False))
+        self._query_kind: Kind = "passage" if shared else "query"
         self._flights: dict[tuple[Kind, str], _Flight] = {}
         self._flights_lock = threading.Lock()
 
@@ -226,11 +231,11 @@ class CachedEmbedder:
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """(n, dim) float32, row i the vector of query i."""
-        return self._embed("query", texts)
+        return self._embed(self._query_kind, texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         """(dim,) float32 L2-normalised."""
-        return self._embed("query", [text])[0]
+        return self._embed(self._query_kind, [text])[0]
 
     def _embed(self, kind: Kind, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import beir, common, peers, scale
+from bench import beir, common, peers, same_answers, scale
 from bench import ingest as bench_ingest
 from newsrag.index import SentenceTransformerEmbedder
 
@@ -187,3 +187,26 @@ def test_clients_verdict_tells_explained_markers_from_bare_ones() -> None:
     assert bare == {"markers": [1, 2], "explained": []}
     block = "It rose [1]. It fell [2].\n\nSources:\n- [1] Title — Wire, undated"
     assert clients.verdict(block) == {"markers": [1, 2], "explained": [1]}
+
+
+def _eval_run(root: Path, answer: str, latency: float) -> Path:
+    """An eval output folder with one set whose one question answered `answer`."""
+    question = {"id": "q1", "answer": answer, "passed": True, "latency_ms": latency}
+    metrics = {"overall": {"answer_accuracy": 1.0, "latency_p50_ms": latency}}
+    (root / "news").mkdir(parents=True)
+    report = {"metrics": metrics, "questions": [question]}
+    (root / "news" / "report.json").write_text(json.dumps(report))
+    return root
+
+
+def test_same_answers_ignores_latency_and_reports_any_other_difference(tmp_path: Path) -> None:
+    before = _eval_run(tmp_path / "a", "Olga Tokarczuk [1].", 120.0)
+    faster = _eval_run(tmp_path / "b", "Olga Tokarczuk [1].", 40.0)
+    other = _eval_run(tmp_path / "c", "Peter Handke [1].", 40.0)
+    same = same_answers.compare(before, faster)
+    assert same["same"] and same["sets"]["news"]["latency_p50_p95_ms"]["after"] == [40.0, None]
+    changed = same_answers.compare(before, other)
+    assert not changed["same"]
+    assert changed["sets"]["news"]["differences"] == [
+        "q1 answer: 'Olga Tokarczuk [1].' -> 'Peter Handke [1].'"
+    ]

@@ -109,6 +109,7 @@ class ExtractiveAnswerer:
             f"{s.chunk.title}. {s.text}" if _REFERS_BACK.match(s.text) else s.text
             for s, _ in pool.values()
         ]
+        vectors.embed([question, *texts, *titled])  # one model call for both lists below
         similarities = np.maximum(
             vectors.similarity(question, texts), vectors.similarity(question, titled)
         )

@@ -43,6 +43,7 @@ class TermMatcher:
         self.vectors = vectors
         self.terms = question_terms  # stem -> surface word
         self._words: dict[str, dict[str, str]] = {}  # text -> stem_words(text)
+        self._vectors: dict[str, np.ndarray] = {}  # text -> its words' vectors, (p, dim)
 
     def _present(self, text: str) -> dict[str, str]:
         """stem_words(text), split once per text (credits and related ask for the same ones)."""
@@ -51,11 +52,27 @@ class TermMatcher:
             found = self._words[text] = stem_words(text)
         return found
 
+    def _have(self, text: str) -> np.ndarray:
+        """The vectors of the words of `text` (credits and related compare the same ones)."""
+        found = self._vectors.get(text)
+        if found is None:
+            found = self._vectors[text] = self.vectors.embed(list(self._present(text).values()))
+        return found
+
     def prepare(self, texts: list[str]) -> None:
-        """Embed the words of `texts` (and the question's) in one batch, before scoring them."""
-        words = set(self.terms.values())
+        """Embed, in one batch before scoring, the words `credits` will compare in `texts`.
+
+        Only texts lacking a question term compare words (each costs a model run): the
+        question's missing terms and the text's words. What `related` or `same` ask beyond
+        those is embedded when asked.
+        """
+        words: set[str] = set()
         for text in texts:
-            words.update(self._present(text).values())
+            present = self._present(text)
+            missing = [self.terms[t] for t in self.terms if t not in present]
+            if missing and present:
+                words.update(missing)
+                words.update(present.values())
         self.vectors.embed(sorted(words))
 
     def credits(self, text: str) -> dict[str, float]:
@@ -66,7 +83,7 @@ class TermMatcher:
         if not missing or not present:
             return credits | {t: 0.0 for t in missing}
         wanted = self.vectors.embed([self.terms[t] for t in missing])  # (m, dim)
-        have = self.vectors.embed(list(present.values()))  # (p, dim)
+        have = self._have(text)  # (p, dim)
         best = (wanted @ have.T).max(axis=1)  # (m,)
         for term, cosine in zip(missing, best, strict=True):
             credits[term] = SYNONYM_CREDIT if cosine >= SYNONYM else 0.0
@@ -80,7 +97,7 @@ class TermMatcher:
         if not present:
             return False
         wanted = self.vectors.embed([word])[0]
-        have = self.vectors.embed(list(present.values()))
+        have = self._have(text)
         return float((have @ wanted).max()) >= RELATED
 
     def same(self, a: str, b: str) -> bool:

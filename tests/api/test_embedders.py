@@ -23,6 +23,7 @@ class CountingEmbedder:
         self.name, self.dim, self.max_tokens = inner.name, inner.dim, inner.max_tokens
         self.passages = 0
         self.queries = 0
+        self.queries_are_passages = False
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.inner.count_tokens(texts)
@@ -53,6 +54,19 @@ def test_cached_vectors_equal_the_model_and_skip_it(embedder: SentenceTransforme
     query = gated.embed_query("who invests?")
     assert np.array_equal(gated.embed_query("who invests?"), query) and counting.queries == 1
     assert gated.embed_passages([]).shape == (0, embedder.dim)
+
+
+def test_a_question_embedded_as_query_and_passage_runs_once_through_the_gate(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    counting = CountingEmbedder(embedder)
+    counting.queries_are_passages = getattr(embedder, "queries_are_passages", False)
+    assert counting.queries_are_passages  # the session embedder is onnx-int8
+    gated = CachedEmbedder(GatedEmbedder(counting, EmbedGate(), priority=True))
+    query = gated.embed_query("who invests?")
+    passage = gated.embed_passages(["who invests?"])[0]
+    assert counting.queries + counting.passages == 1
+    np.testing.assert_array_equal(query, passage)
 
 
 def test_cache_is_bounded(embedder: SentenceTransformerEmbedder) -> None:

@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,38 @@ def test_vectors_are_bit_identical_to_the_sentence_transformers_tokenised_path(
         reference = encode(load_runner(path, backend), ids, embedder.batch_size)
     np.testing.assert_array_equal(embedder.embed_passages(TEXTS), reference)
     np.testing.assert_array_equal(embedder.embed_query(TEXTS[0]), reference[0])
+
+
+def test_one_text_runs_on_the_caller_and_batches_on_the_embedders_own_threads(
+    embedder: OnnxEmbedder,
+) -> None:
+    ids = embedder._pieces.ids(TEXTS)
+    ran_on: list[str] = []
+
+    def runner(feeds: dict[str, np.ndarray]) -> np.ndarray:
+        ran_on.append(threading.current_thread().name)
+        return embedder._runner(feeds)
+
+    alone = encode(runner, ids[:1], 1, workers=2)
+    assert ran_on == [threading.current_thread().name]
+    with ThreadPoolExecutor(2, thread_name_prefix="mine") as pool:
+        pooled = encode(runner, ids, 1, workers=2, pool=pool)
+    assert all(name.startswith("mine") for name in ran_on[1:]) and len(ran_on) == 1 + len(ids)
+    np.testing.assert_array_equal(pooled, encode(embedder._runner, ids, 1, workers=2))
+    np.testing.assert_array_equal(alone[0], pooled[0])
+    embedder.embed_passages(TEXTS)  # the embedder's threads start once, then are reused
+    started = threading.active_count()
+    for _ in range(3):
+        embedder.embed_passages(TEXTS)
+    assert threading.active_count() == started
+
+
+def test_int8_queries_are_passages_bit_for_bit(embedder: OnnxEmbedder) -> None:
+    assert embedder.backend == "onnx-int8" and embedder.queries_are_passages
+    np.testing.assert_array_equal(
+        embedder.embed_query(TEXTS[1]), embedder.embed_passages([TEXTS[0], TEXTS[1]])[1]
+    )
+    assert not create_embedder(backend="onnx").queries_are_passages  # batches pad: not equal
 
 
 def _no_export(target: Path) -> None:

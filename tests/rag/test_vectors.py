@@ -61,6 +61,22 @@ def test_queries_and_passages_are_cached_apart() -> None:
     assert cached.embed_passages([]).shape == (0, 8)
 
 
+class SharedKindsEmbedder(CountingEmbedder):
+    """Its queries are passages, bit for bit (as onnx-int8's one-text runs)."""
+
+    queries_are_passages = True
+
+
+def test_queries_share_passage_vectors_when_the_embedder_says_they_are_equal() -> None:
+    embedder = SharedKindsEmbedder()
+    cached = CachedEmbedder(embedder)
+    query = cached.embed_query("alpha")  # retrieval's question ...
+    passages = cached.embed_passages(["alpha", "beta"])  # ... compared to the sentences
+    cached.embed_queries(["beta", "gamma"])
+    assert embedder.seen == ["alpha", "beta", "gamma"]
+    np.testing.assert_array_equal(query, passages[0])
+
+
 def test_cached_vectors_equal_the_models() -> None:
     embedder = CountingEmbedder()
     cached = CachedEmbedder(embedder)

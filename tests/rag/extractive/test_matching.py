@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from newsrag.index import IndexStore, SentenceTransformerEmbedder
 from newsrag.rag.extractive.answerer import ExtractiveAnswerer
 from newsrag.rag.extractive.matching import TermMatcher, stem_words
+from newsrag.rag.facts import stem
 from newsrag.rag.questions import analyse, counted_words, person_names
 from newsrag.rag.retrieval import HybridRetriever
 from newsrag.rag.support import SentenceVectors
@@ -84,6 +86,36 @@ def test_synonyms_get_credit_and_unrelated_words_none(
     assert matcher.related("budget", "it spent $3 billion") and not matcher.related(
         "profit", "shares closed lower"
     )
+
+
+class RecordingVectors(SentenceVectors):
+    """SentenceVectors that records each batch it is asked for."""
+
+    def __init__(self, embedder: SentenceTransformerEmbedder) -> None:
+        super().__init__(embedder)
+        self.batches: list[list[str]] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        return super().embed(texts)
+
+
+def test_prepare_embeds_only_the_words_credits_compare(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    question = stem_words("How big was the penalty handed to Kestrel?")
+    whole = "Kestrel was handed a big penalty, paid in May."  # every question term: none compared
+    lacking = "Kestrel Air was fined $12 million."  # no "penalty": its words are compared
+    vectors = RecordingVectors(embedder)
+    matcher = TermMatcher(vectors, question)
+    matcher.prepare([whole, lacking, "   "])
+    missing = {question[t] for t in question if t not in stem_words(lacking)}
+    assert vectors.batches == [sorted(missing | set(stem_words(lacking).values()))]
+    assert "paid" not in vectors.batches[0] and "penalty" in vectors.batches[0]
+    unprepared = TermMatcher(SentenceVectors(embedder), question)
+    for text in (whole, lacking):  # the same credits as without preparing
+        assert matcher.credits(text) == unprepared.credits(text)
+    assert matcher.credits(lacking)[stem("penalty")] > 0  # fined ~ penalty
 
 
 def test_refuses_when_the_measure_asked_is_not_in_the_articles(
