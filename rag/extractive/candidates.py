@@ -110,10 +110,14 @@ class Candidate:
 
 
 def term_weights(asked: Question, sentences: list[str]) -> dict[str, float]:
-    """IDF of the question's terms over the candidate sentences: rare terms say more."""
+    """IDF of the question's terms over the candidate sentences: rare terms say more.
+
+    In sorted order, so sums over the weights add in one order whatever the hash seed (the
+    same scores to the last bit in every process).
+    """
     n = len(sentences)
     bags = [content_stems(s) for s in sentences]
-    return {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in asked.stems}
+    return {t: math.log(1 + n / (1 + sum(t in b for b in bags))) for t in sorted(asked.stems)}
 
 
 def bridged(asked: Question) -> bool:
