@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from newsrag.index.tables import TABLES_DIR
 
 if TYPE_CHECKING:
     from newsrag.index.embedding import Embedder
+    from newsrag.index.sparse import _Columns
     from newsrag.index.store import Manifest, Segment, SegmentEntry
 
 ChunkFilter = Callable[[Chunk], bool]
@@ -402,40 +403,37 @@ def merge_postings(
 ) -> _Merged:
     """One BM25 column index over the live rows of `parts` (store, row->global, live), scored
     with the statistics of those rows (`n_docs` live chunks of average length `avgdl`, each
-    term's live document frequency). Linear in the postings: they are placed by a counting
-    pass, as a counting sort does; the largest vocabulary is taken over as it is."""
+    term's live document frequency).
+
+    Linear in the postings and with scratch memory bounded by MERGE_BLOCK: a first pass counts
+    each column's live postings, a second places them by those counts (a counting sort), block
+    by block. The largest vocabulary is taken over as it is."""
     all_columns = []
     for store, _, _ in parts:
-        assert store.columns is not None
+        assert store.columns is not None and store.columns.tf is not None
         all_columns.append(store.columns)
     order = sorted(range(len(parts)), key=lambda p: -len(all_columns[p].vocab))
     vocab: dict[str, int] = {}
-    # per part: part column, global column of each part column, global row, tf, doclen of
-    # each live posting (grouped by part column, as the part stores them)
-    entries: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    colmaps = {}  # part -> (part term id -> global term id)
     for p in order:
-        columns, gmap, live = all_columns[p], parts[p][1], parts[p][2]
-        assert columns.tf is not None and columns.doclen is not None
-        n_cols = len(columns.indptr) - 1  # bm25s gives its vocabulary's "" no column
-        n_vocab = len(columns.vocab)
+        columns = all_columns[p]
+        n_vocab = len(columns.vocab)  # bm25s gives its vocabulary's "" no column
         if not vocab:
             vocab = dict(columns.vocab)
-            colmap = np.arange(n_vocab, dtype=np.int64)  # part term id -> global term id
+            colmaps[p] = np.arange(n_vocab, dtype=np.int64)
         else:
-            colmap = np.empty(n_vocab, dtype=np.int64)
+            colmaps[p] = np.empty(n_vocab, dtype=np.int64)
             own = np.fromiter(columns.vocab.values(), np.int64, n_vocab)
-            colmap[own] = [vocab.setdefault(t, len(vocab)) for t in columns.vocab]
-        column_of = np.repeat(np.arange(n_cols), np.diff(columns.indptr))  # (nnz,)
-        rows = columns.indices.astype(np.int64, copy=False)
-        alive = live[rows]
-        rows = rows[alive]
-        entries.append(
-            (column_of[alive], colmap, gmap[rows], columns.tf[alive], columns.doclen[rows])
-        )
+            colmaps[p][own] = [vocab.setdefault(t, len(vocab)) for t in columns.vocab]
     n_terms = len(vocab)
     df = np.zeros(n_terms, dtype=np.int64)  # live chunks holding each term
-    for local, colmap, _, _, _ in entries:
-        df += np.bincount(colmap[local], minlength=n_terms)
+    per_column = {}  # part -> live postings of each of its columns
+    for p in order:
+        counts = np.zeros(len(colmaps[p]), dtype=np.int64)
+        for _, _, _, local in _live_blocks(all_columns[p], parts[p][2]):
+            counts += np.bincount(local, minlength=len(counts))
+        df[colmaps[p]] += counts  # a colmap is one-to-one
+        per_column[p] = counts
     indptr = np.zeros(n_terms + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
     # idf as bm25s computes it: in float64 (math.log, term by term), stored as float32
@@ -445,17 +443,39 @@ def merge_postings(
     nnz = int(indptr[-1])
     out_rows = np.empty(nnz, dtype=np.int32 if n_docs < 2**31 else np.int64)
     out_data = np.empty(nnz, dtype=np.float32)
-    cursor = indptr[:-1].copy()  # next free slot of each global column
-    for local, colmap, grows, tf, doclen in entries:
-        per_column = np.bincount(local, minlength=len(colmap))  # live postings per column
-        first = np.cumsum(per_column) - per_column
-        column = colmap[local]
-        place = cursor[column] + (np.arange(len(local)) - first[local])
-        tfc = tf / (k1 * ((1 - b) + b * doclen / avgdl) + tf)  # float64, as bm25s
-        out_rows[place] = grows
-        out_data[place] = (idf[column] * tfc).astype(np.float32)
-        cursor[colmap] += per_column  # colmap is one-to-one
+    cursor = indptr[:-1].copy()  # where each global column's next part starts
+    for p in order:
+        columns, gmap, colmap = all_columns[p], parts[p][1], colmaps[p]
+        assert columns.tf is not None and columns.doclen is not None
+        first = np.cumsum(per_column[p]) - per_column[p]  # a column's first live posting
+        seen = 0  # live postings of this part placed so far
+        for start, stop, alive, local in _live_blocks(columns, parts[p][2]):
+            rows, tf = columns.indices[start:stop][alive], columns.tf[start:stop][alive]
+            column = colmap[local]
+            place = cursor[column] + (seen + np.arange(len(local)) - first[local])
+            seen += len(local)
+            doclen = columns.doclen[rows]
+            tfc = tf / (k1 * ((1 - b) + b * doclen / avgdl) + tf)  # float64, as bm25s
+            out_rows[place] = gmap[rows]
+            out_data[place] = (idf[column] * tfc).astype(np.float32)
+        cursor[colmap] += per_column[p]
     return _Merged(vocab, indptr, out_rows, out_data)
+
+
+MERGE_BLOCK = 1 << 20  # postings merge_postings handles at once
+
+
+def _live_blocks(
+    columns: _Columns, live: np.ndarray
+) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """The postings of a segment's BM25 columns in blocks of MERGE_BLOCK: (start, stop, which
+    of the block's postings are of live rows, the column of each of those)."""
+    indptr, indices = columns.indptr, columns.indices
+    for start in range(0, len(indices), MERGE_BLOCK):
+        stop = min(start + MERGE_BLOCK, len(indices))
+        alive = live[indices[start:stop]]
+        local = np.searchsorted(indptr, np.arange(start, stop), side="right") - 1
+        yield start, stop, alive, local[alive]
 
 
 def segment_files(manifest: Manifest, entry: SegmentEntry) -> dict[str, str]:

@@ -22,6 +22,7 @@ from newsrag.index import (
     ingest,
     loaders,
     open_index,
+    segments,
     sources,
 )
 from newsrag.index.ingest import compact
@@ -306,3 +307,17 @@ def test_hnsw_segments_are_searched_one_by_one_and_merged(corpus: Path, tmp_path
         kept = store.dense.search(query, 4, where=_even_doc)
         assert kept and all(_even_doc(h.chunk) for h in kept)
         assert "a11" not in {h.chunk.doc_id for h in store.dense.search(query, 40)}
+
+
+def test_bm25_merged_in_small_blocks_scores_as_a_rebuild(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segments, "MERGE_BLOCK", 7)  # many blocks, cut inside columns
+    store = segmented(corpus, tmp_path / "index")
+    ingest([corpus], tmp_path / "rebuilt", HashingEmbedder())
+    rebuilt = open_index(tmp_path / "rebuilt", HashingEmbedder())
+    for query in QUERIES:
+        ours, theirs = store.sparse.scores(query), rebuilt.sparse.scores(query)
+        assert (ours is None) == (theirs is None)
+        if ours is not None and theirs is not None:
+            np.testing.assert_array_equal(ours, theirs)
