@@ -6,11 +6,14 @@ rows replaced or deleted since (tombstones). The segments it keeps are hard-link
 generation directory, so nothing is copied and the commit protocol (index.generations) is
 unchanged: a generation directory is still complete on its own.
 
-Search fans out over the segments and merges their hits. BM25 is scored from each segment's
-raw term frequencies with corpus-wide statistics (live chunks, their average length, each
-term's document frequency over live chunks), with the same float operations bm25s uses for one
-index, so a segmented index scores exactly as a rebuild of the same articles does; chunks are
-ordered as a rebuild orders them (by article id, then position), so ties break alike too.
+Search reads the segments as one index. BM25 is scored from each segment's raw term
+frequencies with corpus-wide statistics (live chunks, their average length, each term's
+document frequency over live chunks), with the same float operations bm25s uses for one
+index, into one column index over the live rows (`merge_postings`), so a segmented index
+scores exactly as a rebuild of the same articles does, at the cost per query of one segment;
+dense search runs FAISS's flat kernel once over the live vectors (flat segments) or fans out
+over the segments' indexes and merges (other kinds). Chunks are ordered as a rebuild orders
+them (by article id, then position), so ties break alike too.
 
 A tiered merge policy (`select_merges`) keeps the number of segments bounded: segments are
 grouped in tiers of size (a factor apart, small ones in the lowest tier); a tier that reaches
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,10 +317,11 @@ class SegmentedBm25:
     term's document frequency over live chunks; query scores add up term by term in query
     order, as Bm25Store does. So the scores equal those of a rebuild bit for bit.
 
-    Those scores depend on nothing but the live rows, so they are computed once, at the first
-    query, into one corpus-wide column-sparse index over global rows (`_Merged`): a query then
-    costs what it costs on one segment (one vectorised pass per query term), whatever the
-    number of segments. Building it is linear in the postings (no sort).
+    Those scores depend on nothing but the live rows, so they are computed once, when the
+    segments are read (before a service swaps the store in), into one corpus-wide column index
+    over global rows (`merged`): a query then costs what it costs on one segment (one
+    vectorised pass per query term), whatever the number of segments. Building it is linear in
+    the postings (no sort) with bounded scratch memory.
     """
 
     def __init__(
@@ -345,14 +348,13 @@ class SegmentedBm25:
         self._k1, self._b = params.get("k1", 1.2), params.get("b", 0.75)
         self._tokenizer = self.parts[0][0].tokenizer if self.parts else None
         self._stem = self.parts[0][0]._stem if self.parts else None
-        self._merged: _Merged | None = None
-        self._lock = threading.Lock()
+        self.merged = merge_postings(self.parts, self.n_docs, self._avgdl, self._k1, self._b)
 
     def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray | None:
         """(n_live,) BM25 score of each live chunk (times `mask`); None when no term is known."""
         if self._tokenizer is None or self._stem is None or not self.n_docs:
             return None
-        merged = self.merged()
+        merged = self.merged
         terms = self._tokenizer.terms(query, self._stem)
         columns = [merged.vocab[t] for t in terms if t in merged.vocab]
         indptr = merged.indptr
@@ -370,18 +372,6 @@ class SegmentedBm25:
     def search(self, query: str, k: int, *, where: ChunkFilter | None = None) -> list[Hit]:
         """Top-k live chunks by BM25 score; chunks sharing no term with the query left out."""
         return filtered_search(self.scores, self.chunks, query, k, where)
-
-    def merged(self) -> _Merged:
-        """The corpus-wide index over live rows, built at the first call (thread-safe)."""
-        merged = self._merged
-        if merged is None:
-            with self._lock:
-                if self._merged is None:
-                    self._merged = merge_postings(
-                        self.parts, self.n_docs, self._avgdl, self._k1, self._b
-                    )
-                merged = self._merged
-        return merged
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,7 +464,10 @@ def _live_blocks(
     for start in range(0, len(indices), MERGE_BLOCK):
         stop = min(start + MERGE_BLOCK, len(indices))
         alive = live[indices[start:stop]]
-        local = np.searchsorted(indptr, np.arange(start, stop), side="right") - 1
+        first = int(np.searchsorted(indptr, start, side="right")) - 1  # column holding `start`
+        last = int(np.searchsorted(indptr, stop - 1, side="right")) - 1
+        bounds = np.clip(indptr[first : last + 2], start, stop)  # the columns' parts in the block
+        local = np.repeat(np.arange(first, last + 1), np.diff(bounds))  # (stop - start,)
         yield start, stop, alive, local[alive]
 
 
