@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -344,35 +345,50 @@ def delete_articles(
     doc_ids = list(doc_ids)
     started = time.perf_counter()
     report = IngestReport()
-    if current_generation(index_dir) is None and pointer_problem(index_dir) is None:
-        # checked before the lock, which would create the directory
-        raise IndexNotFoundError(f"no index at {index_dir}; build one with `rag ingest PATH`")
-    with writer_lock(index_dir):
-        _repair_pointer(index_dir, embedder)
+    with _existing_index(index_dir, embedder):
         base = open_manifest(index_dir, embedder)
-        if _extendable(base[1], IngestOptions(ChunkingParams(**base[1].chunking))):
-            unknown = [d for d in doc_ids if d not in base[1].articles]
-            if unknown:
-                raise KeyError(f"no article with id {', '.join(map(repr, unknown))} in the index")
-            opts = IngestOptions(ChunkingParams(**base[1].chunking), on_step=options.on_step)
+        opts = _own_options(base[1], options)
+        if _extendable(base[1], opts):
+            _check_known(doc_ids, base[1].articles)
             _upsert_segments(index_dir, embedder, opts, base, {}, set(doc_ids), report)
             report.seconds = round(time.perf_counter() - started, 3)
             return report
         previous = open_index(index_dir, embedder)
-        unknown = [d for d in doc_ids if d not in previous.articles]
-        if unknown:
-            raise KeyError(f"no article with id {', '.join(map(repr, unknown))} in the index")
+        _check_known(doc_ids, previous.articles)
         drop = set(doc_ids)
         report.removed = sorted(drop)
         keep = {k: v for k, v in previous.articles.items() if k not in drop}
-        options = IngestOptions(
-            params=ChunkingParams(**previous.manifest.chunking),
-            faiss_kind=previous.manifest.faiss_kind,
-            on_step=options.on_step,
-        )
-        _commit(index_dir, embedder, options, previous, keep, {}, report)
+        opts = _own_options(previous.manifest, options)  # the generation it opened
+        _commit(index_dir, embedder, opts, previous, keep, {}, report)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+@contextlib.contextmanager
+def _existing_index(index_dir: Path, embedder: Embedder) -> Iterator[None]:
+    """Hold the writer lock of the index at `index_dir`, its CURRENT pointer repaired;
+    IndexNotFoundError when there is none (checked before the lock, which would create the
+    directory). What `delete_articles` and `compact`, which need an index, begin with."""
+    if current_generation(index_dir) is None and pointer_problem(index_dir) is None:
+        raise IndexNotFoundError(f"no index at {index_dir}; build one with `rag ingest PATH`")
+    with writer_lock(index_dir):
+        _repair_pointer(index_dir, embedder)
+        yield
+
+
+def _own_options(manifest: Manifest, options: IngestOptions) -> IngestOptions:
+    """Options that keep the index's own chunking and FAISS kind (`options`' step hook)."""
+    return IngestOptions(
+        params=ChunkingParams(**manifest.chunking),
+        faiss_kind=manifest.faiss_kind,
+        on_step=options.on_step,
+    )
+
+
+def _check_known(doc_ids: list[str], articles: Mapping[str, object]) -> None:
+    unknown = [d for d in doc_ids if d not in articles]
+    if unknown:
+        raise KeyError(f"no article with id {', '.join(map(repr, unknown))} in the index")
 
 
 @dataclass(slots=True)
@@ -835,10 +851,7 @@ def compact(
     options = options or IngestOptions()
     started = time.perf_counter()
     report = IngestReport()
-    if current_generation(index_dir) is None and pointer_problem(index_dir) is None:
-        raise IndexNotFoundError(f"no index at {index_dir}; build one with `rag ingest PATH`")
-    with writer_lock(index_dir):
-        _repair_pointer(index_dir, embedder)
+    with _existing_index(index_dir, embedder):
         previous = open_index(index_dir, embedder)
         manifest = previous.manifest
         report.unchanged = sorted(previous.articles)
@@ -846,11 +859,7 @@ def compact(
             report.generation = previous.path.name if previous.path else None
             report.total_chunks, report.segments = len(previous.chunks), 1
         else:
-            opts = IngestOptions(
-                params=ChunkingParams(**manifest.chunking),
-                faiss_kind=manifest.faiss_kind,
-                on_step=options.on_step,
-            )
+            opts = _own_options(manifest, options)
             keep = dict(previous.articles)
             _commit(index_dir, embedder, opts, previous, keep, {}, report, manifest.sources)
     report.seconds = round(time.perf_counter() - started, 3)

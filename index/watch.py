@@ -10,6 +10,7 @@ batched by a debounce window, until a stop event is set.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import threading
@@ -77,6 +78,81 @@ def path_key(path: str | Path) -> str:
     return os.path.normpath(os.path.abspath(path))
 
 
+class PathIndex:
+    """The stored articles of each source file (by path_key), kept in step with the manifest.
+
+    Built once from a manifest (linear in the corpus), then moved to each later manifest by
+    the articles table's runs (index.tables): an article can differ between two manifests only
+    if it is named in a run that one of them holds and the other lacks, so a move costs the
+    rows the commits in between wrote, not the corpus. A manifest without runs (written before
+    them) is read whole.
+    """
+
+    def __init__(self, manifest: Manifest) -> None:
+        self._runs = manifest.runs.get("articles", ())
+        self._key_of: dict[str, str] = {}  # doc id -> path key of its file
+        self._ids: dict[str, set[str]] = {}  # path key -> doc ids
+        for doc_id, entry in manifest.articles.items():
+            if entry.path:
+                self._put(doc_id, path_key(entry.path))
+        self._keys = sorted(self._ids)  # for the files under a removed folder
+        self.rows_read = len(manifest.articles)  # articles looked at so far (tests count)
+
+    def advance(self, manifest: Manifest) -> PathIndex:
+        """This index moved to `manifest` (itself when nothing changed, a new one when the
+        manifest has no runs)."""
+        runs = manifest.runs.get("articles", ())
+        if not runs or not self._runs:
+            return PathIndex(manifest)
+        if runs == self._runs:
+            return self
+        ours = {(r.file, len(r.keys)) for r in self._runs}
+        theirs = {(r.file, len(r.keys)) for r in runs}
+        touched: set[str] = set()
+        for run in (*self._runs, *runs):
+            if ((run.file, len(run.keys)) in ours) != ((run.file, len(run.keys)) in theirs):
+                touched.update(run.keys)
+        for doc_id in touched:
+            old = self._key_of.pop(doc_id, None)
+            if old is not None:
+                self._drop(doc_id, old)
+            entry = manifest.articles.get(doc_id)
+            if entry is not None and entry.path:
+                key = path_key(entry.path)
+                if key not in self._ids:
+                    bisect.insort(self._keys, key)
+                self._put(doc_id, key)
+        self._runs = runs
+        self.rows_read += len(touched)
+        return self
+
+    def ids(self, keys: Iterable[str], folders: Iterable[str] = ()) -> set[str]:
+        """Ids of the articles stored from files `keys` or from any file under `folders`."""
+        found: set[str] = set()
+        for key in keys:
+            found.update(self._ids.get(key, ()))
+        for folder in folders:
+            prefix = folder + os.sep
+            at = bisect.bisect_left(self._keys, prefix)
+            while at < len(self._keys) and self._keys[at].startswith(prefix):
+                found.update(self._ids[self._keys[at]])
+                at += 1
+        return found
+
+    def _put(self, doc_id: str, key: str) -> None:
+        self._key_of[doc_id] = key
+        self._ids.setdefault(key, set()).add(doc_id)
+
+    def _drop(self, doc_id: str, key: str) -> None:
+        ids = self._ids[key]
+        ids.discard(doc_id)
+        if not ids:
+            del self._ids[key]
+            at = bisect.bisect_left(self._keys, key)
+            if at < len(self._keys) and self._keys[at] == key:
+                del self._keys[at]
+
+
 class FolderSync:
     """Applies file changes under `roots` to the index at `index_dir`, one generation a batch."""
 
@@ -101,6 +177,7 @@ class FolderSync:
         self._sleep = sleep
         self._root_keys = [path_key(r) for r in self.roots]
         self._resolved = [path_key(r.resolve()) for r in self.roots]
+        self._paths: PathIndex | None = None  # articles by source file, of the last manifest
 
     def as_given(self, path: Path) -> Path:
         """An event's absolute path under the root as the user named it (as `rag ingest` would)."""
@@ -188,11 +265,14 @@ class FolderSync:
                 report.unchanged.append(article.id)
             else:
                 fresh.append(article)
-        remove = [
-            doc_id
-            for doc_id, old in known.items()
-            if doc_id not in kept and old.path and self._in_batch(path_key(old.path), read, gone)
-        ]
+        remove = []
+        if store is not None:  # only the articles of the batch's files are looked at
+            paths = self._paths.advance(store) if self._paths is not None else PathIndex(store)
+            self._paths = paths
+            for doc_id in sorted(paths.ids(read | gone, gone) - kept):
+                old = known.get(doc_id)
+                if old is not None and old.path and self._in_batch(path_key(old.path), read, gone):
+                    remove.append(doc_id)
         return fresh, remove
 
     @staticmethod

@@ -8,12 +8,18 @@ import queue
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from newsrag.index import SentenceTransformerEmbedder, open_index
-from newsrag.index.watch import FolderSync, WatchBatch, WatchOptions, watch_folders
+from newsrag.index import SentenceTransformerEmbedder, open_index, watch
+from newsrag.index.ingest import IngestReport
+from newsrag.index.loaders import LoadResult, load_one, merge_loaded
+from newsrag.index.store import ArticleEntry, Manifest
+from newsrag.index.tables import Run
+from newsrag.index.watch import FolderSync, PathIndex, WatchBatch, WatchOptions, watch_folders
+from tests.index.hashing import HashingEmbedder
 
 EVENT_BOUND_S = 20.0  # a dropped file shows up in a batch within this (debounce + settle + embed)
 
@@ -206,3 +212,91 @@ def wait_for(batches: queue.Queue[WatchBatch], pick) -> list[str]:  # type: igno
         if pick(batch):
             return list(pick(batch))
     raise AssertionError(f"no such batch within {EVENT_BOUND_S} s")
+
+
+def fake_manifest(folder: Path, n: int, generation: int, extra: tuple[str, ...] = ()) -> Manifest:
+    """A manifest of `n` articles a0.. (one file each under `folder`) plus `extra`, whose
+    articles table has one run per generation (as index.tables writes them)."""
+    names = [f"a{i}" for i in range(n)] + list(extra)
+    articles = {d: ArticleEntry(f"h{d}", 1, str(folder / f"{d}.md")) for d in names}
+    runs = [Run("tables/articles-000001.json", tuple(names[:n]))]
+    if extra:
+        runs.append(Run(f"tables/articles-{generation:06d}.json", extra))
+    return Manifest(
+        1, generation, "hashing-test", 64, {}, "flat", "", articles, runs={"articles": tuple(runs)}
+    )
+
+
+class CountingArticles(dict):  # type: ignore[type-arg]
+    """A manifest's articles that count how often they are walked whole."""
+
+    walks = 0
+
+    def items(self):  # type: ignore[no-untyped-def,override]
+        CountingArticles.walks += 1
+        return super().items()
+
+    def values(self):  # type: ignore[no-untyped-def,override]
+        CountingArticles.walks += 1
+        return super().values()
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        CountingArticles.walks += 1
+        return super().__iter__()
+
+
+def test_planning_a_batch_costs_the_batch_not_the_corpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "bees.md").write_text(BEES, encoding="utf-8")
+    calls = []
+    real_key = watch.path_key
+    monkeypatch.setattr(watch, "path_key", lambda p: calls.append(p) or real_key(p))
+    looked_at = {}
+    for n in (1_000, 10_000):
+        sync = make_sync(folder, tmp_path / "index", HashingEmbedder())  # type: ignore[arg-type]
+        sync._plan(LoadResult(), [], set(), fake_manifest(folder, n, 1), IngestReport())
+        later = fake_manifest(folder, n, 2, extra=("x",))  # another writer added one
+        later = replace(later, articles=CountingArticles(later.articles))
+        CountingArticles.walks = 0
+        calls.clear()
+        ready = [folder / "bees.md"]
+        loaded = merge_loaded(load_one(p, sync.options.fields) for p in ready)
+        gone = {real_key(folder / "a3.md"), real_key(folder / "x.md")}  # two files removed
+        fresh, remove = sync._plan(loaded, ready, gone, later, IngestReport())
+        assert [a.id for a in fresh] == ["bees"] and remove == ["a3", "x"]
+        assert CountingArticles.walks == 0  # the corpus is not walked
+        looked_at[n] = (len(calls), sync._paths.rows_read)  # type: ignore[union-attr]
+    assert looked_at[1_000][0] == looked_at[10_000][0] < 20  # paths compared: the batch's
+    assert looked_at[10_000][1] - 10_000 == looked_at[1_000][1] - 1_000 == 1  # rows: the run's
+
+
+def test_the_path_index_follows_any_later_manifest(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    old = fake_manifest(folder, 5, 2, extra=("x", "y"))
+    articles = dict(old.articles)
+    del articles["a1"], articles["x"]  # a rebuild: one fresh run, removed keys not named
+    articles["y"] = ArticleEntry("h", 1, str(folder / "moved" / "y.md"))
+    rebuilt = Manifest(
+        1,
+        3,
+        "hashing-test",
+        64,
+        {},
+        "flat",
+        "",
+        articles,
+        runs={"articles": (Run("tables/articles-000003.json", tuple(sorted(articles))),)},
+    )
+    for start, end in ((old, rebuilt), (rebuilt, old)):  # forwards, and back to an older one
+        moved = PathIndex(start).advance(end)
+        fresh = PathIndex(end)
+        keys = {watch.path_key(folder / f"{d}.md") for d in [*old.articles, "moved/y"]}
+        for key in keys:
+            assert moved.ids([key]) == fresh.ids([key]), key
+        assert moved.ids([], [watch.path_key(folder)]) == set(end.articles)
+        assert moved.ids([], [watch.path_key(folder / "moved")]) == fresh.ids(
+            [], [watch.path_key(folder / "moved")]
+        )
