@@ -208,7 +208,8 @@ _INSTALMENT = re.compile(
 def other_organisation(name: str, sentence: str, question: str = "") -> bool:
     """Whether `name` occurs in `sentence` only inside a longer name of another organisation.
 
-    "president of the NFL" is not answered by "president of the NFL Players Association", nor
+    "president of the Harbour League" is not answered by "president of the Harbour League
+    Players Union", nor
     a question about a film by a sentence about its sequel "Film: Subtitle" (unless the
     `question` itself writes the name with a subtitle: "Film: Subtitle" is then its own).
     """
@@ -235,7 +236,7 @@ def other_organisation(name: str, sentence: str, question: str = "") -> bool:
         found = True
         tail = (m.group(1) or "").split()
         if tail and (tail[0] in MEMBER_NOUNS or tail[0] in EVENT_PARTS):
-            continue  # "president of an NFL team"
+            continue  # "president of a Harbour League team"
         subtitle = (m.group(1) or "").startswith(
             ":"
         ) and not titled  # "Avengers: Infinity War" is another work
@@ -317,7 +318,7 @@ _ORDINAL = re.compile(
     + r"|\d{1,3}(?:st|nd|rd|th))\b((?:[\s-]+[A-Za-z][\w’'-]*){1,3})",
     re.IGNORECASE,
 )
-# "season 4", "Episode 12", "Pixel 6": a word numbered after it (not a date: "Nov 15").
+# "season 4", "Episode 12", "Lumo 6": a word numbered after it (not a date: "Nov 15").
 _NUMBERED = re.compile(r"\b([A-Za-z]{3,})\s+(\d{1,3})\b(?![\d,.]\d)")
 
 

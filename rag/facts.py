@@ -186,7 +186,7 @@ def has_date(text: str) -> bool:
 
 
 def entity_spans(text: str) -> list[str]:
-    """Capitalised spans ('Jeff Zhang', 'Alibaba Cloud'), sentence openers and pronouns dropped."""
+    """Capitalised spans ('Mara Quist', 'Acme Cloud'), sentence openers and pronouns dropped."""
     spans: list[str] = []
     for m in _CAP_SPAN.finditer(text):
         words = m.group().split()
@@ -208,7 +208,7 @@ def entity_spans(text: str) -> list[str]:
 def named_spans(question: str) -> list[str]:
     """A question's capitalised names, each with the model number that follows it.
 
-    "When was Pixel 5a announced?" names "Pixel 5a", not "Pixel": the number tells one
+    "When was Lumo 5a announced?" names "Lumo 5a", not "Lumo": the number tells one
     product, edition or version from its siblings. A year ("World Cup 2014") or a day after a
     month ("May 4") is not part of a name.
     """

@@ -92,7 +92,7 @@ def rewrite_deterministic(question: str, history: list[Message]) -> str:
         core = _replace_pronouns(core, anchor_entities[0])
     names = named_entities(core)
     # "What about Tencent?" swaps in a name the earlier question did not hold ("its" made
-    # "Alibaba's" is no new name).
+    # "Acme's" is no new name).
     known = {e.casefold() for e in anchor_entities}
     new = [e for e in names if _bare(e).casefold() not in known]
     starts_with_question = core.split()[0].lower() in QUESTION_OPENERS

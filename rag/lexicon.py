@@ -147,7 +147,8 @@ EVENT_PARTS = frozenset(
     tour tryouts""".split()  # noqa: SIM905
 )
 
-# "an NFL team", "a FIFA confederation": one member or part of the named body, not the body.
+# "a Harbour League team", "a Norvik Union confederation": one member or part of the named
+# body, not the body.
 MEMBER_NOUNS = (
     "team",
     "teams",
@@ -211,7 +212,7 @@ NOT_PERSON = (
     | frozenset(WEEKDAYS)
 )
 
-# Titles before or inside a name span ("Officer Jeff Zhang", "Alibaba Chief Technology").
+# Titles before or inside a name span ("Officer Mara Quist", "Acme Chief Technology").
 TITLE_WORDS = frozenset(
     """chief officer executive minister president vice chairman chairwoman director ceo cto
     cfo technology founder spokesperson spokesman analyst secretary head manager senior
@@ -253,7 +254,7 @@ META_WORDS = frozenset(
 )
 
 # Verbs of a change in a figure: "how much did X fall" asks for the change (a share, "0.5%"),
-# not the level it reached ("$215.82"). Stems, so every tense counts.
+# not the level it reached ("$42.10"). Stems, so every tense counts.
 CHANGE_VERBS = frozenset(
     stem(w)
     for w in """rise rose risen fall fell fallen drop jump climb gain lose lost grow grew grown
@@ -288,7 +289,7 @@ PRONOUNS = frozenset(["it", "its", "they", "them", "their", "he", "him", "his", 
 POSSESSIVES = frozenset(["its", "their", "his"])
 
 # English question grammar (general words, no topic): wh-words open a question; an auxiliary
-# inverted before the subject ("will Alibaba invest") is undone by topic_phrase.
+# inverted before the subject ("will Acme invest") is undone by topic_phrase.
 WH_WORDS = frozenset("how much many what which who whom whose when where why".split())  # noqa: SIM905
 
 BE_FORMS = frozenset("is are was were".split())  # noqa: SIM905

@@ -94,7 +94,7 @@ def topic_phrase(question: str) -> str | None:
         None,
     )
     if at is None and start == 1 and words[0].lower() in ("who", "what"):
-        # "Who founded Alibaba?": the question is its own topic, as an embedded question.
+        # "Who founded Acme?": the question is its own topic, as an embedded question.
         return " ".join([words[0].lower(), *words[1:]]) if len(words) > 1 else None
     phrase: list[str] | None
     if at is None:  # the wh-phrase is the subject: "how many people work at X"
@@ -112,7 +112,7 @@ def topic_phrase(question: str) -> str | None:
 
 
 def _uninverted(aux: str, rest: list[str]) -> list[str] | None:
-    """The words after an inverted auxiliary as a noun phrase: 'Alibaba investing in ...'."""
+    """The words after an inverted auxiliary as a noun phrase: 'Acme investing in ...'."""
     if aux in BE_FORMS or aux in HAVE_FORMS:
         # A participle after the subject is the verb ("is X building", "was X fined", "has X
         # invested"); otherwise the words are the noun phrase itself ("is the CEO of X").

@@ -89,7 +89,7 @@ _WORK = (
     r"^\s*(?:what|which)\s+(?:[a-z]+\s+)?(?:movie|movies|film|films|book|novel|song|album|show"
     r"|series|play|musical|game|video game|documentary|painting|opera)\b"
 )
-# "What was Alibaba's total revenue in ...", "How big was the penalty Chinese ...": the noun
+# "What was Acme's total revenue in ...", "How big was the penalty Norvik ...": the noun
 # phrase after the copula, up to a preposition, a capitalised name or the end.
 _FOCUS = re.compile(
     r"^\s*(?i:what|how (?:big|large|high|much|low|expensive))\s+(?:is|was|are|were)\s+"
@@ -204,7 +204,7 @@ def analyse(question: str) -> Question:
 
 # "Who directed ...", "Which city hosted ...", "What movie won ...": the verb after the wh-phrase.
 _WH_VERB = re.compile(r"^\s*(?:who|(?:what|which)\s+[a-z]+)\s+([a-z]+)\b", re.IGNORECASE)
-# "When was Pixel 6 announced?", "When does The Show premiere?": the verb right after the name.
+# "When was Lumo 6 announced?", "When does The Show premiere?": the verb right after the name.
 _WHEN_VERB = re.compile(
     r"^\s*(?:when|where)\s+(?:is|was|are|were|does|did|do|will|has|have|had)\b.*"
     r"\b(?-i:[A-Z0-9])[\w!’'-]*\s+([a-z]+)\s*\?*\s*$",
@@ -542,7 +542,7 @@ def passive_agent(sentence: str, question: Question) -> str | None:
     return None
 
 
-# "was fined a record $2.8 billion in April by China’s Market Authority", "as reported by the
+# "was fined a record $3 million in May by Norvik’s Market Authority", "as reported by the
 # Norvik Post": the verb, then its agent.
 _PASSIVE_BY = re.compile(
     r"\b(?:is|are|was|were|been|being|be|as)\s+(?:\w+\s+){0,2}?(\w+ed)\b(?:[^.;,:]|[.,](?=\d)){0,80}?\bby\s+"
@@ -612,7 +612,7 @@ def _of_other_edition(
 ) -> bool:
     """Whether a date belongs to another year's edition that the sentence also names.
 
-    "2020 NBA Draft. 2021 NBA Draft. Date: November 18, 2020": the sentence names the 2020
+    "2020 Harbour Regatta. 2021 Harbour Regatta. Date: June 14, 2020": the sentence names the 2020
     edition beside the asked 2021 one, and the date carries 2020, so it dates the 2020 edition.
     A date whose year the sentence names nowhere else is kept ("the 2020 Games were held in
     July 2021": postponed, not another edition).
@@ -628,7 +628,7 @@ def _of_other_edition(
 def reported_on(sentence: str, question: Question, dateline: str) -> list[DateSpan]:
     """The dateline's date, when the sentence reports the asked event as just done.
 
-    "Oct 19, 2021 ... Google has officially announced its new Pixel 6": a news report in the
+    "Oct 19, 2021 ... Acme has officially announced its new Lumo 6": a news report in the
     present perfect ("has announced", "have unveiled") or of "today" dates its event by its
     dateline. Only the asked relation (or a word of its event family) counts.
     """
@@ -726,7 +726,7 @@ def _known(span: str, question: Question) -> bool:
     """Whether the question already names this span ('Israel' in 'which Israeli city').
 
     Words the question uses in any case count too ("olympic games"), and an owner's
-    possessive is its name ("Alibaba’s" for a question naming Alibaba).
+    possessive is its name ("Acme’s" for a question naming Acme).
     """
     span = re.sub(r"[’']s\b", "", span)
     words = set(re.findall(r"\w+", span.casefold()))

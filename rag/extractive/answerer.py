@@ -186,7 +186,7 @@ class ExtractiveAnswerer:
         passing = [c for c in ranked if self.answers(asked, c)]
         if not passing:
             # No passage gives the asked head title: another head title of the same body
-            # stands for it ("Roger Goodell ... NFL Commissioner" for "president of the NFL").
+            # stands for it ("Mara Quist ... League Commissioner" for "president of the League").
             titled = [replace(c, relates=True, coverage=1.0) for c in ranked if c.head_title]
             passing = [c for c in titled if self.answers(asked, c)]
         if not passing:

@@ -247,7 +247,7 @@ def _loosely_named(span: list[str], missing: set[str]) -> bool:
 
 
 def name_phrases(text: str) -> list[str]:
-    """The question's multi-word names as casefolded words ('Alibaba Cloud' -> 'alibaba cloud').
+    """The question's multi-word names as casefolded words ('Acme Cloud' -> 'acme cloud').
 
     A name joined by "of" is said either way round ("CEO of Acme", "Acme CEO"; "University of
     Leeds", "Leeds University"): each side is a phrase, not the whole.
@@ -354,7 +354,7 @@ class Scorer:
 
     def _head_title(self, text: str) -> bool:
         """Whether `text` gives the asked body's head under another title than the asked one
-        ("NFL Commissioner" for "the president of the NFL"; lexicon.HEAD_TITLES)."""
+        ("League Commissioner" for "the president of the League"; lexicon.HEAD_TITLES)."""
         role_of = self.asked.role_of
         if role_of is None or role_of[0].casefold() not in HEAD_TITLES:
             return False

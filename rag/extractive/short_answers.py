@@ -85,7 +85,7 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
         spans.sort(
             key=lambda v: (
                 # A place is where the clause says the asked thing is ("a research center
-                # in California, and last year it opened information centers in Europe").
+                # in Norvik, and last year it opened sales offices in Ostland").
                 -_clause_terms(text, text.find(v), asked) if kind == "place" else 0,
                 _distance(text, text.find(v), asked, len(v), clauses=False),
                 text.find(v),
@@ -108,8 +108,8 @@ def _distance(
     """How far the value at position `at` sits from the thing asked: (clause, words).
 
     clause: 0 when the value shares its clause (text between commas, semicolons and dashes)
-    with a name word of the question the sentence uses once, else 1 ("announced the Pixel 4
-    in May, adding the Pixel 4a in August": August is the 4a's). words: words between `at`
+    with a name word of the question the sentence uses once, else 1 ("announced the Lumo 4
+    in May, adding the Lumo 4a in August": August is the 4a's). words: words between `at`
     and the nearest word of the question's terms or names. Words the sentence uses once
     locate the asked thing better than repeated ones; the value's own words (from `at`,
     `length` characters) do not count. `clauses=False` for names, which an apposition puts
