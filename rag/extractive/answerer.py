@@ -195,17 +195,13 @@ class ExtractiveAnswerer:
         if best is not passing[0]:
             passing = [best, *(c for c in passing if c is not best)]
         # A copy of a passing sentence with only its date's year changed disagrees on the date.
-        copies = [
+        stated = passing + [
             c
             for c in ranked
             if redated(asked.time, c) and self.answers(asked, replace(c, time="match"))
         ]
-        values = {
-            id(c): (v.key, v.text)
-            for c in [*passing, *copies]
-            for v in candidate_values(asked, c)[:1]
-        }
-        other = find_twin_conflict(best, [*passing, *copies], values) or find_conflict(
+        values = {id(c): (v.key, v.text) for c in stated for v in candidate_values(asked, c)[:1]}
+        other = find_twin_conflict(best, stated, values) or find_conflict(
             asked, passing, vectors, best
         )
         chosen = [best, other] if other else self._select(asked, passing)

@@ -142,16 +142,16 @@ def _clause_terms(text: str, at: int, asked: Question) -> int:
     """How many of the question's words (names aside) the clause at position `at` uses."""
     if at < 0:
         return 0
-    own = _clause(text, at)
+    start, end = 0, len(text)  # the clause: between the breaks around `at` (one pass)
+    for m in _CLAUSE_BREAK.finditer(text):
+        if m.end() <= at:
+            start = m.end()
+        else:
+            end = m.start()
+            break
     names = {stem(w) for w in asked.entities}
-    return len(
-        {
-            stem(m.group().strip(".,").casefold())
-            for m in _TOKEN.finditer(text)
-            if _clause(text, m.start()) == own
-        }
-        & (asked.stems - names)
-    )
+    words = {stem(m.group().strip(".,").casefold()) for m in _TOKEN.finditer(text, start, end)}
+    return len(words & (asked.stems - names))
 
 
 _CLAUSE_BREAK = re.compile(r"[,;—–]|\s-\s")
