@@ -178,13 +178,7 @@ def run(args: argparse.Namespace, embedder: object | None = None) -> dict[str, o
         "base_ingest_s": round(base_s, 2),
         "drops": args.drops,
         "not_found": misses,
-        "latency_p50_s": round(percentile(latencies, 50), 3),
-        "latency_p95_s": round(percentile(latencies, 95), 3),
-        "embed_p50_s": round(percentile(embeds, 50), 3),
-        "latency_minus_embed_p50_s": round(percentile(net, 50), 3),
-        "latency_minus_embed_max_s": round(max(net, default=0.0), 3),
-        "target_s": TARGET_S,
-        "meets_target": bool(net) and max(net) <= TARGET_S and not misses,
+        **_latency_figures(latencies, embeds, net, misses),
         "write_pause_s": args.write_pause_ms / 1000,
         "load": load_note(),
     }
@@ -276,13 +270,7 @@ def run_serve(args: argparse.Namespace) -> dict[str, object]:
         "drops": args.drops,
         "not_found": misses,
         "missed": missed,
-        "latency_p50_s": round(percentile(latencies, 50), 3),
-        "latency_p95_s": round(percentile(latencies, 95), 3),
-        "embed_p50_s": round(percentile(embeds, 50), 3),
-        "latency_minus_embed_p50_s": round(percentile(net, 50), 3),
-        "latency_minus_embed_max_s": round(max(net, default=0.0), 3),
-        "target_s": TARGET_S,
-        "meets_target": bool(net) and max(net) <= TARGET_S and not misses,
+        **_latency_figures(latencies, embeds, net, misses),
         "write_pause_s": args.write_pause_ms / 1000,
         "poll_s": args.poll_ms / 1000,
         "load": load_note(),
@@ -340,6 +328,21 @@ def _published(published: queue.Queue, doc_id: str, bound_s: float) -> float | N
         if doc_id in batch.report.added:
             return float(when)
     return None
+
+
+def _latency_figures(
+    latencies: list[float], embeds: list[float], net: list[float], misses: int
+) -> dict[str, object]:
+    """The drop-to-searchable figures both modes print, against the target."""
+    return {
+        "latency_p50_s": round(percentile(latencies, 50), 3),
+        "latency_p95_s": round(percentile(latencies, 95), 3),
+        "embed_p50_s": round(percentile(embeds, 50), 3),
+        "latency_minus_embed_p50_s": round(percentile(net, 50), 3),
+        "latency_minus_embed_max_s": round(max(net, default=0.0), 3),
+        "target_s": TARGET_S,
+        "meets_target": bool(net) and max(net) <= TARGET_S and not misses,
+    }
 
 
 def main() -> None:
