@@ -24,6 +24,7 @@ from newsrag.api.metrics import MeteredChatModel, Metrics, MetricsMiddleware
 from newsrag.api.watch import ServiceWatch
 from newsrag.api.web import router as web_router
 from newsrag.index import Embedder
+from newsrag.index.word_table import open_word_table
 from newsrag.rag.components import load_embedder
 from newsrag.rag.llm import chat_model_from_settings
 from newsrag.rag.settings import Settings
@@ -73,7 +74,10 @@ async def lifespan(
     )
     model = chat_model_from_settings(settings)
     metered = MeteredChatModel(model, metrics) if model is not None else None
-    engine = Engine(settings, loaded, metered, metrics)
+    words = await run_in_threadpool(
+        lambda: open_word_table(loaded, progress=lambda message: log.info(message))
+    )
+    engine = Engine(settings, loaded, metered, metrics, words=words)
     await run_in_threadpool(engine.load)
     app.state.engine = engine
     log.info("service ready", extra={"llm": model.name if model else "extractive"})

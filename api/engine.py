@@ -36,6 +36,7 @@ from newsrag.index import (
 from newsrag.index.generations import CURRENT, current_generation, generation_number
 from newsrag.index.ingest import ingest_loaded
 from newsrag.index.loaders import LoadLimits, LoadResult
+from newsrag.index.word_table import WordTable
 from newsrag.rag.llm import ChatModel
 from newsrag.rag.pipeline import AnswerPipeline, pipeline_over
 from newsrag.rag.records import Answer, AnswerEvent, AnswerRequest
@@ -62,7 +63,13 @@ class Engine:
     """Holds the embedder, the model and the live generation; all methods are blocking."""
 
     def __init__(
-        self, settings: Settings, embedder: Embedder, model: ChatModel | None, metrics: Metrics
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        model: ChatModel | None,
+        metrics: Metrics,
+        *,
+        words: WordTable | None = None,
     ) -> None:
         self.settings = settings
         gate = EmbedGate()
@@ -70,7 +77,7 @@ class Engine:
         # Answers embed the question and every sentence of the retrieved passages; the corpus
         # repeats, so the one vector cache (rag.vectors) sits in front of the gate; a text
         # another answer is embedding at the gate is waited for, not embedded twice.
-        self.embedder = CachedEmbedder(self._gated, VectorCache(20_000))
+        self.embedder = CachedEmbedder(self._gated, VectorCache(20_000), words=words)
         self._bulk_embedder = GatedEmbedder(embedder, gate, priority=False)  # ingests
         self.model = model
         self.metrics = metrics

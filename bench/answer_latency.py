@@ -7,7 +7,8 @@ Answers each set's gold questions as `rag eval --sets` does (the set's eval inde
 and prints per set the wall-time p50/p95 per answer, the median CPU time per answer (the
 fairer figure on a shared machine: wall time includes waiting for other processes), the load
 average, and how many texts the embedding model ran per answer (each one text runs through the
-model: what embedding fewer texts saves).
+model: what embedding fewer texts saves). Single words come from the model's word table
+(index.word_table, built on first use) unless --no-word-table.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--datasets", type=Path, default=default_datasets_dir())
     parser.add_argument("--sets", default="all", help="all, or names (news, rgb-answer, ...)")
     parser.add_argument("--index-root", type=Path, default=Path(".rag/eval-index"))
+    parser.add_argument(
+        "--no-word-table",
+        action="store_true",
+        help="single words go to the model (the A side of the word table's A/B)",
+    )
     return parser.parse_args(argv)
 
 
@@ -64,6 +70,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from newsrag.rag.pipeline import cached, pipeline_over
     from newsrag.rag.records import AnswerRequest
     from newsrag.rag.settings import Settings
+    from newsrag.rag.vectors import CachedEmbedder, VectorCache
 
     names = None if args.sets == "all" else [s.strip() for s in args.sets.split(",")]
     sets, skipped = gate_sets(args.datasets, "extractive", names=names)
@@ -76,7 +83,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             continue
         inner = load_embedder(settings)  # a fresh model and memory cache per set: cold
         counter = _CountingModel(inner)
-        store = open_index(index_dir, cached(inner))
+        if args.no_word_table:
+            store = open_index(index_dir, CachedEmbedder(inner, VectorCache()))
+        else:
+            store = open_index(index_dir, cached(inner))  # with the model's word table
         pipeline = pipeline_over(store, settings, model=None)
         walls, cpus = [], []
         load = os.getloadavg()[0]

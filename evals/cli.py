@@ -189,6 +189,7 @@ def run_eval(
     from newsrag.evals.report import Report, RunInfo, write_report
     from newsrag.evals.runner import chunk_texts, pipeline_answerer, prepare_index, run_questions
     from newsrag.rag.cli_common import err
+    from newsrag.rag.cli_common import note as say
     from newsrag.rag.components import load_embedder
     from newsrag.rag.pipeline import cached, pipeline_over
 
@@ -196,7 +197,10 @@ def run_eval(
     rules = load_rules(options.thresholds)
     prior = load_baseline(options.baseline)
     # Behind the memory cache: words and sentences recur across the questions of a run.
-    embedder = cached(embedder if embedder is not None else load_embedder(settings))
+    embedder = cached(
+        embedder if embedder is not None else load_embedder(settings, progress=say),
+        progress=say,
+    )
     store = prepare_index(
         options.corpus, options.index_dir, embedder, faiss_kind=settings.faiss_kind
     )

@@ -184,7 +184,10 @@ _RECIPE_FILE = re.compile(r"model-(?:[a-z0-9-]+-)?r\d+\.onnx")
 
 
 def _prune_stale(folder: Path) -> None:
-    """Delete pre-recipe exports, and other recipes' beyond the KEEP_OTHER_RECIPES newest."""
+    """Delete pre-recipe exports, other recipes' beyond the KEEP_OTHER_RECIPES newest.
+
+    Word tables (index.word_table) of exports no longer there go too.
+    """
     keep = set(current_exports())
     others = [p for p in folder.glob("model*.onnx") if p.name not in keep]
     named = [p for p in others if _RECIPE_FILE.fullmatch(p.name)]
@@ -192,6 +195,9 @@ def _prune_stale(folder: Path) -> None:
     for path in [p for p in others if p not in named] + named[KEEP_OTHER_RECIPES:]:
         path.unlink(missing_ok=True)
         log.info("removed an export of another recipe", extra={"path": str(path)})
+    for table in folder.glob("model*-words.npy"):  # index.word_table's, of a removed export
+        if not table.with_name(table.name.removesuffix("-words.npy") + ".onnx").exists():
+            table.unlink(missing_ok=True)
 
 
 def available_cpus() -> int:

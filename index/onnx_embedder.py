@@ -139,6 +139,10 @@ class WordPieces:
         self.max_tokens = spec.max_tokens
         self._room = spec.max_tokens - tokenizer.num_special_tokens_to_add(is_pair=False)
 
+    def vocabulary(self) -> list[str]:
+        """Every word piece of the tokenizer's vocabulary."""
+        return list(self._tokenizer.get_vocab())
+
     def count(self, texts: list[str]) -> list[int]:
         """Word pieces per text, special tokens included, never truncated."""
         return [len(e.ids) for e in self._tokenizer.encode_batch(texts)]
@@ -185,6 +189,7 @@ class OnnxEmbedder:
         # how many run at once.
         runner_threads = 1 if backend in BATCH_DEPENDENT else threads
         self._runner = load_runner(model_file, backend, runner_threads)
+        self._model_file = model_file
         self._pool: ThreadPoolExecutor | None = None  # those side-by-side runs, started once
         self._pool_lock = threading.Lock()
 
@@ -196,6 +201,21 @@ class OnnxEmbedder:
         (no prompt) and no other text shares the run. A cache may then keep one vector for both.
         """
         return self.backend in BATCH_DEPENDENT
+
+    @property
+    def word_table_path(self) -> Path | None:
+        """Where the vectors of the vocabulary's whole words are kept (index.word_table).
+
+        Beside the export (its folder is keyed by the weights, its name by the recipe); None
+        where texts share runs, as a word's vector then depends on its batch.
+        """
+        if self.backend not in BATCH_DEPENDENT:
+            return None
+        return self._model_file.with_name(f"{self._model_file.stem}-words.npy")
+
+    def vocabulary(self) -> list[str]:
+        """The tokenizer's word pieces (continuations such as "##ing" included)."""
+        return self._pieces.vocabulary()
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text with [CLS]/[SEP] included, never truncated."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from newsrag.index import Embedder, Hit, IndexStore
+from newsrag.index.word_table import open_word_table
 from newsrag.rag.citations import Renumbering, renumber, sentence_pieces, verify_citations
 from newsrag.rag.errors import LLMError
 from newsrag.rag.extractive.answerer import Extract, ExtractiveAnswerer
@@ -361,11 +362,19 @@ def pipeline_over(
     )
 
 
-def cached(embedder: Embedder, settings: Settings | None = None) -> CachedEmbedder:
-    """`embedder` behind the vector cache: memory, plus the on-disk layer when settings set one."""
+def cached(
+    embedder: Embedder,
+    settings: Settings | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> CachedEmbedder:
+    """`embedder` behind the vector cache: memory, its word table (built on first use, which
+    `progress` hears about) and the on-disk layer when settings set one."""
     directory = settings.vector_cache_dir if settings is not None else None
     disk = DiskVectors(directory, embedder.name, embedder.dim) if directory else None
-    return CachedEmbedder(embedder, VectorCache(), disk)
+    return CachedEmbedder(
+        embedder, VectorCache(), disk, open_word_table(embedder, progress=progress)
+    )
 
 
 def open_pipeline(
@@ -382,5 +391,5 @@ def open_pipeline(
     from newsrag.rag.components import load_embedder, load_store
 
     inner = embedder if embedder is not None else load_embedder(settings, progress=progress)
-    store = load_store(settings, cached(inner, settings))
+    store = load_store(settings, cached(inner, settings, progress=progress))
     return pipeline_over(store, settings, model=model)

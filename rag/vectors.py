@@ -4,7 +4,9 @@ Answers embed the question, every sentence of the retrieved passages and the wor
 compares; the corpus repeats, so vectors are kept by what was embedded: in memory across the
 answers of one process (`VectorCache`, least recently used out), and optionally on disk across
 processes (`DiskVectors`, sqlite under ~/.cache/newsrag/vectors/, one file per embedder name and
-dim, bounded in rows), so a new `rag ask` does not re-embed what an earlier run embedded.
+dim, bounded in rows), so a new `rag ask` does not re-embed what an earlier run embedded. Single
+words of the tokenizer's vocabulary come from the model's word table (index.word_table), when
+the embedder has one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Literal
 import numpy as np
 
 from newsrag.index import Embedder
+from newsrag.index.word_table import WordTable
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +206,7 @@ class CachedEmbedder:
         inner: Embedder,
         cache: VectorCache | None = None,
         disk: DiskVectors | None = None,
+        words: WordTable | None = None,
     ) -> None:
         if disk is not None and disk.dim != inner.dim:
             raise ValueError(
@@ -214,6 +218,7 @@ class CachedEmbedder:
         self.max_tokens = inner.max_tokens
         self.cache = cache if cache is not None else VectorCache()
         self.disk = disk
+        self.words = words  # one-text vectors of single words, made once per model
         # An answer embeds its question twice, as the query retrieval searches with and as the
         # text its sentences are compared to: one vector, where the embedder makes them equal.
         shared = bool(getattr(inner, "queries_are_passages", False))
@@ -288,10 +293,18 @@ class CachedEmbedder:
         if not texts:
             return {}
         found: dict[str, np.ndarray] = {}
-        if self.disk is not None:
-            found = self.disk.get_many(kind, texts)
-            for text, vector in found.items():
+        if self.words is not None and kind == "passage":  # its rows are one-text passage runs
+            for text in texts:
+                vector = self.words.get(text)
+                if vector is not None:
+                    found[text] = vector
+                    self.cache.put((kind, text), vector)
+        rest = [t for t in texts if t not in found]
+        if self.disk is not None and rest:
+            stored = self.disk.get_many(kind, rest)
+            for text, vector in stored.items():
                 self.cache.put((kind, text), vector)
+            found.update(stored)
         missing = [t for t in texts if t not in found]
         if missing:
             vectors = self._inner_embed(kind, missing)  # (len(missing), dim)

@@ -45,6 +45,21 @@ def embedder() -> OnnxEmbedder:
     return embedder
 
 
+@pytest.fixture
+def fresh_home(tmp_path: Path) -> Path:
+    """An empty HOME for a subprocess that still finds the exported model and its word table.
+
+    Without it such a process exports the model again (20-40 s) and embeds the word table
+    (index.word_table, 25-40 s): what a first run on a new machine does, not what a test checks.
+    """
+    from newsrag.index.backends import default_cache_dir
+
+    home = tmp_path / "home"
+    (home / ".cache" / "newsrag").mkdir(parents=True)
+    (home / ".cache" / "newsrag" / "onnx").symlink_to(default_cache_dir(), target_is_directory=True)
+    return home
+
+
 @pytest.fixture(scope="session")
 def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: OnnxEmbedder) -> Path:
     """An index of the shipped corpus; tests must not modify it (copy it first)."""

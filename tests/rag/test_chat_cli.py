@@ -30,9 +30,9 @@ def run_rag(
     )
 
 
-def test_chat_without_llm_answers_a_followup(corpus_index_dir: Path, tmp_path: Path) -> None:
+def test_chat_without_llm_answers_a_followup(corpus_index_dir: Path, fresh_home: Path) -> None:
     result = run_rag(
-        ["chat", "--index-dir", str(corpus_index_dir)], {"HOME": str(tmp_path)}, SESSION
+        ["chat", "--index-dir", str(corpus_index_dir)], {"HOME": str(fresh_home)}, SESSION
     )
     assert result.returncode == 0, result.stderr
     assert "Loading the embedding model and the index" in result.stderr  # said while it loads
@@ -46,7 +46,7 @@ def test_chat_without_llm_answers_a_followup(corpus_index_dir: Path, tmp_path: P
     cited = re.findall(r"^\[(\d+)\] ", followup, re.MULTILINE)
     shown = re.findall(r"^\[(\d+)\] .*\n    \S", sources, re.MULTILINE)
     assert cited and shown == cited  # /sources lists the same passages, with their text
-    assert not (tmp_path / ".local/state/rag/history").exists()  # piped: no prompt history
+    assert not (fresh_home / ".local/state/rag/history").exists()  # piped: no prompt history
 
 
 def test_config_masks_secrets(tmp_path: Path) -> None:

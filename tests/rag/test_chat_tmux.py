@@ -67,7 +67,7 @@ def prompts(screen: str) -> int:
     return sum(line.startswith(">>>") for line in screen.splitlines())
 
 
-def test_chat_in_a_terminal(corpus_index_dir: Path, tmp_path: Path) -> None:
+def test_chat_in_a_terminal(corpus_index_dir: Path, tmp_path: Path, fresh_home: Path) -> None:
     standalone = "How many researchers will Alibaba hire for its overseas research hubs?"
 
     def respond(body: Request) -> str:
@@ -83,7 +83,7 @@ def test_chat_in_a_terminal(corpus_index_dir: Path, tmp_path: Path) -> None:
 
     history = tmp_path / "history"
     env = {
-        "HOME": str(tmp_path),
+        "HOME": str(fresh_home),
         "HF_HUB_OFFLINE": "1",
         "PATH": os.environ.get("PATH", ""),
         "RAG_LLM_MODEL": "double",
