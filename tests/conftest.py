@@ -27,6 +27,7 @@ from newsrag.index import (
     ingest,
     open_index,
 )
+from newsrag.index.word_table import open_word_table
 from tests.processes import RagProcesses
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +43,9 @@ def embedder() -> OnnxEmbedder:
     """
     embedder = create_embedder()
     assert isinstance(embedder, OnnxEmbedder), "the default backend fell back to torch"
+    # Its word table (index.word_table) too, once, before the CLI and servers tests start
+    # would each build it on a new machine.
+    assert open_word_table(embedder) is not None
     return embedder
 
 
