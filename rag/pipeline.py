@@ -367,14 +367,15 @@ def cached(
     settings: Settings | None = None,
     *,
     progress: Callable[[str], None] | None = None,
+    word_table: bool = True,
 ) -> CachedEmbedder:
     """`embedder` behind the vector cache: memory, its word table (built on first use, which
-    `progress` hears about) and the on-disk layer when settings set one."""
+    `progress` hears about; none when not `word_table`) and the on-disk layer when settings
+    set one."""
     directory = settings.vector_cache_dir if settings is not None else None
     disk = DiskVectors(directory, embedder.name, embedder.dim) if directory else None
-    return CachedEmbedder(
-        embedder, VectorCache(), disk, open_word_table(embedder, progress=progress)
-    )
+    words = open_word_table(embedder, progress=progress) if word_table else None
+    return CachedEmbedder(embedder, VectorCache(), disk, words)
 
 
 def open_pipeline(
@@ -391,5 +392,7 @@ def open_pipeline(
     from newsrag.rag.components import load_embedder, load_store
 
     inner = embedder if embedder is not None else load_embedder(settings, progress=progress)
-    store = load_store(settings, cached(inner, settings, progress=progress))
+    vectors = cached(inner, settings, word_table=False)
+    store = load_store(settings, vectors)  # no index: said before the word table's first build
+    vectors.words = open_word_table(inner, progress=progress)
     return pipeline_over(store, settings, model=model)
