@@ -62,11 +62,22 @@ _MEASURES = (
     r"(?:revenue|sales|profit|income|loss|cost|price|valuation|market value|worth|budget|fine"
     r"|penalty|salary|turnover|spending)"
 )
+# Nouns that keep a measure a measure after it ("revenue growth", "price target"); any other
+# noun after it names another thing ("the second-biggest revenue driver" is not an amount).
+_MEASURE_TAILS = (
+    r"(?:growth|rate|margin|margins|figure|figures|total|forecast|target|estimate|estimates)"
+)
+# The end of the asked noun phrase: a preposition or clause word, a name, a participle, or the
+# end of the question.
+_PHRASE_END = (
+    r"(?=\s+(?:of|for|in|on|at|by|to|from|according|that|which|last|this|next|during|over"
+    r"|since|per|each|every|and|or|[a-z]+ed\b|[A-Z])|\s*[?.,;:]|\s*$)"
+)
 _AMOUNT = (
     r"\bhow much\b|\bwhat (?:amount|sum|price|percentage|share|value|valuation)\b"
     r"|\bby how\b|\bhow (?:big|large|expensive|high|low)\b"
     r"|^\s*what (?:is|was|were|are) (?:the |its |their |\w+['’]s )?"
-    rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}\b"
+    rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}(?:\s+{_MEASURE_TAILS})?{_PHRASE_END}"
 )
 _DATE = (
     r"^\s*when\b|^\s*what (?:is|was|are|were|will be) the (?:[a-z]+ ){0,2}date\b"

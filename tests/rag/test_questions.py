@@ -17,6 +17,14 @@ from newsrag.rag.questions import analyse, passive_agent, slot_values
         ("Who directed Glass Orchard?", "person"),
         ("Which city hosted the 2012 Harbour Games?", "place"),
         ("What movie won the Harbour Prize in 2019?", "work"),
+        # A measure that ends the asked phrase is an amount; one that qualifies another noun
+        # names a thing ("revenue driver"), unless that noun keeps it a measure ("growth").
+        ("What was Acme's revenue in 2021?", "amount"),
+        ("What is the market value of Lumo?", "amount"),
+        ("What is Lumo's revenue growth?", "amount"),
+        ("What is Acme's profit margin?", "amount"),
+        ("What is Acme's second-biggest revenue driver?", "entity"),
+        ("What was the sales channel Lumo closed last year?", "entity"),
     ],
 )
 def test_answer_type(question: str, kind: str) -> None:
