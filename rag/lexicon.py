@@ -219,6 +219,17 @@ TITLE_WORDS = frozenset(
     general governor mayor premier professor""".split()  # noqa: SIM905
 )
 
+# Nouns that say what a person is, besides titles: "Mara Quist is a Norvik businesswoman".
+ROLE_NOUNS = frozenset(
+    """businessman businesswoman entrepreneur investor executive banker economist lawyer judge
+    politician diplomat official actor actress singer musician rapper writer author novelist
+    poet journalist reporter editor columnist producer filmmaker artist designer architect
+    scientist researcher engineer developer inventor physician doctor surgeon athlete player
+    coach footballer golfer cyclist billionaire philanthropist activist spokeswoman leader
+    member partner owner cofounder co-founder commissioner ambassador senator lawmaker
+    prosecutor""".split()  # noqa: SIM905
+)
+
 # Past forms that do not end in -ed; a verb of a wh-question is one of these or ends in -ed.
 IRREGULAR_PAST = frozenset(
     """won led made took became held beat wrote sang ran bought sold began gave built drew

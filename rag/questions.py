@@ -40,6 +40,7 @@ from newsrag.rag.lexicon import (
     NUMBER_WORDS,
     PHRASE_ENDS,
     RESULT_WORDS,
+    ROLE_NOUNS,
     ROLE_QUALIFIERS,
     SEASONS,
     STOPWORDS,
@@ -49,9 +50,15 @@ from newsrag.rag.lexicon import (
     event_family,
 )
 
-AnswerType = Literal["amount", "count", "person", "date", "place", "work", "entity", "other"]
+AnswerType = Literal[
+    "amount", "count", "person", "date", "place", "work", "role", "entity", "other"
+]
 # Which answer types must be present in a sentence for it to answer the question.
-STRICT_TYPES = frozenset({"amount", "count", "person", "date", "place", "work"})
+STRICT_TYPES = frozenset({"amount", "count", "person", "date", "place", "work", "role"})
+# "Who is Mara Quist?": a name alone after the copula asks what that person is (a "role").
+_IDENTITY = re.compile(
+    r"^\s*(?i:who)\s+(?i:is|was)\s+([A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*){0,3})\s*\??\s*$"
+)
 
 _COUNT = (
     r"\bhow many\b|\bwhat (?:is the )?number of\b"
@@ -182,6 +189,8 @@ def analyse(question: str) -> Question:
         if re.search(pattern, lowered):
             answer_type = kind
             break
+    if identity_of(question) is not None:
+        answer_type = "role"
     measured = _measured(question, answer_type)
     time = asked_time(question)
     # Years are the time constraint (rag.constraints), not figures or terms a passage must state.
@@ -534,7 +543,62 @@ def _slot_values(sentence: str, question: Question, dateline: str = "") -> set[s
         return {t for t in work_titles(sentence) if not _known(t, question)}
     if kind == "entity":
         return {e for e in entity_spans(sentence) if not _known(e, question)}
+    if kind == "role":
+        name = identity_of(question.text)
+        return set(roles_of(sentence, name)) if name else set()
     return set()
+
+
+def identity_of(question: str) -> str | None:
+    """The person a "who is NAME?" question asks about, or None ("who is the CEO" asks for
+    a person, and so does "who is CEO of Acme": a title is no name)."""
+    m = _IDENTITY.match(question)
+    if m is None:
+        return None
+    name = re.sub(r"[’']s$", "", m.group(1).rstrip(".")).strip()
+    words = name.casefold().split()
+    if not words or words[0] in TITLE_WORDS or set(words) & NOT_PERSON:
+        return None
+    return name
+
+
+# After the name: an apposition up to a comma, a stop or a reporting verb ("Mara Quist, the
+# League's commissioner, said"), or the copula's complement ("Quist is a Norvik lawyer").
+_ROLE_AFTER = re.compile(
+    r"^(?:,\s+|\s+(?:is|was|has been|became)\s+)((?:a|an|the)\s+[^,;:.()]{2,80}?|[^,;:.()]{2,80}?)"
+    r"(?=\s*[,;:.()]|\s+(?:said|says|told|added|noted|wrote|explained|who|which|and\s+(?:is|was|has))\b"
+    r"|\s*$)"
+)
+# Before the name: the title words just before it ("League Commissioner Mara Quist").
+_ROLE_BEFORE = re.compile(r"((?:[A-Z][\w&’'.-]*\s+|(?:of|the|for)\s+){0,4}[A-Z][\w&.-]*)\s+$")
+
+
+def roles_of(sentence: str, name: str) -> list[str]:
+    """What `sentence` says the person `name` (or their surname) is, best first.
+
+    An apposition or copula complement after the name comes first, then title words before
+    it; each must hold a title or role word (lexicon TITLE_WORDS, ROLE_NOUNS).
+    """
+    parts = name.split()
+    forms = [name] + ([parts[-1]] if len(parts) > 1 else [])
+    after: list[str] = []
+    before: list[str] = []
+    for form in forms:
+        for m in re.finditer(rf"(?<![\w-]){re.escape(form)}(?![\w-])", sentence):
+            tail = _ROLE_AFTER.match(sentence[m.end() :])
+            if tail and _is_role(tail.group(1)):
+                after.append(tail.group(1).strip())
+            head = _ROLE_BEFORE.search(sentence[: m.start()])
+            if head and _is_role(head.group(1).split()[-1]):
+                before.append(head.group(1).strip())
+        if after or before:
+            break  # the full name's roles; the surname's only when the full name has none
+    return list(dict.fromkeys(r for r in after + before if not set(r.split()) & set(parts)))
+
+
+def _is_role(phrase: str) -> bool:
+    words = {w.casefold().strip("’'") for w in re.findall(r"[\w’'-]+", phrase)}
+    return bool(words & (TITLE_WORDS | ROLE_NOUNS))
 
 
 def passive_agent(sentence: str, question: Question) -> str | None:

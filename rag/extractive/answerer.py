@@ -137,7 +137,7 @@ class ExtractiveAnswerer:
             and candidate.on_topic
             and candidate.in_scope
             and candidate.constrained_ok
-            and candidate.similarity >= self.min_similarity
+            and candidate.similarity >= self.floor(question)
             and candidate.score >= self.min_score
             and (
                 candidate.coverage >= self.min_coverage
@@ -146,10 +146,20 @@ class ExtractiveAnswerer:
             )
         )
 
-    def slack(self, candidate: Candidate) -> float:
+    def floor(self, question: Question) -> float:
+        """The least similarity a sentence needs to answer `question`.
+
+        "Who is Mara Quist?" says little but the name, so a sentence stating what she is
+        ("Mara Quist, the League's commissioner, said ...") reads 0.3-0.4 to it; there the
+        role stated next to the asked name is the evidence, and half the usual floor does.
+        """
+        return self.min_similarity / 2 if question.answer_type == "role" else self.min_similarity
+
+    def slack(self, candidate: Candidate, question: Question | None = None) -> float:
         """How far a candidate's scores sit from the gates: > 0 passes them, < 0 misses."""
+        floor = self.floor(question) if question is not None else self.min_similarity
         gates = [
-            candidate.similarity - self.min_similarity,
+            candidate.similarity - floor,
             candidate.score - self.min_score,
             max(candidate.coverage - self.min_coverage, candidate.similarity - RESTATES),
         ]
@@ -160,7 +170,7 @@ class ExtractiveAnswerer:
         return (
             candidate.names_ok
             and not candidate.asks
-            and candidate.similarity >= self.min_similarity
+            and candidate.similarity >= self.floor(question)
             and (not candidate.constrained_ok or not self.answers(question, candidate))
         )
 
@@ -217,7 +227,7 @@ class ExtractiveAnswerer:
             text = f"{lead}{quoted}"
         markers = sorted({c.marker for c in chosen})
         citations = tuple(citation_for(n, hits[n - 1]) for n in markers)
-        margin = min(self.slack(c) for c in chosen)
+        margin = min(self.slack(c, asked) for c in chosen)
         return Extract(
             text, sentences, citations, other is not None, short_answer=short, margin=margin
         )
@@ -260,7 +270,7 @@ class ExtractiveAnswerer:
         """A refusal; a near miss when close passages fail the question's time, names or type."""
         close = [c for c in ranked[: self.soft_top] if self.near(asked, c)]
         # How far the nearest candidate is from passing (negative: below a gate).
-        margin = max((self.slack(c) for c in ranked[: self.soft_top]), default=None)
+        margin = max((self.slack(c, asked) for c in ranked[: self.soft_top]), default=None)
         if not close:
             return Extract("", (), (), conflict=False, margin=margin)
         markers = list(dict.fromkeys(c.marker for c in close))[:3]

@@ -21,7 +21,9 @@ from newsrag.rag.questions import (
     Question,
     asked_dates,
     contestants,
+    identity_of,
     passive_agent,
+    roles_of,
     work_titles,
 )
 
@@ -29,7 +31,7 @@ from newsrag.rag.questions import (
 # questions take any capitalised span: too loose to vote on).
 VOTED = frozenset({"person", "date", "place", "work"})
 # Types that lead with their value but do not vote: articles legitimately give several.
-SHORT_ONLY = frozenset({"amount", "count"})
+SHORT_ONLY = frozenset({"amount", "count", "role"})
 # Only candidates this close to the best one vote: agreement among strong answers.
 CLOSE_BEHIND = 0.9
 
@@ -93,6 +95,9 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
         )
     elif kind == "work":
         spans = work_titles(text)
+    elif kind == "role":  # the apposition or copula's complement first, then a title before
+        name = identity_of(asked.text)
+        spans = roles_of(text, name) if name else []
     else:
         spans = sorted(cand.values, key=lambda v: text.find(v))
     return [Value(s, _name_key(s)) for s in spans if s in cand.values or _inside(s, cand.values)]

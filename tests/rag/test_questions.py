@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsrag.rag.questions import analyse, passive_agent, slot_values
+from newsrag.rag.questions import analyse, identity_of, passive_agent, roles_of, slot_values
 
 
 @pytest.mark.parametrize(
@@ -150,3 +150,31 @@ def test_how_much_money_is_answered_by_money_only() -> None:
     asked = analyse("How much money does Acme make?")
     assert slot_values("Acme reported a 31% rise in buyers to 8.2 million.", asked) == set()
     assert slot_values("Acme made $4.5 billion last year.", asked) == {"4.5e+09"}
+
+
+def test_who_is_a_name_asks_what_the_person_is() -> None:
+    assert identity_of("Who is Mara Quist?") == "Mara Quist"
+    assert identity_of("who was Ole Brandt") == "Ole Brandt"
+    assert analyse("Who is Mara Quist?").answer_type == "role"
+    # A title or an organisation after the copula asks for a person, as before.
+    assert identity_of("Who is the CEO of Acme?") is None
+    assert identity_of("Who is CEO of Acme?") is None
+    assert identity_of("Who is Acme Group?") is None
+    assert analyse("Who is the CEO of Acme?").answer_type == "person"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "roles"),
+    [
+        ("Mara Quist, the League's commissioner, said the season opens in May.",
+         ["the League's commissioner"]),
+        ("“We are ready,” said Mara Quist, vice president of sales at Acme.",
+         ["vice president of sales at Acme"]),
+        ("Quist is a Norvik lawyer and former judge.", ["a Norvik lawyer and former judge"]),
+        ("League Commissioner Mara Quist opened the season.", ["League Commissioner"]),
+        ("Mara Quist met Ole Brandt in Norvik.", []),  # no title or role word: nothing
+        ("The Mara Quist-led fund bought Lumo.", []),
+    ],
+)  # fmt: skip
+def test_roles_of_a_person_in_a_sentence(sentence: str, roles: list[str]) -> None:
+    assert roles_of(sentence, "Mara Quist") == roles

@@ -191,3 +191,21 @@ def test_a_near_miss_says_other_names_only_when_every_close_passage_is_one() -> 
     assert "only within the names of other organisations" in only
     mixed = near_miss_text(asked, [plain, inside], [1, 2])  # type: ignore[list-item]
     assert mixed.startswith("The articles discuss") and "within" not in mixed
+
+
+def test_who_is_a_name_is_answered_by_what_the_articles_say_the_person_is() -> None:
+    from tests.rag.extractive.test_short_answers import answer, hit
+
+    text = (
+        "The season opens in May, League Commissioner Mara Quist said on Monday. "
+        "Quist met Ole Brandt, the chief executive of Lumo, in Norvik to discuss the rights."
+    )
+    hits = [hit("league", text, 1, published_at="2024-03-04")]
+    brandt = answer("Who is Ole Brandt?", hits)
+    assert brandt.short_answer == "the chief executive of Lumo" and brandt.answerable
+    assert brandt.text.startswith("the chief executive of Lumo [1].")
+    quist = answer("Who is Mara Quist?", hits)
+    assert quist.short_answer == "League Commissioner"
+    # A name the passage gives no role for is no answer: refused, not "met Ole Brandt".
+    other = [hit("talks", "Ole Brandt met Mara Quist in Norvik on Monday.", 1)]
+    assert not answer("Who is Ole Brandt?", other).answerable
