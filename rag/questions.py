@@ -224,6 +224,13 @@ def analyse(question: str) -> Question:
 
 # "Who directed ...", "Which city hosted ...", "What movie won ...": the verb after the wh-phrase.
 _WH_VERB = re.compile(r"^\s*(?:who|(?:what|which)\s+[a-z]+)\s+([a-z]+)\b", re.IGNORECASE)
+# "Which firm did Acme invest in?", "What did Lumo launch?": the verb after the subject that
+# do-support puts last, before an optional preposition.
+_DO_VERB = re.compile(
+    r"^\s*(?i:what|which)\b[^?]*?\b(?i:did|does|do|will|has|have|had)\s+"
+    r"(?:[A-Z][\w&’'.-]*(?:\s+[A-Z][\w&’'.-]*){0,3}|it|they|the\s+[a-z]+)\s+([a-z]+)"
+    r"(?:\s+(?:in|on|for|to|with|from|at|by|into|about|over|against))?\s*\?*\s*$"
+)
 # "When was Lumo 6 announced?", "When does The Show premiere?": the verb right after the name.
 _WHEN_VERB = re.compile(
     r"^\s*(?:when|where)\s+(?:is|was|are|were|does|did|do|will|has|have|had)\b.*"
@@ -343,11 +350,13 @@ def asked_relation(question: str) -> str | None:
         verb = match.group(1).casefold()
         if verb not in AUXILIARIES and (verb.endswith("ed") or verb in IRREGULAR_PAST):
             return verb
-        return None
+        match = _DO_VERB.match(question)
+        return match.group(1) if match and match.group(1) not in STOPWORDS else None
     match = _WHEN_VERB.match(question)
     if match and match.group(1).islower() and match.group(1) not in STOPWORDS:
         return match.group(1).casefold()
-    return None
+    match = _DO_VERB.match(question)
+    return match.group(1) if match and match.group(1) not in STOPWORDS else None
 
 
 def _scopes(question: str, answer_type: AnswerType) -> tuple[str, ...]:

@@ -178,3 +178,20 @@ def test_who_is_a_name_asks_what_the_person_is() -> None:
 )  # fmt: skip
 def test_roles_of_a_person_in_a_sentence(sentence: str, roles: list[str]) -> None:
     assert roles_of(sentence, "Mara Quist") == roles
+
+
+@pytest.mark.parametrize(
+    ("question", "verb"),
+    [
+        ("Which Norvik-based firm did Acme invest in?", "invest"),
+        ("Which company did Lumo bid for?", "bid"),
+        ("What does the company sell?", "sell"),
+        ("What did Acme launch on Tuesday?", None),  # the verb is not last: not read
+        ("What did it do?", None),
+        ("Who directed Harbour Lights?", "directed"),
+    ],
+)
+def test_the_verb_after_the_subject_of_a_do_question_is_the_relation(
+    question: str, verb: str | None
+) -> None:
+    assert analyse(question).relation == verb
