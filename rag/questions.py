@@ -391,6 +391,28 @@ def _singular(noun: str) -> str:
     return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
 
 
+# "In which countries ...", "Which US states ...": the word after the wh-word, and the next
+# one when the first is a capitalised modifier.
+_WH_WORDS = re.compile(r"\b(?i:which|what)\s+([\w-]+)(?:\s+([a-z-]+))?")
+# Plural-looking nouns that name one thing.
+_NOT_PLURAL = frozenset("news series species means headquarters".split())  # noqa: SIM905
+
+
+def asks_several(question: str) -> bool:
+    """Whether the question asks for several things ("which countries", "what US states")."""
+    match = _WH_WORDS.search(question)
+    if match is None or match.group(1).casefold() in STOPWORDS:
+        return False
+    first, second = match.group(1), match.group(2)
+    if first[:1].isupper():  # "Which US states", "Which Israeli funds"
+        return second is not None and _plural(second)
+    return _plural(first.casefold())
+
+
+def _plural(word: str) -> bool:
+    return word not in STOPWORDS | _NOT_PLURAL and _singular(word) != word
+
+
 def counts_the_noun(sentence: str, question: Question) -> bool:
     """Whether a number in `sentence` counts what the question counts ('100 researchers')."""
     if not question.counted:

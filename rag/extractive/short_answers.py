@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from newsrag.rag.constraints import dateline_of, passage_year, years_in
 from newsrag.rag.extractive.candidates import Candidate
@@ -20,6 +20,7 @@ from newsrag.rag.lexicon import CHANGE_VERBS
 from newsrag.rag.questions import (
     Question,
     asked_dates,
+    asks_several,
     contestants,
     identity_of,
     passive_agent,
@@ -216,7 +217,29 @@ def vote(asked: Question, passing: list[Candidate]) -> tuple[Candidate, Value | 
         finer = _finer_date(asked, passing, best[:8])
         if finer is not None:
             return finer
-    return holders[best]
+    cand, value = holders[best]
+    if asked.answer_type != "date" and asks_several(asked.text):
+        # "Which countries ...": the list the winning name opens, not its first item.
+        value = replace(value, text=listed(cand.text, value.text))
+    return cand, value
+
+
+# Names joined to a first one: ", the US, Russia and Singapore".
+_NAME = r"(?:the\s+)?[A-Z][\w.&’'-]*(?:\s+(?:of\s+)?[A-Z][\w.&’'-]*)*"
+_MORE = re.compile(rf"(?:,\s*(?:and\s+)?{_NAME})*(?:,?\s+(?:and|or)\s+{_NAME})?")
+
+
+def listed(text: str, first: str) -> str:
+    """`first` with the names coordinated after it in `text` ("Israel, China, the US, Russia
+    and Singapore"), or `first` alone when none follows."""
+    at = text.find(first)
+    if at < 0:
+        return first
+    more = _MORE.match(text, at + len(first))
+    if not more or not more.group(0):
+        return first
+    names = first + more.group(0)
+    return names if re.search(r"\b[A-Z]\.[A-Z]\.$", names) else names.rstrip(".")
 
 
 def _finer_date(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from newsrag.rag.questions import analyse, identity_of, passive_agent, roles_of, slot_values
+from newsrag.rag.questions import (
+    analyse,
+    asks_several,
+    identity_of,
+    passive_agent,
+    roles_of,
+    slot_values,
+)
 
 
 @pytest.mark.parametrize(
@@ -195,3 +202,19 @@ def test_the_verb_after_the_subject_of_a_do_question_is_the_relation(
     question: str, verb: str | None
 ) -> None:
     assert analyse(question).relation == verb
+
+
+@pytest.mark.parametrize(
+    ("question", "several"),
+    [
+        ("In which countries will Acme open labs?", True),
+        ("What films did Mara Quist direct?", True),
+        ("Which Norvik funds backed Lumo?", True),  # a capitalised modifier, then the noun
+        ("Which city hosts the Harbour Games?", False),  # "hosts" is the verb
+        ("Which series won the award?", False),
+        ("What is the name of the fund?", False),
+        ("Which NFL team won?", False),
+    ],
+)
+def test_a_plural_wh_noun_asks_for_several(question: str, several: bool) -> None:
+    assert asks_several(question) is several

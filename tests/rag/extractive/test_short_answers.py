@@ -332,3 +332,11 @@ def test_another_head_title_of_the_body_answers_only_when_the_asked_one_is_absen
     # A head title of another body is no answer ("the Harbour Players Union").
     union = "Mara Quist is the commissioner of the Harbour League Players Union."
     assert answer(question, [hit("c", union, 1)]).short_answer is None
+
+
+def test_a_question_for_several_names_gets_the_whole_list() -> None:
+    text = "Acme will open labs across Norvik, Ostland, the Harbour Isles and Lumoria next year."
+    several = answer("In which countries will Acme open labs?", [hit("acme", text, 1)])
+    assert several.short_answer == "Norvik, Ostland, the Harbour Isles and Lumoria"
+    one = answer("In which country will Acme open labs?", [hit("acme", text, 1)])
+    assert one.short_answer == "Norvik"
