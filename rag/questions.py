@@ -39,6 +39,7 @@ from newsrag.rag.lexicon import (
     NOT_PERSON,
     NUMBER_WORDS,
     PHRASE_ENDS,
+    PREPOSITIONS,
     RESULT_WORDS,
     ROLE_NOUNS,
     ROLE_QUALIFIERS,
@@ -69,23 +70,42 @@ _MEASURES = (
     r"(?:revenue|sales|profit|income|loss|cost|price|valuation|market value|worth|budget|fine"
     r"|penalty|salary|turnover|spending)"
 )
-# Nouns that keep a measure a measure after it ("revenue growth", "price target"); any other
-# noun after it names another thing ("the second-biggest revenue driver" is not an amount).
+# Nouns that keep a measure a measure after it ("revenue growth", "price target").
 _MEASURE_TAILS = (
     r"(?:growth|rate|margin|margins|figure|figures|total|forecast|target|estimate|estimates)"
-)
-# The end of the asked noun phrase: a preposition or clause word, a name, a participle, or the
-# end of the question.
-_PHRASE_END = (
-    r"(?=\s+(?:of|for|in|on|at|by|to|from|according|that|which|last|this|next|during|over"
-    r"|since|per|each|every|and|or|[a-z]+ed\b|[A-Z])|\s*[?.,;:]|\s*$)"
 )
 _AMOUNT = (
     r"\bhow much\b|\bwhat (?:amount|sum|price|percentage|share|value|valuation)\b"
     r"|\bby how\b|\bhow (?:big|large|expensive|high|low)\b"
     r"|^\s*what (?:is|was|were|are) (?:the |its |their |\w+['’]s )?"
-    rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}(?:\s+{_MEASURE_TAILS})?{_PHRASE_END}"
+    rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}\b"
 )
+# "What is Acme's second-biggest revenue driver?": a lower-case word after the measure that is
+# no function word or participle is the noun the measure qualifies: a thing is asked.
+_QUALIFIED_MEASURE = re.compile(
+    r"^\s*(?i:what)\s+(?i:is|was|were|are)\s+(?:the |its |their |[\w&.-]+['’]s )?"
+    rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}(?:\s+{_MEASURE_TAILS})?\s+([a-z][a-z-]*)\b"
+)
+# Any other cue of an amount ("how much", "what percentage"): those stay amounts.
+_AMOUNT_CUE = re.compile(_AMOUNT.rsplit("|^", 1)[0])
+
+
+def _qualifies_another_noun(question: str) -> bool:
+    match = _QUALIFIED_MEASURE.match(question)
+    if match is None or _AMOUNT_CUE.search(question.casefold()):
+        return False
+    word = match.group(1)
+    if word in STOPWORDS | PREPOSITIONS | _NOT_A_NOUN or re.fullmatch(_MEASURE_TAILS, word):
+        return False
+    return not word.endswith(("ed", "ing"))
+
+
+# Words after a measure that start a time or a comparison, not a noun it qualifies.
+_NOT_A_NOUN = frozenset(
+    "last this next previous past each every per according against versus so".split()  # noqa: SIM905
+)
+
+
 _DATE = (
     r"^\s*when\b|^\s*what (?:is|was|are|were|will be) the (?:[a-z]+ ){0,2}date\b"
     r"|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b"
@@ -191,6 +211,8 @@ def analyse(question: str) -> Question:
             break
     if identity_of(question) is not None:
         answer_type = "role"
+    elif answer_type == "amount" and _qualifies_another_noun(question):
+        answer_type = "entity"
     measured = _measured(question, answer_type)
     time = asked_time(question)
     # Years are the time constraint (rag.constraints), not figures or terms a passage must state.

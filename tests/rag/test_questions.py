@@ -31,6 +31,9 @@ from newsrag.rag.questions import (
         ("What is Lumo's revenue growth?", "amount"),
         ("What is Acme's profit margin?", "amount"),
         ("What is Acme's second-biggest revenue driver?", "entity"),
+        ("What was the record fine against Acme?", "amount"),
+        ("What was the fine Lumo paid?", "amount"),
+        ("What was Lumo's revenue last quarter?", "amount"),
         ("What was the sales channel Lumo closed last year?", "entity"),
     ],
 )
