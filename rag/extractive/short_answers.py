@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from newsrag.rag.constraints import dateline_of, passage_year, years_in
 from newsrag.rag.extractive.candidates import Candidate
-from newsrag.rag.facts import quantities, stem
+from newsrag.rag.facts import DateSpan, quantities, stem
 from newsrag.rag.lexicon import CHANGE_VERBS
 from newsrag.rag.questions import (
     Question,
@@ -61,9 +61,10 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
                 key = f"{filled or '?'}-rel-{d.text.casefold()}"
                 found.append(Value(d.with_year(published), key, complete=filled is not None))
                 continue
-            filled = d.year or year
+            dated = year if d.year is not None or not d.month else _nearest_year(cand, d, year)
+            filled = d.year or dated
             key = f"{filled or '?'}-{d.month:02d}-{d.day or 0:02d}"
-            found.append(Value(d.with_year(year), key, complete=d.year is not None))
+            found.append(Value(d.with_year(dated), key, complete=d.year is not None))
         return found
     if kind in ("amount", "count"):
         wanted = cand.values
@@ -175,6 +176,33 @@ def _inside(span: str, values: frozenset[str]) -> bool:
 def _name_key(name: str) -> str:
     """A name compared by its words in any order: "Liu Yifei" is "Yifei Liu"."""
     return " ".join(sorted(name.casefold().replace("’", "'").removesuffix("'s").split()))
+
+
+_FUTURE = re.compile(
+    r"\b(?:will|would|shall|is to|are to|plans? to|planned to|expected to|set to|scheduled"
+    r"|upcoming|next)\b",
+    re.IGNORECASE,
+)
+
+
+def _nearest_year(cand: Candidate, date: DateSpan, year: int | None) -> int | None:
+    """The year of a date the sentence gives without one, from its article's date.
+
+    The article's year, unless the sentence gives no year of its own and the article's full
+    date says otherwise: a past event in a later month than the article's ("turned profitable
+    in the December quarter", written in June 2021) was the year before; a future one in an
+    earlier month ("will open in March", written in June) the year after.
+    """
+    if year is None or len(years_in(cand.text, names=False)) == 1:
+        return year
+    published = cand.sentence.chunk.published_at or ""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published[:10]) or int(published[:4]) != year:
+        return year
+    stated = (date.month, date.day or 0)
+    written = (int(published[5:7]), int(published[8:10]) if date.day else 0)
+    if _FUTURE.search(cand.text):
+        return year + 1 if stated < written else year
+    return year - 1 if stated > written else year
 
 
 def _year_for(cand: Candidate) -> int | None:

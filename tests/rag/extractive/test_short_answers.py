@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+import pytest
 
 from newsrag.index import Chunk, Hit
 from newsrag.rag.extractive.answerer import ExtractiveAnswerer, answer_units
@@ -340,3 +341,27 @@ def test_a_question_for_several_names_gets_the_whole_list() -> None:
     assert several.short_answer == "Norvik, Ostland, the Harbour Isles and Lumoria"
     one = answer("In which country will Acme open labs?", [hit("acme", text, 1)])
     assert one.short_answer == "Norvik"
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "short"),
+    [
+        # A month alone carries the article's year ...
+        ("When was Acme fined?", "Acme was fined $3 million in April by the Norvik Authority.",
+         "April 2021"),
+        # ... the year before, for a past event in a later month than the article's ...
+        ("When was Lumo Cloud profitable for the first time?",
+         "Lumo Cloud was profitable for the first time in December.", "December 2020"),
+        # ... the year after, for a future one in an earlier month ...
+        ("When will Acme open its Norvik store?", "Acme will open its Norvik store in March.",
+         "March 2022"),
+        # ... and the sentence's own year wins.
+        ("When was Lumo Cloud profitable for the first time?",
+         "Lumo Cloud was profitable for the first time in December 2019.", "December 2019"),
+    ],
+)  # fmt: skip
+def test_a_date_without_a_year_takes_the_nearest_one_from_its_article(
+    question: str, text: str, short: str
+) -> None:
+    got = answer(question, [hit("news", text, 1, published_at="2021-06-15")])
+    assert got.short_answer == short
