@@ -800,6 +800,8 @@ def _superseded(text: str, date: DateSpan) -> bool:
 _MONEY = re.compile(r"\bmoney\b", re.IGNORECASE)
 _ASKS_DATE = re.compile(r"\bdates?\b", re.IGNORECASE)
 _SINCE_YEAR = re.compile(r"\bsince\s+((?:19|20)\d\d)\b(?![-–/]|\s+[A-Z])")
+
+
 def _month_number(word: str) -> int:
     """1-12 for a month name, 0 for anything else (a weekday)."""
     lowered = word.casefold()

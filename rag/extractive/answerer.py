@@ -333,10 +333,25 @@ def answer_units(chunk: Chunk, min_words: int) -> list[Sentence]:
             sentence = Sentence(chunk.text[start:end], chunk, pending.start, sentence.end)
             pending = None
         if len(sentence.text.split()) >= min_words:
-            units.append(sentence)
+            if not _subheading(sentence, chunk):
+                units.append(sentence)
         elif dateline_end(sentence.text) < len(sentence.text.rstrip(" .…")):
             pending = sentence  # a dateline alone ("Mar 4, 2018 ...") dates, it states nothing
     return units
+
+
+# A sub-heading: a short line of its own with no closing punctuation ("Why it matters").
+SUBHEADING_WORDS = 6
+
+
+def _subheading(sentence: Sentence, chunk: Chunk) -> bool:
+    """Whether `sentence` is a line of its own that labels a section rather than states."""
+    text = sentence.text.strip()
+    if len(text.split()) > SUBHEADING_WORDS or re.search(r"[.!?:;,\"”’')\]]$", text):
+        return False
+    before = chunk.text[: sentence.start - chunk.start].rstrip(" \t")
+    after = chunk.text[sentence.end - chunk.start :].lstrip(" \t")
+    return (not before or before.endswith("\n")) and (not after or after.startswith("\n"))
 
 
 def near_miss_text(asked: Question, close: list[Candidate], markers: list[int]) -> str:

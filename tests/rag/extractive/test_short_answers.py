@@ -365,3 +365,15 @@ def test_a_date_without_a_year_takes_the_nearest_one_from_its_article(
 ) -> None:
     got = answer(question, [hit("news", text, 1, published_at="2021-06-15")])
     assert got.short_answer == short
+
+
+def test_a_sub_heading_line_is_no_answer_unit() -> None:
+    text = (
+        "Acme sold 300 cars in May.\nWhy Acme's sales matter so\n"
+        "Acme's sales matter because the Norvik market is small.\nWhat it said: more soon."
+    )
+    chunk = Chunk("acme#0", "acme", 0, text, 0, len(text), 30, "", "web", None)
+    units = [u.text.strip() for u in answer_units(chunk, 4)]
+    assert "Why Acme's sales matter so" not in units  # a label of its own line
+    assert "Acme's sales matter because the Norvik market is small." in units
+    assert "What it said: more soon." in units  # ends as a sentence does
