@@ -246,6 +246,10 @@ def analyse(question: str) -> Question:
 
 # "Who directed ...", "Which city hosted ...", "What movie won ...": the verb after the wh-phrase.
 _WH_VERB = re.compile(r"^\s*(?:who|(?:what|which)\s+[a-z]+)\s+([a-z]+)\b", re.IGNORECASE)
+# The agent of a participle and the word after it: "... owned by Acme Group reported".
+_AFTER_AGENT = re.compile(
+    r"\s+by\s+(?:the\s+)?[A-Z][\w&’'.-]*(?:\s+(?:of\s+)?[A-Z][\w&’'.-]*){0,4}\s+([a-z]+)\b"
+)
 # "Which firm did Acme invest in?", "What did Lumo launch?": the verb after the subject that
 # do-support puts last, before an optional preposition.
 _DO_VERB = re.compile(
@@ -371,7 +375,14 @@ def asked_relation(question: str) -> str | None:
     if match:
         verb = match.group(1).casefold()
         if verb not in AUXILIARIES and (verb.endswith("ed") or verb in IRREGULAR_PAST):
-            return verb
+            # "Which paper owned by Acme reported ...": a participle with its agent describes
+            # the noun; the verb after the agent is what is asked.
+            later = _AFTER_AGENT.match(question, match.end(1))
+            if later is None:
+                return verb
+            main = later.group(1)
+            past = main.endswith("ed") or main in IRREGULAR_PAST
+            return main if past and main not in AUXILIARIES else None
         match = _DO_VERB.match(question)
         return match.group(1) if match and match.group(1) not in STOPWORDS else None
     match = _WHEN_VERB.match(question)

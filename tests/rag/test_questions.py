@@ -199,6 +199,9 @@ def test_roles_of_a_person_in_a_sentence(sentence: str, roles: list[str]) -> Non
         ("What did Acme launch on Tuesday?", None),  # the verb is not last: not read
         ("What did it do?", None),
         ("Who directed Harbour Lights?", "directed"),
+        # A participle with its agent describes the noun; the verb after it is asked.
+        ("Which newspaper owned by Acme reported the deal?", "reported"),
+        ("Which film directed by Mara Quist won the Harbour Prize?", "won"),
     ],
 )
 def test_the_verb_after_the_subject_of_a_do_question_is_the_relation(
