@@ -219,6 +219,15 @@ TITLE_WORDS = frozenset(
     general governor mayor premier professor""".split()  # noqa: SIM905
 )
 
+# Words after a measure that start a time or a comparison, not a noun the measure qualifies
+# ("revenue last quarter", "the fine against Acme"; "revenue driver" names another thing).
+AFTER_MEASURE = frozenset(
+    "last this next previous past each every per according against versus so".split()  # noqa: SIM905
+)
+
+# Nouns ending in -s that name one thing ("which series", "what news"), not several.
+SINGULAR_IN_S = frozenset("news series species means headquarters".split())  # noqa: SIM905
+
 # Nouns that say what a person is, besides titles: "Mara Quist is a Norvik businesswoman".
 ROLE_NOUNS = frozenset(
     """businessman businesswoman entrepreneur investor executive banker economist lawyer judge
@@ -381,6 +390,7 @@ def states_event(verb: str, stems: set[str]) -> bool | None:
 
 
 __all__ = [
+    "AFTER_MEASURE",
     "AUXILIARIES",
     "BE_FORMS",
     "CHANGE_VERBS",
@@ -414,9 +424,11 @@ __all__ = [
     "PRONOUNS",
     "QUESTION_OPENERS",
     "RESULT_WORDS",
+    "ROLE_NOUNS",
     "ROLE_QUALIFIERS",
     "SCALE_WORDS",
     "SEASONS",
+    "SINGULAR_IN_S",
     "STOPWORDS",
     "TITLE_WORDS",
     "TYPE_NOUNS",

@@ -27,6 +27,7 @@ from newsrag.rag.facts import (
     stem,
 )
 from newsrag.rag.lexicon import (
+    AFTER_MEASURE,
     AUXILIARIES,
     CLAUSE_VERBS,
     DETERMINERS,
@@ -44,6 +45,7 @@ from newsrag.rag.lexicon import (
     ROLE_NOUNS,
     ROLE_QUALIFIERS,
     SEASONS,
+    SINGULAR_IN_S,
     STOPWORDS,
     TITLE_WORDS,
     WEEKDAYS,
@@ -95,15 +97,9 @@ def _qualifies_another_noun(question: str) -> bool:
     if match is None or _AMOUNT_CUE.search(question.casefold()):
         return False
     word = match.group(1)
-    if word in STOPWORDS | PREPOSITIONS | _NOT_A_NOUN or re.fullmatch(_MEASURE_TAILS, word):
+    if word in STOPWORDS | PREPOSITIONS | AFTER_MEASURE or re.fullmatch(_MEASURE_TAILS, word):
         return False
     return not word.endswith(("ed", "ing"))
-
-
-# Words after a measure that start a time or a comparison, not a noun it qualifies.
-_NOT_A_NOUN = frozenset(
-    "last this next previous past each every per according against versus so".split()  # noqa: SIM905
-)
 
 
 _DATE = (
@@ -427,8 +423,6 @@ def _singular(noun: str) -> str:
 # "In which countries ...", "Which US states ...": the word after the wh-word, and the next
 # one when the first is a capitalised modifier.
 _WH_WORDS = re.compile(r"\b(?i:which|what)\s+([\w-]+)(?:\s+([a-z-]+))?")
-# Plural-looking nouns that name one thing.
-_NOT_PLURAL = frozenset("news series species means headquarters".split())  # noqa: SIM905
 
 
 def asks_several(question: str) -> bool:
@@ -443,7 +437,7 @@ def asks_several(question: str) -> bool:
 
 
 def _plural(word: str) -> bool:
-    return word not in STOPWORDS | _NOT_PLURAL and _singular(word) != word
+    return word not in STOPWORDS | SINGULAR_IN_S and _singular(word) != word
 
 
 def counts_the_noun(sentence: str, question: Question) -> bool:
