@@ -236,7 +236,18 @@ ROLE_NOUNS = frozenset(
     scientist researcher engineer developer inventor physician doctor surgeon athlete player
     coach footballer golfer cyclist billionaire philanthropist activist spokeswoman leader
     member partner owner cofounder co-founder commissioner ambassador senator lawmaker
-    prosecutor""".split()  # noqa: SIM905
+    prosecutor employee worker student teacher nurse soldier""".split()  # noqa: SIM905
+)
+
+# Counted nouns that any kind of person fills ("how many people": "100 researchers").
+PEOPLE_WORDS = frozenset("people person persons individuals staff workers employees".split())  # noqa: SIM905
+
+# What one organisation is to another ("who are Acme's rivals"): names of organisations
+# answer, not only people's.
+ORGANISATION_RELATIONS = frozenset(
+    """rival rivals competitor competitors partner partners customer customers client clients
+    supplier suppliers owner owners investor investors shareholder shareholders sponsor
+    sponsors backer backers parent acquirer acquirers""".split()  # noqa: SIM905
 )
 
 # Past forms that do not end in -ed; a verb of a wh-question is one of these or ends in -ed.
@@ -418,6 +429,8 @@ __all__ = [
     "OPENERS",
     "ORDINAL_WORDS",
     "ORGANISATION_HEADS",
+    "ORGANISATION_RELATIONS",
+    "PEOPLE_WORDS",
     "PHRASE_ENDS",
     "POSSESSIVES",
     "PREPOSITIONS",

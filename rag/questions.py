@@ -39,6 +39,7 @@ from newsrag.rag.lexicon import (
     NAMED_LIKE_PEOPLE,
     NOT_PERSON,
     NUMBER_WORDS,
+    ORGANISATION_RELATIONS,
     PHRASE_ENDS,
     PREPOSITIONS,
     RESULT_WORDS,
@@ -70,7 +71,7 @@ _COUNT = (
 # Nouns that name a money measure ("what was its revenue", "how much did it earn in profit").
 _MEASURES = (
     r"(?:revenue|sales|profit|income|loss|cost|price|valuation|market value|worth|budget|fine"
-    r"|penalty|salary|turnover|spending)"
+    r"|penalty|salary|turnover|spending|market share)"
 )
 # Nouns that keep a measure a measure after it ("revenue growth", "price target").
 _MEASURE_TAILS = (
@@ -207,6 +208,10 @@ def analyse(question: str) -> Question:
             break
     if identity_of(question) is not None:
         answer_type = "role"
+    elif answer_type == "person" and _ORG_RELATION.match(question):
+        answer_type = "entity"  # "Who are Acme's rivals?": organisations answer
+    elif _REASON.match(question):
+        answer_type = "other"  # "What was the reason for the fine?" asks why
     elif answer_type == "amount" and _qualifies_another_noun(question):
         answer_type = "entity"
     measured = _measured(question, answer_type)
@@ -605,6 +610,19 @@ def _slot_values(sentence: str, question: Question, dateline: str = "") -> set[s
         name = identity_of(question.text)
         return set(roles_of(sentence, name)) if name else set()
     return set()
+
+
+# "Who are Acme's main rivals?", "Who is the owner of Lumo?": what one organisation is to
+# another.
+_ORG_RELATION = re.compile(
+    r"^\s*(?i:who)\s+(?i:is|are|was|were)\s+(?:the\s+)?(?:[\w&.-]+['’]s\s+)?(?:[a-z]+\s+)?"
+    rf"(?:{'|'.join(sorted(ORGANISATION_RELATIONS))})\b"
+)
+# "What was the reason for ...": a why-question.
+_REASON = re.compile(
+    r"^\s*(?i:what)\s+(?:is|was|are|were)\s+the\s+(?:main\s+)?(?:reasons?|causes?|purpose"
+    r"|motives?)\b"
+)
 
 
 def identity_of(question: str) -> str | None:

@@ -137,7 +137,7 @@ class ExtractiveAnswerer:
             and candidate.on_topic
             and candidate.in_scope
             and candidate.constrained_ok
-            and candidate.similarity >= self.floor(question)
+            and candidate.similarity >= self.floor(question, candidate)
             and candidate.score >= self.min_score
             and (
                 candidate.coverage >= self.min_coverage
@@ -146,18 +146,30 @@ class ExtractiveAnswerer:
             )
         )
 
-    def floor(self, question: Question) -> float:
+    def floor(self, question: Question, candidate: Candidate | None = None) -> float:
         """The least similarity a sentence needs to answer `question`.
 
         "Who is Mara Quist?" says little but the name, so a sentence stating what she is
         ("Mara Quist, the League's commissioner, said ...") reads 0.3-0.4 to it; there the
         role stated next to the asked name is the evidence, and half the usual floor does.
+        So for "why" when a sentence uses the words asked (synonyms at most for a few:
+        REASON_COVERAGE) and states a reason ("was fined ... for abusing its position"): a
+        long sentence reads little like a short question.
         """
-        return self.min_similarity / 2 if question.answer_type == "role" else self.min_similarity
+        if question.answer_type == "role":
+            return self.min_similarity / 2
+        if (
+            candidate is not None
+            and _WHY.match(question.text)
+            and candidate.coverage >= REASON_COVERAGE
+            and REASON_CUE.search(candidate.text)
+        ):
+            return self.min_similarity / 2
+        return self.min_similarity
 
     def slack(self, candidate: Candidate, question: Question | None = None) -> float:
         """How far a candidate's scores sit from the gates: > 0 passes them, < 0 misses."""
-        floor = self.floor(question) if question is not None else self.min_similarity
+        floor = self.floor(question, candidate) if question is not None else self.min_similarity
         gates = [
             candidate.similarity - floor,
             candidate.score - self.min_score,
@@ -170,7 +182,7 @@ class ExtractiveAnswerer:
         return (
             candidate.names_ok
             and not candidate.asks
-            and candidate.similarity >= self.floor(question)
+            and candidate.similarity >= self.floor(question, candidate)
             and (not candidate.constrained_ok or not self.answers(question, candidate))
         )
 
@@ -340,6 +352,18 @@ def answer_units(chunk: Chunk, min_words: int) -> list[Sentence]:
     return units
 
 
+# The share of a why-question's words a reason sentence uses (a synonym counts 0.8).
+REASON_COVERAGE = 0.75
+# "Why ...", "What was the reason for ...".
+_WHY = re.compile(
+    r"\s*(?:why\b|what (?:is|was|are|were) the (?:main )?(?:reasons?|causes?)\b)", re.I
+)
+# Words that state a reason or cause ("because", "for abusing", "stems from").
+REASON_CUE = re.compile(
+    r"\b(?:because|due to|owing to|thanks to|as a result of|in order to|stems? (?:mainly )?from"
+    r"|driven by|spurred by|for (?:[a-z]+ )?[a-z]+ing|over [a-z]+ing)\b",
+    re.I,
+)
 # A sub-heading: a short line of its own with no closing punctuation ("Why it matters").
 SUBHEADING_WORDS = 6
 

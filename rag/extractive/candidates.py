@@ -28,6 +28,8 @@ from newsrag.rag.lexicon import (
     HEAD_TITLES,
     HOW_ADVERBS,
     META_WORDS,
+    PEOPLE_WORDS,
+    ROLE_NOUNS,
     SCALE_WORDS,
     TYPE_NOUNS,
     states_event,
@@ -408,6 +410,8 @@ class Scorer:
 
     def _measures(self, text: str, matcher: TermMatcher | None) -> bool:
         """Whether `text` names what the question measures (or a word related to it)."""
+        if self.asked.counted in PEOPLE_WORDS and self._counts_people(text):
+            return True  # "how many people": "100 researchers" names people
         if matcher is None:
             have = content_stems(text)
             return all(stem(w) in have for w in self.asked.measured)
@@ -418,6 +422,15 @@ class Scorer:
         if counts_the_noun(text, self.asked):
             return True
         counted = self.asked.counted
+        if counted in PEOPLE_WORDS:  # "how many people": "100 researchers" counts people
+            return self._counts_people(text)
         if matcher is None or counted is None:
             return False
         return any(matcher.same(counted, word) for word in counted_words(text))
+
+    @staticmethod
+    def _counts_people(text: str) -> bool:
+        """Whether a number in `text` counts a kind of person ("100 researchers", "25,000
+        engineers and scientists")."""
+        kinds = TITLE_WORDS | ROLE_NOUNS | PEOPLE_WORDS
+        return any(w in kinds or w.removesuffix("s") in kinds for w in counted_words(text))

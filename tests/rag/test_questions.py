@@ -34,6 +34,13 @@ from newsrag.rag.questions import (
         ("What was the record fine against Acme?", "amount"),
         ("What was the fine Lumo paid?", "amount"),
         ("What was Lumo's revenue last quarter?", "amount"),
+        ("What is Acme's market share in Norvik?", "amount"),
+        # Organisations answer what one organisation is to another.
+        ("Who are Acme's main rivals?", "entity"),
+        ("Who is the owner of Lumo?", "entity"),
+        ("Who is the CEO of Lumo?", "person"),
+        # "What was the reason" asks why, even with a measure word in it.
+        ("What was the reason for the Lumo fine?", "other"),
         ("What was the sales channel Lumo closed last year?", "entity"),
     ],
 )

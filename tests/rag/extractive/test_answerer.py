@@ -209,3 +209,32 @@ def test_who_is_a_name_is_answered_by_what_the_articles_say_the_person_is() -> N
     # A name the passage gives no role for is no answer: refused, not "met Ole Brandt".
     other = [hit("talks", "Ole Brandt met Mara Quist in Norvik on Monday.", 1)]
     assert not answer("Who is Ole Brandt?", other).answerable
+
+
+def test_how_many_people_is_answered_by_a_count_of_any_kind_of_person() -> None:
+    from tests.rag.extractive.test_short_answers import answer, hit
+
+    text = "Acme is hiring 120 engineers for its Norvik lab, and opening 8 offices there."
+    got = answer("How many people is Acme hiring for its Norvik lab?", [hit("acme", text, 1)])
+    assert got.short_answer == "120"
+    offices = "Acme is opening 8 offices for its Norvik lab."
+    assert not answer(
+        "How many people is Acme hiring for its Norvik lab?", [hit("a", offices, 1)]
+    ).answerable
+
+
+def test_a_why_question_takes_a_reason_sentence_at_half_the_similarity_floor() -> None:
+    from types import SimpleNamespace
+
+    from newsrag.rag.questions import analyse
+
+    answerer = ExtractiveAnswerer()
+    why = analyse("Why did the Norvik Authority fine Acme?")
+    reason = SimpleNamespace(
+        coverage=1.0, text="Acme was fined in May by the Norvik Authority for hiding reports."
+    )
+    plain = SimpleNamespace(coverage=1.0, text="Acme was fined in May by the Norvik Authority.")
+    assert answerer.floor(why, reason) == answerer.min_similarity / 2  # type: ignore[arg-type]
+    assert answerer.floor(why, plain) == answerer.min_similarity  # type: ignore[arg-type]
+    when = analyse("When did the Norvik Authority fine Acme?")
+    assert answerer.floor(when, reason) == answerer.min_similarity  # type: ignore[arg-type]
