@@ -239,6 +239,12 @@ ROLE_NOUNS = frozenset(
     prosecutor employee worker student teacher nurse soldier""".split()  # noqa: SIM905
 )
 
+# Verbs of reporting: "what did Reuters report", "what did Acme say".
+REPORTING_VERBS = frozenset(
+    """report reported reports say said says write wrote writes announce announced announces
+    claim claimed claims reveal revealed reveals state stated states tell told tells""".split()  # noqa: SIM905
+)
+
 # Counted nouns that any kind of person fills ("how many people": "100 researchers").
 PEOPLE_WORDS = frozenset("people person persons individuals staff workers employees".split())  # noqa: SIM905
 
@@ -436,6 +442,7 @@ __all__ = [
     "PREPOSITIONS",
     "PRONOUNS",
     "QUESTION_OPENERS",
+    "REPORTING_VERBS",
     "RESULT_WORDS",
     "ROLE_NOUNS",
     "ROLE_QUALIFIERS",

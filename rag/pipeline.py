@@ -34,7 +34,7 @@ from newsrag.rag.prompts import (
     sanitize_model_text,
     sanitize_stream,
 )
-from newsrag.rag.questions import Question, analyse
+from newsrag.rag.questions import Question, analyse, as_question, truecase
 from newsrag.rag.records import (
     Answer,
     AnswerEvent,
@@ -117,7 +117,10 @@ class AnswerPipeline:
         standalone = _rewrite(request.question, list(request.history), model)
         hits = self.search(replace(request, question=standalone))
         retrieve_ms = (time.perf_counter() - started) * 1000
-        run = _Run(request.question, standalone, analyse(standalone), hits, started, retrieve_ms)
+        # What is answered: a request read as a question ("Tell me about X"), and a question
+        # typed in lower case with its names' capitals from the passages found.
+        read = as_question(truecase(standalone, (f"{h.chunk.title}\n{h.chunk.text}" for h in hits)))
+        run = _Run(request.question, read, analyse(read), hits, started, retrieve_ms, standalone)
         run.generate_started = time.perf_counter()
         if model is not None and self._relevant(run):
             yield from self._generate(run, model, streaming)
@@ -294,6 +297,7 @@ class _Run:
     hits: list[Hit]
     started: float
     retrieve_ms: float
+    rewritten: str = ""  # the follow-up rewritten to stand alone (`standalone` is it as read)
     generate_started: float = 0.0
     ranked: list[Candidate] | None = None
     extract: Extract | None = None
@@ -306,7 +310,8 @@ class _Run:
             "generate": round((now - self.generate_started) * 1000, 2),
             "total": round((now - self.started) * 1000, 2),
         }
-        standalone = self.standalone if self.standalone != self.question else None
+        rewritten = self.rewritten or self.standalone
+        standalone = rewritten if rewritten != self.question else None
         answer = Answer(
             question=self.question,
             timings_ms=timings,

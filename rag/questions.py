@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -623,6 +625,70 @@ _REASON = re.compile(
     r"^\s*(?i:what)\s+(?:is|was|are|were)\s+the\s+(?:main\s+)?(?:reasons?|causes?|purpose"
     r"|motives?)\b"
 )
+
+
+_WORD = re.compile(r"[A-Za-z][\w&.’'-]*[\w&]|[A-Za-z]")
+# A word that opens a sentence is capitalised whatever it is: not evidence of a name.
+_OPENING = re.compile(r"(?:^|[.!?]\s+|\n\s*)$")
+
+
+def truecase(question: str, texts: Iterable[str]) -> str:
+    """`question` typed in lower case, with the words that `texts` write as names written so.
+
+    "how much alibaba invest southeast asia" over passages that write "Alibaba" and "Southeast
+    Asia" -> "how much Alibaba invest Southeast Asia": names are what the analysis reads
+    from capitals. A word counts as a name when the texts write it capitalised (not opening
+    a sentence) more often than in lower case; it takes its most frequent written form
+    ("cnbc" -> "CNBC"). A question with any capital after its first letter is left as typed.
+    """
+    if any(ch.isupper() for ch in question[1:]):
+        return question
+    wanted = {m.group(0).casefold() for m in _WORD.finditer(question)} - STOPWORDS - WH_WORDS
+    if not wanted:
+        return question
+    forms: dict[str, Counter[str]] = {w: Counter() for w in wanted}
+    for text in texts:
+        for m in _WORD.finditer(text):
+            word = m.group(0)
+            key = word.casefold()
+            if key in forms and not (word[0].isupper() and _OPENING.search(text[: m.start()][-3:])):
+                forms[key][word] += 1
+
+    def written(m: re.Match[str]) -> str:
+        seen = forms.get(m.group(0).casefold())
+        if not seen:
+            return m.group(0)
+        lower = seen.get(m.group(0).casefold(), 0)
+        capitalised = [(n, w) for w, n in seen.items() if w[0].isupper()]
+        if not capitalised or sum(n for n, _ in capitalised) <= lower:
+            return m.group(0)
+        return max(capitalised)[1]
+
+    return _WORD.sub(written, question)
+
+
+_CONTRACTED = re.compile(r"\b((?i:what|who|where|when|how|which))['’]s\b")
+# "Tell me about X", "Give me the price of X", "Explain why X": a request for what a question
+# asks.
+_REQUEST = re.compile(
+    r"^\s*(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:tell|give|show)\s+me\s+"
+    r"(?:about\s+)?(?P<a>.+?)[\s.?!]*$"
+    r"|^\s*(?:please\s+)?(?:explain|describe)\s+(?P<b>.+?)[\s.?!]*$",
+    re.IGNORECASE,
+)
+
+
+def as_question(text: str) -> str:
+    """`text` as the question it asks: "what's" read "what is"; a request read as a question
+    ("Tell me about Project X" -> "What is Project X?", "Explain why X ..." -> "Why X ...?")."""
+    text = _CONTRACTED.sub(r"\1 is", text)
+    match = _REQUEST.match(text)
+    if match is None:
+        return text
+    rest = match.group("a") or match.group("b")
+    if re.match(r"(?i:why|how|when|where|who|whom|whose|what|which)\b", rest):
+        return rest[0].upper() + rest[1:] + "?"
+    return f"What is {rest}?"
 
 
 def identity_of(question: str) -> str | None:

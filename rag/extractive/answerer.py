@@ -23,6 +23,7 @@ from newsrag.rag.extractive.matching import TermMatcher, stem_words
 from newsrag.rag.extractive.short_answers import candidate_values, vote
 from newsrag.rag.facts import content_stems, terms
 from newsrag.rag.followup import rewrite_deterministic
+from newsrag.rag.lexicon import REPORTING_VERBS
 from newsrag.rag.questions import STRICT_TYPES, Question, analyse, question_parts
 from newsrag.rag.records import AnswerSentence, Citation
 from newsrag.rag.support import Sentence, SentenceVectors, passage_sentences
@@ -152,11 +153,20 @@ class ExtractiveAnswerer:
         "Who is Mara Quist?" says little but the name, so a sentence stating what she is
         ("Mara Quist, the League's commissioner, said ...") reads 0.3-0.4 to it; there the
         role stated next to the asked name is the evidence, and half the usual floor does.
-        So for "why" when a sentence uses the words asked (synonyms at most for a few:
+        So for "what did SOURCE report" and a sentence citing the source, and for "why" when a
+        sentence uses the words asked (synonyms at most for a few:
         REASON_COVERAGE) and states a reason ("was fined ... for abusing its position"): a
         long sentence reads little like a short question.
         """
         if question.answer_type == "role":
+            return self.min_similarity / 2
+        if (  # "What did Reuters report?": a sentence the source is cited for, on every term
+            candidate is not None
+            and question.source is not None
+            and question.relation in REPORTING_VERBS
+            and candidate.source == "match"
+            and candidate.coverage >= 1.0
+        ):
             return self.min_similarity / 2
         if (
             candidate is not None

@@ -128,3 +128,14 @@ def test_an_empty_vector_cache_dir_turns_the_disk_layer_off(
     assert settings.vector_cache_dir is None
     built = open_pipeline(settings, embedder=embedder, model=None)
     assert isinstance(built.embedder, CachedEmbedder) and built.embedder.disk is None
+
+
+def test_a_lower_case_question_is_answered_as_if_its_names_were_capitalised(
+    pipeline: AnswerPipeline,
+) -> None:
+    typed = pipeline.answer(AnswerRequest("how much is alibaba investing in southeast asia?"))
+    assert typed.answerable and typed.short_answer == "$1 billion"
+    assert not typed.conflict  # the $15 billion research programme is not Southeast Asia's
+    assert typed.standalone_question is None  # read with capitals, not rewritten
+    asked = pipeline.answer(AnswerRequest("Tell me about Project AsiaForward."))
+    assert asked.answerable and "AsiaForward" in asked.answer

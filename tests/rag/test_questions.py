@@ -6,11 +6,13 @@ import pytest
 
 from newsrag.rag.questions import (
     analyse,
+    as_question,
     asks_several,
     identity_of,
     passive_agent,
     roles_of,
     slot_values,
+    truecase,
 )
 
 
@@ -231,3 +233,34 @@ def test_the_verb_after_the_subject_of_a_do_question_is_the_relation(
 )
 def test_a_plural_wh_noun_asks_for_several(question: str, several: bool) -> None:
     assert asks_several(question) is several
+
+
+def test_a_lower_case_question_takes_its_names_capitals_from_the_passages() -> None:
+    texts = [
+        "Shares rose as Acme Robotics is investing in Southeast Asia, as per a NVK report.",
+        "The Lumo lab opened in May. Shares fell, the company said.",
+    ]
+    assert truecase("how much acme invest southeast asia", texts) == (
+        "how much Acme invest Southeast Asia"
+    )
+    assert truecase("what did nvk report", texts) == "what did NVK report"  # as written
+    # "The" and "Shares" open sentences there: no evidence of names; "fell" stays.
+    assert truecase("why the shares fell", texts) == "why the shares fell"
+    typed = "How much did ACME invest?"  # capitals typed by the user are theirs
+    assert truecase(typed, texts) == typed
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("Tell me about Project Lumo.", "What is Project Lumo?"),
+        ("Give me the closing price of Acme shares on Tuesday.",
+         "What is the closing price of Acme shares on Tuesday?"),
+        ("Can you tell me who fined Acme?", "Who fined Acme?"),
+        ("Please describe the Norvik Academy.", "What is the Norvik Academy?"),
+        ("what's Acme's market value", "what is Acme's market value"),
+        ("Who fined Acme?", "Who fined Acme?"),
+    ],
+)  # fmt: skip
+def test_a_request_is_read_as_the_question_it_asks(text: str, question: str) -> None:
+    assert as_question(text) == question
