@@ -179,6 +179,36 @@ def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
     return "match" if reported else "contradict"
 
 
+# A sentence about what is still to come: its dates without a year lie ahead.
+_FUTURE = re.compile(
+    r"\b(?:will|would|shall|is to|are to|plans? to|planned to|expected to|set to|scheduled"
+    r"|upcoming|next)\b",
+    re.IGNORECASE,
+)
+
+
+def nearest_year(
+    sentence: str, month: int, day: int | None, published_at: str | None, year: int | None
+) -> int | None:
+    """The year of a date `sentence` gives without one, written in an article of `year`.
+
+    That year, unless the article's full date (`published_at`) says otherwise: a past event
+    in a later month than the article's ("turned profitable in the December quarter",
+    written in June 2021) was the year before; a future one in an earlier month ("will open
+    in March", written in June) the year after.
+    """
+    published = published_at or ""
+    if year is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published[:10]):
+        return year
+    if int(published[:4]) != year:
+        return year
+    stated = (month, day or 0)
+    written = (int(published[5:7]), int(published[8:10]) if day else 0)
+    if _FUTURE.search(sentence):
+        return year + 1 if stated < written else year
+    return year - 1 if stated > written else year
+
+
 def asked_source(question: str) -> str | None:
     """The source a question names ('according to Reuters' -> 'reuters'), casefolded."""
     match = _SOURCE.search(question)

@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
-from newsrag.rag.constraints import dateline_of, passage_year, years_in
+from newsrag.rag.constraints import dateline_of, nearest_year, passage_year, years_in
 from newsrag.rag.extractive.candidates import Candidate
 from newsrag.rag.facts import DateSpan, quantities, stem
 from newsrag.rag.lexicon import CHANGE_VERBS
@@ -178,31 +178,13 @@ def _name_key(name: str) -> str:
     return " ".join(sorted(name.casefold().replace("’", "'").removesuffix("'s").split()))
 
 
-_FUTURE = re.compile(
-    r"\b(?:will|would|shall|is to|are to|plans? to|planned to|expected to|set to|scheduled"
-    r"|upcoming|next)\b",
-    re.IGNORECASE,
-)
-
-
 def _nearest_year(cand: Candidate, date: DateSpan, year: int | None) -> int | None:
-    """The year of a date the sentence gives without one, from its article's date.
-
-    The article's year, unless the sentence gives no year of its own and the article's full
-    date says otherwise: a past event in a later month than the article's ("turned profitable
-    in the December quarter", written in June 2021) was the year before; a future one in an
-    earlier month ("will open in March", written in June) the year after.
-    """
+    """The year of a date the sentence gives without one (constraints.nearest_year), unless
+    the sentence names one year of its own."""
     if year is None or len(years_in(cand.text, names=False)) == 1:
         return year
-    published = cand.sentence.chunk.published_at or ""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published[:10]) or int(published[:4]) != year:
-        return year
-    stated = (date.month, date.day or 0)
-    written = (int(published[5:7]), int(published[8:10]) if date.day else 0)
-    if _FUTURE.search(cand.text):
-        return year + 1 if stated < written else year
-    return year - 1 if stated > written else year
+    chunk = cand.sentence.chunk
+    return nearest_year(cand.text, date.month, date.day, chunk.published_at, year)
 
 
 def _year_for(cand: Candidate) -> int | None:
