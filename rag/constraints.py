@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from newsrag.index import Chunk
+from newsrag.rag.facts import date_spans, relative_periods
 from newsrag.rag.lexicon import (
     EVENT_PARTS,
     KIND_NOUNS,
     MEMBER_NOUNS,
+    MONTHS,
     NOT_SERIES,
     ORDINAL_WORDS,
     ORGANISATION_HEADS,
@@ -37,7 +39,11 @@ _LATEST = re.compile(
     r"\b(?:new|newest|latest|current|currently|now|present|today|recent|recently|incumbent)\b",
     re.IGNORECASE,
 )
-_RELATIVE_YEAR = re.compile(r"\b(this|last|next|previous|past)\s+year\b", re.IGNORECASE)
+# "Over the past year" is the twelve months before, not the calendar year before: not one.
+_RELATIVE_YEAR = re.compile(r"\b(this|last|next|previous)\s+year\b", re.IGNORECASE)
+_OFFSETS = {"this": 0, "last": -1, "previous": -1, "next": 1}
+# A month named alone, as a word of its own, capitalised ("in December", not "may").
+_MONTH_NAMES = [m.capitalize() for m in MONTHS]
 _ORDINAL_QUARTER = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 _QUARTER = re.compile(
     r"\b(?:q([1-4])|([1-4])q|(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter)\b",
@@ -69,7 +75,7 @@ class TimeAsked:
     @property
     def constrained(self) -> bool:
         """Whether evidence can contradict this time."""
-        return bool(self.years) or self.quarter is not None
+        return bool(self.years) or self.quarter is not None or self.relative is not None
 
 
 def years_in(text: str, *, names: bool = True) -> set[int]:
@@ -96,14 +102,25 @@ def quarter_in(text: str) -> set[int]:
     return found
 
 
+_WH = re.compile(r"\b(?:how|what|which|who|whom|whose|when|where|why)\b", re.IGNORECASE)
+
+
+def _asked_clause(question: str) -> str:
+    """The clause of `question` that holds its wh-word, when a semicolon, colon or full stop
+    sets a premise apart ("Acme opened a lab last year; where has it now opened one?")."""
+    parts = re.split(r"[;:]|\.\s", question)
+    if len(parts) == 1:
+        return question
+    return next((p for p in parts if _WH.search(p)), question)
+
+
 def asked_time(question: str) -> TimeAsked:
     """The time constraint of a question."""
-    relative = _RELATIVE_YEAR.search(question)
+    # "X opened offices last year; which ... now?": the time words of the asked clause.
+    relative = _RELATIVE_YEAR.search(_asked_clause(question))
     offset = None
     if relative:
-        offset = {"this": 0, "last": -1, "previous": -1, "past": -1, "next": 1}[
-            relative.group(1).casefold()
-        ]
+        offset = _OFFSETS[relative.group(1).casefold()]
     quarters = quarter_in(question)
     # In a parenthesis a year qualifies the title before it ("God of War (2018)").
     qualified = {int(y) for y in _YEAR_IN_PARENS.findall(question)}
@@ -116,18 +133,6 @@ def asked_time(question: str) -> TimeAsked:
 
 
 _YEAR_IN_PARENS = re.compile(r"\s*\(((?:19|20)\d\d)\)")
-
-
-def resolve_relative(time: TimeAsked, newest_year: int | None) -> TimeAsked:
-    """'last year' as a year, counted from the newest article's year (unchanged otherwise)."""
-    if time.relative is None or newest_year is None:
-        return time
-    return TimeAsked(
-        years=time.years | {newest_year + time.relative},
-        quarter=time.quarter,
-        latest=False,
-        relative=None,
-    )
 
 
 def passage_year(chunk: Chunk) -> int | None:
@@ -163,6 +168,8 @@ def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
         quarters = quarter_in(sentence) or quarter_in(chunk.text)
         if quarters and time.quarter not in quarters:
             return "contradict"
+    if time.relative is not None and not time.years:
+        return _relative_status(time.relative, sentence, chunk)
     if not time.years:
         return "match" if time.quarter is not None and quarter_in(sentence) else "unknown"
     body = chunk.text[dateline_end(chunk.text) :]
@@ -177,6 +184,32 @@ def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
         return "unknown"
     reported = any(y <= published <= y + 1 for y in time.years)
     return "match" if reported else "contradict"
+
+
+def _relative_status(relative: int, sentence: str, chunk: Chunk) -> Status:
+    """ "Last year" (-1), "this year" (0), "next year" (1) counted from the passage's article.
+
+    The sentence's years decide, then its own relative words ("last year it opened ..."),
+    then its dates without a year (dated by `nearest_year`); a sentence saying none of these
+    is about its article's own time. An article without a date cannot tell.
+    """
+    published = passage_year(chunk)
+    if published is None:
+        return "unknown"
+    years = years_in(sentence)
+    if not years:
+        said = {_OFFSETS[m.group(1).casefold()] for m in _RELATIVE_YEAR.finditer(sentence)}
+        said |= {p.relative for p in relative_periods(sentence) if p.relative is not None}
+        years = {published + r for r in said}
+    if not years:
+        dates = {(d.month, d.day) for d in date_spans(sentence) if d.month and d.year is None}
+        words = set(re.findall(r"[A-Z][a-z]+", sentence))
+        dates |= {(i, None) for i, m in enumerate(_MONTH_NAMES, 1) if m in words}
+        years = {
+            nearest_year(sentence, month, day, chunk.published_at, published) or published
+            for month, day in dates
+        }
+    return "match" if published + relative in (years or {published}) else "contradict"
 
 
 # A sentence about what is still to come: its dates without a year lie ahead.
@@ -332,12 +365,6 @@ def past_holder(value: str, sentence: str, wanted: Iterable[str]) -> bool:
 def is_question(sentence: str) -> bool:
     """Whether a sentence asks rather than states ('What would ... look like?')."""
     return sentence.rstrip(" \"'”’)").endswith("?")
-
-
-def newest_year(chunks: Iterable[Chunk]) -> int | None:
-    """The latest publication year among passages (the reference for 'last year')."""
-    years = [y for y in (passage_year(c) for c in chunks) if y is not None]
-    return max(years) if years else None
 
 
 # Ordinals that pick one of a series: "the first season", "the 93rd Academy Awards", "season

@@ -7,11 +7,9 @@ from newsrag.rag.constraints import (
     asked_source,
     asked_time,
     is_question,
-    newest_year,
     other_organisation,
     passage_year,
     past_role,
-    resolve_relative,
     source_status,
     time_status,
     years_in,
@@ -59,12 +57,28 @@ def test_quarters_must_agree() -> None:
     assert time_status(asked, "Second-quarter revenue was $3 million.", chunk("x")) == "match"
 
 
-def test_relative_years_resolve_against_the_newest_article() -> None:
+def test_relative_years_count_from_each_passages_article() -> None:
     asked = asked_time("What did Corvex earn last year?")
-    assert asked.relative == -1 and not asked.years
-    chunks = [chunk("a", published_at="2022-05-01"), chunk("Feb 2, 2023 ... b")]
-    assert newest_year(chunks) == 2023
-    assert resolve_relative(asked, 2023).years == {2022}
+    assert asked.relative == -1 and not asked.years and asked.constrained
+    june = "2022-06-15"
+    said = "Corvex earned $4 million, the company said."  # about its article's own year
+    assert time_status(asked, said, chunk(said, published_at=june)) == "contradict"
+    assert (
+        time_status(asked, "Corvex earned $3 million in 2021.", chunk("x", published_at=june))
+        == "match"
+    )
+    own = "Last year Corvex earned $3 million."
+    assert time_status(asked, own, chunk(own, published_at=june)) == "match"
+    december = "Corvex earned $2 million in December."  # December 2021, told in June 2022
+    assert time_status(asked, december, chunk(december, published_at=june)) == "match"
+    assert time_status(asked, said, chunk(said)) == "unknown"  # an undated article cannot tell
+    this = asked_time("What did Corvex earn this year?")
+    assert time_status(this, said, chunk(said, published_at=june)) == "match"
+    # "Over the past year" is the twelve months before, not a calendar year.
+    assert asked_time("How much did Corvex shares rise over the past year?").relative is None
+    # A premise's time is not the asked one.
+    premise = asked_time("Corvex opened a lab last year; where has it now opened one?")
+    assert premise.relative is None
     assert passage_year(chunk("Feb 2, 2023 ... b")) == 2023
     assert asked_time("Who is the new chair of Corvex?").latest
 
