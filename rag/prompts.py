@@ -134,7 +134,9 @@ def constraints_note(time: TimeAsked, names: Iterable[str], source: str | None) 
     if time.quarter is not None:
         when.append(f"the {_QUARTER_WORDS[time.quarter]} quarter")
     if time.relative is not None:
-        when.append(f"{_RELATIVE_WORDS.get(time.relative, 'a year')} (from the newest passage)")
+        when.append(
+            f"{_RELATIVE_WORDS.get(time.relative, 'a year')} (counted from each passage's date)"
+        )
     if time.latest:
         when.append("the most recent (prefer the newest passage)")
     if when:

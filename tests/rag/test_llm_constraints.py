@@ -262,7 +262,9 @@ def test_the_constraints_note_states_quarters_relative_and_latest_times() -> Non
     latest = analyse("Who is the current chair of Ostrava Rail?")
     assert "the most recent" in constraints_note(latest.time, latest.names, None)
     last = analyse("How much did Ostrava Rail spend last year?")
-    assert "last year (from the newest passage)" in constraints_note(last.time, last.names, None)
+    assert "last year (counted from each passage's date)" in constraints_note(
+        last.time, last.names, None
+    )
     assert constraints_note(analyse("how are you").time, (), None) == ""
 
 
