@@ -70,7 +70,8 @@ class TimeAsked:
     years: frozenset[int] = frozenset()
     quarter: int | None = None  # 1-4
     latest: bool = False  # "the new CEO", "currently": the newest evidence is preferred
-    relative: int | None = None  # "last year": -1, "this year": 0 (against the newest article)
+    relative: int | None = None  # "last year": -1, "this year": 0 (against each article's year)
+    reference: int | None = None  # the newest article's year, for an undated passage
 
     @property
     def constrained(self) -> bool:
@@ -169,7 +170,7 @@ def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
         if quarters and time.quarter not in quarters:
             return "contradict"
     if time.relative is not None and not time.years:
-        return _relative_status(time.relative, sentence, chunk)
+        return _relative_status(time.relative, sentence, chunk, time.reference)
     if not time.years:
         return "match" if time.quarter is not None and quarter_in(sentence) else "unknown"
     body = chunk.text[dateline_end(chunk.text) :]
@@ -186,14 +187,17 @@ def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
     return "match" if reported else "contradict"
 
 
-def _relative_status(relative: int, sentence: str, chunk: Chunk) -> Status:
+def _relative_status(
+    relative: int, sentence: str, chunk: Chunk, reference: int | None = None
+) -> Status:
     """ "Last year" (-1), "this year" (0), "next year" (1) counted from the passage's article.
 
     The sentence's years decide, then its own relative words ("last year it opened ..."),
     then its dates without a year (dated by `nearest_year`); a sentence saying none of these
-    is about its article's own time. An article without a date cannot tell.
+    is about its article's own time. An undated article counts from `reference` (the newest
+    article's year), and cannot tell without one.
     """
-    published = passage_year(chunk)
+    published = passage_year(chunk) or reference
     if published is None:
         return "unknown"
     years = years_in(sentence)

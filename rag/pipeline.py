@@ -95,6 +95,19 @@ class AnswerPipeline:
         self.extractor = extractor or ExtractiveAnswerer()
         self.vectors = SentenceVectors(embedder)
         self.store = store  # the index retrieved from, when built over one
+        self._newest: int | None = None  # _newest_year's, 0 when no article is dated
+
+    def _newest_year(self) -> int | None:
+        """The newest publication year among the index's articles (once per pipeline)."""
+        store = self.store or getattr(self.retriever, "store", None)
+        if self._newest is None and isinstance(store, IndexStore):
+            years = [
+                int(a.published_at[:4])
+                for a in store.articles.values()
+                if a.published_at and a.published_at[:4].isdigit()
+            ]
+            self._newest = max(years, default=0)
+        return self._newest or None
 
     def search(self, request: AnswerRequest) -> list[Hit]:
         """Ranked passages for the request's question (no answer)."""
@@ -120,7 +133,10 @@ class AnswerPipeline:
         # What is answered: a request read as a question ("Tell me about X"), and a question
         # typed in lower case with its names' capitals from the passages found.
         read = as_question(truecase(standalone, (f"{h.chunk.title}\n{h.chunk.text}" for h in hits)))
-        run = _Run(request.question, read, analyse(read), hits, started, retrieve_ms, standalone)
+        asked = analyse(read)
+        if asked.time.relative is not None:  # "last year" of an undated article: the newest's
+            asked = replace(asked, time=replace(asked.time, reference=self._newest_year()))
+        run = _Run(request.question, read, asked, hits, started, retrieve_ms, standalone)
         run.generate_started = time.perf_counter()
         if model is not None and self._relevant(run):
             yield from self._generate(run, model, streaming)

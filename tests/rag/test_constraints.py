@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from newsrag.index import Chunk
 from newsrag.rag.constraints import (
     asked_source,
@@ -72,6 +74,9 @@ def test_relative_years_count_from_each_passages_article() -> None:
     december = "Corvex earned $2 million in December."  # December 2021, told in June 2022
     assert time_status(asked, december, chunk(december, published_at=june)) == "match"
     assert time_status(asked, said, chunk(said)) == "unknown"  # an undated article cannot tell
+    newest = replace(asked, reference=2022)  # ... unless the newest article's year stands in
+    assert time_status(newest, said, chunk(said)) == "contradict"
+    assert time_status(newest, own, chunk(own)) == "match"
     this = asked_time("What did Corvex earn this year?")
     assert time_status(this, said, chunk(said, published_at=june)) == "match"
     # "Over the past year" is the twelve months before, not a calendar year.

@@ -139,3 +139,12 @@ def test_a_lower_case_question_is_answered_as_if_its_names_were_capitalised(
     assert typed.standalone_question is None  # read with capitals, not rewritten
     asked = pipeline.answer(AnswerRequest("Tell me about Project AsiaForward."))
     assert asked.answerable and "AsiaForward" in asked.answer
+
+
+def test_last_year_counts_from_each_article_and_undated_ones_from_the_newest(
+    pipeline: AnswerPipeline,
+) -> None:
+    # The shipped fine was in April of its article's year (2021): not last year's.
+    fined = pipeline.answer(AnswerRequest("How much was Alibaba fined last year?"))
+    assert not fined.answerable and fined.refusal_reason == "near_miss"
+    assert pipeline.answer(AnswerRequest("How much was Alibaba fined this year?")).answerable
