@@ -230,7 +230,7 @@ def nearest_year(
     """The year of a date `sentence` gives without one, written in an article of `year`.
 
     That year, unless the article's full date (`published_at`) says otherwise: a past event
-    in a later month than the article's ("turned profitable in the December quarter",
+    in a later month than the article's ("opened its Norvik store in December",
     written in June 2021) was the year before; a future one in an earlier month ("will open
     in March", written in June) the year after.
     """

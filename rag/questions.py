@@ -85,7 +85,7 @@ _AMOUNT = (
     r"|^\s*what (?:is|was|were|are) (?:the |its |their |\w+['’]s )?"
     rf"(?:[\w&'’-]+ ){{0,4}}?{_MEASURES}\b"
 )
-# "What is Acme's second-biggest revenue driver?": a lower-case word after the measure that is
+# "What is Acme's biggest revenue driver?": a lower-case word after the measure that is
 # no function word or participle is the noun the measure qualifies: a thing is asked.
 _QUALIFIED_MEASURE = re.compile(
     r"^\s*(?i:what)\s+(?i:is|was|were|are)\s+(?:the |its |their |[\w&.-]+['’]s )?"
@@ -438,7 +438,7 @@ def asks_several(question: str) -> bool:
     if match is None or match.group(1).casefold() in STOPWORDS:
         return False
     first, second = match.group(1), match.group(2)
-    if first[:1].isupper():  # "Which US states", "Which Israeli funds"
+    if first[:1].isupper():  # "Which US states", "Which Norvik funds"
         return second is not None and _plural(second)
     return _plural(first.casefold())
 
@@ -635,11 +635,11 @@ _OPENING = re.compile(r"(?:^|[.!?]\s+|\n\s*)$")
 def truecase(question: str, texts: Iterable[str]) -> str:
     """`question` typed in lower case, with the words that `texts` write as names written so.
 
-    "how much alibaba invest southeast asia" over passages that write "Alibaba" and "Southeast
-    Asia" -> "how much Alibaba invest Southeast Asia": names are what the analysis reads
-    from capitals. A word counts as a name when the texts write it capitalised (not opening
-    a sentence) more often than in lower case; it takes its most frequent written form
-    ("cnbc" -> "CNBC"). A question with any capital after its first letter is left as typed.
+    "how much did acme invest in north ostland" over passages that write "Acme" and "North
+    Ostland" -> "how much did Acme invest in North Ostland": names are what the analysis
+    reads from capitals. A word counts as a name when the texts write it capitalised (not
+    opening a sentence) more often than in lower case; it takes its most frequent written
+    form ("nvk" -> "NVK"). A question with any capital after its first letter is left as typed.
     """
     if any(ch.isupper() for ch in question[1:]):
         return question

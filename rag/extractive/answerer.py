@@ -155,7 +155,7 @@ class ExtractiveAnswerer:
         role stated next to the asked name is the evidence, and half the usual floor does.
         So for "what did SOURCE report" and a sentence citing the source, and for "why" when a
         sentence uses the words asked (synonyms at most for a few:
-        REASON_COVERAGE) and states a reason ("was fined ... for abusing its position"): a
+        REASON_COVERAGE) and states a reason ("was fined ... for hiding safety reports"): a
         long sentence reads little like a short question.
         """
         if question.answer_type == "role":
@@ -368,13 +368,13 @@ REASON_COVERAGE = 0.75
 _WHY = re.compile(
     r"\s*(?:why\b|what (?:is|was|are|were) the (?:main )?(?:reasons?|causes?)\b)", re.I
 )
-# Words that state a reason or cause ("because", "for abusing", "stems from").
+# Words that state a reason or cause ("because", "for hiding", "stems from").
 REASON_CUE = re.compile(
     r"\b(?:because|due to|owing to|thanks to|as a result of|in order to|stems? (?:mainly )?from"
     r"|driven by|spurred by|for (?:[a-z]+ )?[a-z]+ing|over [a-z]+ing)\b",
     re.I,
 )
-# A sub-heading: a short line of its own with no closing punctuation ("Why it matters").
+# A sub-heading: a short line of its own with no closing punctuation ("Results so far").
 SUBHEADING_WORDS = 6
 
 

@@ -234,14 +234,14 @@ def vote(asked: Question, passing: list[Candidate]) -> tuple[Candidate, Value | 
     return cand, value
 
 
-# Names joined to a first one: ", the US, Russia and Singapore".
+# Names joined to a first one: ", Ostland, the Harbour Isles and Lumoria".
 _NAME = r"(?:the\s+)?[A-Z][\w.&’'-]*(?:\s+(?:of\s+)?[A-Z][\w.&’'-]*)*"
 _MORE = re.compile(rf"(?:,\s*(?:and\s+)?{_NAME})*(?:,?\s+(?:and|or)\s+{_NAME})?")
 
 
 def listed(text: str, first: str) -> str:
-    """`first` with the names coordinated after it in `text` ("Israel, China, the US, Russia
-    and Singapore"), or `first` alone when none follows."""
+    """`first` with the names coordinated after it in `text` ("Norvik, Ostland, the Harbour
+    Isles and Lumoria"), or `first` alone when none follows."""
     at = text.find(first)
     if at < 0:
         return first
