@@ -198,6 +198,7 @@ class Question:
     contest: bool = False  # "who won", "who was the runner-up": a team or country answers too
     ordinals: frozenset[tuple[str, int]] = frozenset()  # "the first season" -> (season, 1)
     role_of: tuple[str, str] | None = None  # "who is the CEO of Acme" -> ("CEO", "Acme")
+    identity: str | None = None  # "who is Mara Quist" -> "Mara Quist" (a "role" is asked)
 
 
 def analyse(question: str) -> Question:
@@ -208,7 +209,8 @@ def analyse(question: str) -> Question:
         if re.search(pattern, lowered):
             answer_type = kind
             break
-    if identity_of(question) is not None:
+    identity = identity_of(question)
+    if identity is not None:
         answer_type = "role"
     elif answer_type == "person" and _ORG_RELATION.match(question):
         answer_type = "entity"  # "Who are Acme's rivals?": organisations answer
@@ -240,6 +242,7 @@ def analyse(question: str) -> Question:
         media=_media_words(question),
         ordinals=series_picks(question),
         role_of=_role_of(question),
+        identity=identity,
         # "Who won ...": a team may have; "which player won ...": a person did.
         contest=bool(re.match(r"\s*who\b", lowered) and _CONTEST.search(lowered)),
         relation=asked_relation(question),
@@ -609,8 +612,7 @@ def _slot_values(sentence: str, question: Question, dateline: str = "") -> set[s
     if kind == "entity":
         return {e for e in entity_spans(sentence) if not _known(e, question)}
     if kind == "role":
-        name = identity_of(question.text)
-        return set(roles_of(sentence, name)) if name else set()
+        return set(roles_of(sentence, question.identity)) if question.identity else set()
     return set()
 
 
@@ -686,7 +688,7 @@ def as_question(text: str) -> str:
     if match is None:
         return text
     rest = match.group("a") or match.group("b")
-    if re.match(r"(?i:why|how|when|where|who|whom|whose|what|which)\b", rest):
+    if _WH_START.match(rest):
         return rest[0].upper() + rest[1:] + "?"
     return f"What is {rest}?"
 

@@ -45,6 +45,8 @@ from newsrag.rag.questions import (
 )
 from newsrag.rag.support import Sentence
 
+# Nouns a count of people may use ("100 researchers", "25,000 engineers").
+_PERSON_KINDS = TITLE_WORDS | ROLE_NOUNS | PEOPLE_WORDS
 _WHICH_NOUN = re.compile(
     r"^\s*(?:which|what)\s+(?:[a-z-]+\s+)??([a-z-]+)\s+(?:is|was|are|were|will|has|have|had|does|did|do|can)\b"
 )
@@ -432,5 +434,5 @@ class Scorer:
     def _counts_people(text: str) -> bool:
         """Whether a number in `text` counts a kind of person ("100 researchers", "25,000
         engineers and scientists")."""
-        kinds = TITLE_WORDS | ROLE_NOUNS | PEOPLE_WORDS
+        kinds = _PERSON_KINDS
         return any(w in kinds or w.removesuffix("s") in kinds for w in counted_words(text))

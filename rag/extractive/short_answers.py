@@ -22,7 +22,6 @@ from newsrag.rag.questions import (
     asked_dates,
     asks_several,
     contestants,
-    identity_of,
     passive_agent,
     roles_of,
     work_titles,
@@ -98,8 +97,7 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
     elif kind == "work":
         spans = work_titles(text)
     elif kind == "role":  # the apposition or copula's complement first, then a title before
-        name = identity_of(asked.text)
-        spans = roles_of(text, name) if name else []
+        spans = roles_of(text, asked.identity) if asked.identity else []
     else:
         spans = sorted(cand.values, key=lambda v: text.find(v))
     return [Value(s, _name_key(s)) for s in spans if s in cand.values or _inside(s, cand.values)]
