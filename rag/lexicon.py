@@ -256,6 +256,13 @@ ORGANISATION_RELATIONS = frozenset(
     sponsors backer backers parent acquirer acquirers""".split()  # noqa: SIM905
 )
 
+# What one organisation does to or with another, as the verb of "who did Acme ... with/in":
+# an organisation answers as well as a person ("Who did Acme partner with?").
+ORGANISATION_VERBS = frozenset(
+    """partner team ally merge compete invest acquire buy sue back sponsor supply fund
+    license""".split()  # noqa: SIM905
+)
+
 # Past forms that do not end in -ed; a verb of a wh-question is one of these or ends in -ed.
 IRREGULAR_PAST = frozenset(
     """won led made took became held beat wrote sang ran bought sold began gave built drew
@@ -436,6 +443,7 @@ __all__ = [
     "ORDINAL_WORDS",
     "ORGANISATION_HEADS",
     "ORGANISATION_RELATIONS",
+    "ORGANISATION_VERBS",
     "PEOPLE_WORDS",
     "PHRASE_ENDS",
     "POSSESSIVES",

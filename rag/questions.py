@@ -42,6 +42,7 @@ from newsrag.rag.lexicon import (
     NOT_PERSON,
     NUMBER_WORDS,
     ORGANISATION_RELATIONS,
+    ORGANISATION_VERBS,
     PHRASE_ENDS,
     PREPOSITIONS,
     RESULT_WORDS,
@@ -106,7 +107,8 @@ def _qualifies_another_noun(question: str) -> bool:
 
 
 _DATE = (
-    r"^\s*when\b|^\s*what (?:is|was|are|were|will be) the (?:[a-z]+ ){0,2}date\b"
+    r"^\s*(?:(?:since|until|till|by|from)\s+)?when\b"
+    r"|^\s*what (?:is|was|are|were|will be) the (?:[a-z]+ ){0,2}date\b"
     r"|\bwhat (?:year|date|day|month|time)\b|\bwhich (?:year|date|day|month)\b"
     r"|\bon what (?:day|date)\b|\bin what year\b"
 )
@@ -212,7 +214,9 @@ def analyse(question: str) -> Question:
     identity = identity_of(question)
     if identity is not None:
         answer_type = "role"
-    elif answer_type == "person" and _ORG_RELATION.match(question):
+    elif answer_type == "person" and (
+        _ORG_RELATION.match(question) or _organisation_verb(question)
+    ):
         answer_type = "entity"  # "Who are Acme's rivals?": organisations answer
     elif _REASON.match(question):
         answer_type = "other"  # "What was the reason for the fine?" asks why
@@ -256,12 +260,23 @@ _WH_VERB = re.compile(r"^\s*(?:who|(?:what|which)\s+[a-z]+)\s+([a-z]+)\b", re.IG
 _AFTER_AGENT = re.compile(
     r"\s+by\s+(?:the\s+)?[A-Z][\w&’'.-]*(?:\s+(?:of\s+)?[A-Z][\w&’'.-]*){0,4}\s+([a-z]+)\b"
 )
+# The subject of a do-question: a name (with what it owns: "Acme's new labs"), a pronoun,
+# or "the" and its noun phrase.
+_SUBJECT = (
+    r"(?:[A-Z][\w&’'.-]*(?:\s+[A-Z][\w&’'.-]*){0,3}(?:['’]s(?:\s+[\w-]+){1,3}?)?"
+    r"|it|they|the(?:\s+[\w-]+){1,3}?)"
+)
 # "Which firm did Acme invest in?", "What did Lumo launch?": the verb after the subject that
 # do-support puts last, before an optional preposition.
 _DO_VERB = re.compile(
     r"^\s*(?i:what|which)\b[^?]*?\b(?i:did|does|do|will|has|have|had)\s+"
-    r"(?:[A-Z][\w&’'.-]*(?:\s+[A-Z][\w&’'.-]*){0,3}|it|they|the\s+[a-z]+)\s+([a-z]+)"
+    rf"{_SUBJECT}\s+([a-z]+)"
     r"(?:\s+(?:in|on|for|to|with|from|at|by|into|about|over|against))?\s*\?*\s*$"
+)
+# "Who did Acme partner with (last year)?": the verb right after the subject is asked.
+_WHO_DID = re.compile(
+    r"^\s*(?i:who|whom)\s+(?i:did|does|do|will|would|has|have|had|can|could)\s+"
+    rf"{_SUBJECT}\s+([a-z]+)\b"
 )
 # "When was Lumo 6 announced?", "When does The Show premiere?": the verb right after the name.
 _WHEN_VERB = re.compile(
@@ -389,13 +404,23 @@ def asked_relation(question: str) -> str | None:
             main = later.group(1)
             past = main.endswith("ed") or main in IRREGULAR_PAST
             return main if past and main not in AUXILIARIES else None
-        match = _DO_VERB.match(question)
+        match = _DO_VERB.match(question) or _WHO_DID.match(question)
         return match.group(1) if match and match.group(1) not in STOPWORDS else None
     match = _WHEN_VERB.match(question)
     if match and match.group(1).islower() and match.group(1) not in STOPWORDS:
         return match.group(1).casefold()
-    match = _DO_VERB.match(question)
+    match = _DO_VERB.match(question) or _WHO_DID.match(question)
     return match.group(1) if match and match.group(1) not in STOPWORDS else None
+
+
+_ORGANISATION_STEMS = frozenset(stem(w) for w in ORGANISATION_VERBS)
+
+
+def _organisation_verb(question: str) -> bool:
+    """Whether a who-question asks what an organisation did with another ("Who did Acme
+    partner with?", "Whom has Lumo invested in?"; lexicon.ORGANISATION_VERBS)."""
+    match = _WHO_DID.match(question)
+    return match is not None and stem(match.group(1)) in _ORGANISATION_STEMS
 
 
 def _scopes(question: str, answer_type: AnswerType) -> tuple[str, ...]:

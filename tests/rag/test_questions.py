@@ -40,6 +40,11 @@ from newsrag.rag.questions import (
         # Organisations answer what one organisation is to another.
         ("Who are Acme's main rivals?", "entity"),
         ("Who is the owner of Lumo?", "entity"),
+        # What one organisation did with another: organisations answer; a hire is a person.
+        ("Who did Acme partner with last year?", "entity"),
+        ("Whom has Lumo invested in?", "entity"),
+        ("Who did Acme hire?", "person"),
+        ("Since when has Lumo sold phones in Norvik?", "date"),
         ("Who is the CEO of Lumo?", "person"),
         # "What was the reason" asks why, even with a measure word in it.
         ("What was the reason for the Lumo fine?", "other"),
@@ -210,6 +215,10 @@ def test_roles_of_a_person_in_a_sentence(sentence: str, roles: list[str]) -> Non
         ("Who directed Harbour Lights?", "directed"),
         # A participle with its agent describes the noun; the verb after it is asked.
         ("Which newspaper owned by Acme reported the deal?", "reported"),
+        # The subject may be what a name owns, or "the" and a noun phrase.
+        ("What will Acme's new labs work on?", "work"),
+        ("What will the new Norvik centres focus on?", "focus"),
+        ("Who did Acme partner with last year?", "partner"),
         ("Which film directed by Mara Quist won the Harbour Prize?", "won"),
     ],
 )
