@@ -656,6 +656,7 @@ _REASON = re.compile(
 
 _WORD = re.compile(r"[A-Za-z][\w&.’'-]*[\w&]|[A-Za-z]")
 # A word that opens a sentence is capitalised whatever it is: not evidence of a name.
+_NEXT_CAPITAL = re.compile(r" ([A-Z][\w&.’'-]*[\w&]|[A-Z])")
 _OPENING = re.compile(r"(?:^|[.!?]\s+|\n\s*)$")
 
 
@@ -666,20 +667,32 @@ def truecase(question: str, texts: Iterable[str]) -> str:
     Ostland" -> "how much did Acme invest in North Ostland": names are what the analysis
     reads from capitals. A word counts as a name when the texts write it capitalised (not
     opening a sentence) more often than in lower case; it takes its most frequent written
-    form ("nvk" -> "NVK"). A question with any capital after its first letter is left as typed.
+    form ("nvk" -> "NVK"). A capitalised word followed by another capitalised word is part of
+    a longer name ("New York"): it counts only when the question has that next word too. A
+    question with any capital after its first letter is left as typed.
     """
     if any(ch.isupper() for ch in question[1:]):
         return question
     wanted = {m.group(0).casefold() for m in _WORD.finditer(question)} - STOPWORDS - WH_WORDS
     if not wanted:
         return question
+    typed = {m.group(0).casefold() for m in _WORD.finditer(question)}
     forms: dict[str, Counter[str]] = {w: Counter() for w in wanted}
     for text in texts:
         for m in _WORD.finditer(text):
             word = m.group(0)
             key = word.casefold()
-            if key in forms and not (word[0].isupper() and _OPENING.search(text[: m.start()][-3:])):
-                forms[key][word] += 1
+            if key not in forms:
+                continue
+            if word[0].isupper():
+                if _OPENING.search(text[: m.start()][-3:]):
+                    continue
+                # "New" of "New York" is part of a longer name: evidence for "new" only
+                # where the question has the name's next word too.
+                after = _NEXT_CAPITAL.match(text, m.end())
+                if after and after.group(1).casefold() not in typed:
+                    continue
+            forms[key][word] += 1
 
     def written(m: re.Match[str]) -> str:
         seen = forms.get(m.group(0).casefold())

@@ -247,11 +247,15 @@ def test_a_plural_wh_noun_asks_for_several(question: str, several: bool) -> None
 def test_a_lower_case_question_takes_its_names_capitals_from_the_passages() -> None:
     texts = [
         "Shares rose as Acme Robotics is investing in Southeast Asia, as per a NVK report.",
-        "The Lumo lab opened in May. Shares fell, the company said.",
+        "The Lumo lab opened in May. Shares fell, the company said. Its rival Acme is in New Norvik.",
     ]
     assert truecase("how much acme invest southeast asia", texts) == (
         "how much Acme invest Southeast Asia"
     )
+    # "New" is written capitalised only as the first word of "New Norvik": no name without
+    # "norvik" after it; with it, both words are the name.
+    assert truecase("which labs are new", texts) == "which labs are new"
+    assert truecase("is acme in new norvik", texts) == "is Acme in New Norvik"
     assert truecase("what did nvk report", texts) == "what did NVK report"  # as written
     # "The" and "Shares" open sentences there: no evidence of names; "fell" stays.
     assert truecase("why the shares fell", texts) == "why the shares fell"
