@@ -384,6 +384,10 @@ EVENT_FAMILIES: tuple[frozenset[str], ...] = tuple(
         "found founded founder founders establish established",
         "die died dies death",
         "born birth",
+        # What someone's work is about: "focus on X" is stated by "work on X", "the field of X".
+        "focus focused focuses focusing concentrate concentrates concentrated work works worked"
+        " working specialise specialises specialised specialize specializes specialized field"
+        " fields area areas",
     )
 )
 

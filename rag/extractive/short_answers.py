@@ -103,7 +103,11 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
     return [Value(s, _name_key(s)) for s in spans if s in cand.values or _inside(s, cand.values)]
 
 
-_PERCENT = re.compile(r"\b(?:percent|percentage|per cent|share|rate|by how much)\b|%", re.I)
+# Questions asking for a share or change ("market share", "by how much"); a share price is
+# money.
+_PERCENT = re.compile(
+    r"\b(?:percent|percentage|per cent|share(?!\s+prices?\b)|rate|by how much)\b|%", re.I
+)
 _TOKEN = re.compile(r"[\w$€£%.,]+")
 
 

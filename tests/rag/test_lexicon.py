@@ -23,6 +23,9 @@ def test_states_event_confirms_contradicts_or_abstains() -> None:
     assert states_event("premiere", content_stems("Filming of season 2 began in May.")) is False
     assert states_event("premiere", content_stems("Season 2 starts on May 3.")) is None
     assert states_event("weighed", content_stems("The parcel was held in Lyon.")) is None
+    # What work is about: "focus on" is stated by "work on" or "the field of".
+    assert states_event("focus", content_stems("Its 40 staff will work on batteries.")) is True
+    assert states_event("focus", content_stems("It hires 40 staff in the field of AI.")) is True
 
 
 def test_a_sentence_about_another_event_does_not_answer() -> None:

@@ -247,7 +247,8 @@ def test_a_plural_wh_noun_asks_for_several(question: str, several: bool) -> None
 def test_a_lower_case_question_takes_its_names_capitals_from_the_passages() -> None:
     texts = [
         "Shares rose as Acme Robotics is investing in Southeast Asia, as per a NVK report.",
-        "The Lumo lab opened in May. Shares fell, the company said. Its rival Acme is in New Norvik.",
+        "The Lumo lab opened in May. Shares fell, the company said.",
+        "Its rival Acme is in New Norvik.",
     ]
     assert truecase("how much acme invest southeast asia", texts) == (
         "how much Acme invest Southeast Asia"

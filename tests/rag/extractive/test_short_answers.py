@@ -308,6 +308,12 @@ def test_how_much_a_figure_changed_is_the_change_not_the_level() -> None:
         answer("How much did Acme shares close at on Tuesday?", [hit("a", text, 1)]).short_answer
         == "$42.10"
     )
+    # A share price is money, not a share.
+    priced = "Acme's share price was 1.5% lower at $42.10 on Tuesday."
+    assert (
+        answer("What was Acme's share price on Tuesday?", [hit("a", priced, 1)]).short_answer
+        == "$42.10"
+    )
 
 
 def test_a_place_is_the_one_whose_clause_says_the_asked_thing() -> None:
