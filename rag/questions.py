@@ -647,11 +647,21 @@ _ORG_RELATION = re.compile(
     r"^\s*(?i:who)\s+(?i:is|are|was|were)\s+(?:the\s+)?(?:[\w&.-]+['’]s\s+)?(?:[a-z]+\s+)?"
     rf"(?:{'|'.join(sorted(ORGANISATION_RELATIONS))})\b"
 )
-# "What was the reason for ...": a why-question.
+# "What was the reason for ...", "What was the fine for?": a why-question. (Not "What is
+# the firm known for?": a participle before "for" asks what, not why.)
 _REASON = re.compile(
     r"^\s*(?i:what)\s+(?:is|was|are|were)\s+the\s+(?:main\s+)?(?:reasons?|causes?|purpose"
     r"|motives?)\b"
+    r"|^\s*(?i:what)\s+(?:is|was|are|were)\s+(?:the|its|their|this|that)\s+"
+    r"(?:(?![\w-]*(?:ed|wn)\s)[\w-]+\s+){1,3}for\s*\?*\s*$"
 )
+_WHY_WORD = re.compile(r"^\s*why\b", re.IGNORECASE)
+
+
+def asks_reason(question: str) -> bool:
+    """Whether `question` asks why ("Why ...", "What was the reason for ...", "What was the
+    fine for?")."""
+    return bool(_WHY_WORD.match(question) or _REASON.match(question))
 
 
 _WORD = re.compile(r"[A-Za-z][\w&.’'-]*[\w&]|[A-Za-z]")

@@ -24,7 +24,13 @@ from newsrag.rag.extractive.short_answers import candidate_values, vote
 from newsrag.rag.facts import content_stems, terms
 from newsrag.rag.followup import rewrite_deterministic
 from newsrag.rag.lexicon import REPORTING_VERBS
-from newsrag.rag.questions import STRICT_TYPES, Question, analyse, question_parts
+from newsrag.rag.questions import (
+    STRICT_TYPES,
+    Question,
+    analyse,
+    asks_reason,
+    question_parts,
+)
 from newsrag.rag.records import AnswerSentence, Citation
 from newsrag.rag.support import Sentence, SentenceVectors, passage_sentences
 
@@ -170,7 +176,7 @@ class ExtractiveAnswerer:
             return self.min_similarity / 2
         if (
             candidate is not None
-            and _WHY.match(question.text)
+            and asks_reason(question.text)
             and candidate.coverage >= REASON_COVERAGE
             and REASON_CUE.search(candidate.text)
         ):
@@ -365,9 +371,6 @@ def answer_units(chunk: Chunk, min_words: int) -> list[Sentence]:
 # The share of a why-question's words a reason sentence uses (a synonym counts 0.8).
 REASON_COVERAGE = 0.75
 # "Why ...", "What was the reason for ...".
-_WHY = re.compile(
-    r"\s*(?:why\b|what (?:is|was|are|were) the (?:main )?(?:reasons?|causes?)\b)", re.I
-)
 # Words that state a reason or cause ("because", "for hiding", "stems from").
 REASON_CUE = re.compile(
     r"\b(?:because|due to|owing to|thanks to|as a result of|in order to|stems? (?:mainly )?from"

@@ -48,6 +48,8 @@ from newsrag.rag.questions import (
         ("Who is the CEO of Lumo?", "person"),
         # "What was the reason" asks why, even with a measure word in it.
         ("What was the reason for the Lumo fine?", "other"),
+        ("What was the Lumo fine for?", "other"),
+        ("What is the Lumo lab known for?", "entity"),  # what it is famous for, not why
         ("What was the sales channel Lumo closed last year?", "entity"),
     ],
 )

@@ -238,3 +238,5 @@ def test_a_why_question_takes_a_reason_sentence_at_half_the_similarity_floor() -
     assert answerer.floor(why, plain) == answerer.min_similarity  # type: ignore[arg-type]
     when = analyse("When did the Norvik Authority fine Acme?")
     assert answerer.floor(when, reason) == answerer.min_similarity  # type: ignore[arg-type]
+    what_for = analyse("What was the Norvik fine for?")  # asks why, in other words
+    assert answerer.floor(what_for, reason) == answerer.min_similarity / 2  # type: ignore[arg-type]
