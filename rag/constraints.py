@@ -174,13 +174,16 @@ def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
     if not time.years:
         return "match" if time.quarter is not None and quarter_in(sentence) else "unknown"
     body = chunk.text[dateline_end(chunk.text) :]
+    published = passage_year(chunk)
     for text in (sentence, f"{chunk.title} {body}"):
         years = years_in(text)
+        if not years and text is sentence and published is not None:
+            # "was fined in April", in an article of June 2021: April 2021.
+            years = _yearless_dates(sentence, chunk, published)
         if years & time.years:
             return "match"
         if years:
             return "contradict"
-    published = passage_year(chunk)
     if published is None:
         return "unknown"
     reported = any(y <= published <= y + 1 for y in time.years)
@@ -206,14 +209,20 @@ def _relative_status(
         said |= {p.relative for p in relative_periods(sentence) if p.relative is not None}
         years = {published + r for r in said}
     if not years:
-        dates = {(d.month, d.day) for d in date_spans(sentence) if d.month and d.year is None}
-        words = set(re.findall(r"[A-Z][a-z]+", sentence))
-        dates |= {(i, None) for i, m in enumerate(_MONTH_NAMES, 1) if m in words}
-        years = {
-            nearest_year(sentence, month, day, chunk.published_at, published) or published
-            for month, day in dates
-        }
+        years = _yearless_dates(sentence, chunk, published)
     return "match" if published + relative in (years or {published}) else "contradict"
+
+
+def _yearless_dates(sentence: str, chunk: Chunk, published: int) -> set[int]:
+    """The years of the dates `sentence` gives without one ("in April"), in an article of
+    `published` (by `nearest_year`: tense against the article's full date)."""
+    dates = {(d.month, d.day) for d in date_spans(sentence) if d.month and d.year is None}
+    words = set(re.findall(r"[A-Z][a-z]+", sentence))
+    dates |= {(i, None) for i, m in enumerate(_MONTH_NAMES, 1) if m in words}
+    return {
+        nearest_year(sentence, month, day, chunk.published_at, published) or published
+        for month, day in dates
+    }
 
 
 # A sentence about what is still to come: its dates without a year lie ahead.

@@ -52,6 +52,17 @@ def test_time_status_reads_the_sentence_then_the_passage_then_its_dateline() -> 
     assert time_status(asked, "Ole Brandt won.", chunk("Ole Brandt won.")) == "unknown"
 
 
+def test_a_month_without_a_year_is_dated_by_its_article() -> None:
+    fined = "Corvex was fined $2 million in April."  # told in June 2021: April 2021
+    june = chunk(fined, published_at="2021-06-15")
+    assert time_status(asked_time("When was Corvex fined in 2020?"), fined, june) == "contradict"
+    assert time_status(asked_time("When was Corvex fined in 2021?"), fined, june) == "match"
+    # A past December, told in June 2021, is December 2020.
+    december = "Corvex turned a profit in December."
+    dec = chunk(december, published_at="2021-06-15")
+    assert time_status(asked_time("Was Corvex profitable in 2020?"), december, dec) == "match"
+
+
 def test_quarters_must_agree() -> None:
     asked = asked_time("What was Corvex's revenue in the second quarter?")
     assert asked.quarter == 2
