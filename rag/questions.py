@@ -658,6 +658,20 @@ _REASON = re.compile(
 _WHY_WORD = re.compile(r"^\s*why\b", re.IGNORECASE)
 
 
+# "How much bigger is X's value than Y's?": the difference of two figures, which no sentence
+# states as one value.
+_DIFFERENCE = re.compile(
+    r"\bhow (?:much|many)\s+(?:more|less|fewer|bigger|larger|higher|lower|smaller|greater"
+    r"|longer|shorter|older|younger)\b.*\bthan\b",
+    re.IGNORECASE,
+)
+
+
+def asks_difference(question: str) -> bool:
+    """Whether `question` asks how far one figure is from another ("how much more ... than")."""
+    return bool(_DIFFERENCE.search(question))
+
+
 def asks_reason(question: str) -> bool:
     """Whether `question` asks why ("Why ...", "What was the reason for ...", "What was the
     fine for?")."""

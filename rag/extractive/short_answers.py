@@ -20,6 +20,7 @@ from newsrag.rag.lexicon import CHANGE_VERBS
 from newsrag.rag.questions import (
     Question,
     asked_dates,
+    asks_difference,
     asks_several,
     contestants,
     passive_agent,
@@ -207,7 +208,9 @@ def vote(asked: Question, passing: list[Candidate]) -> tuple[Candidate, Value | 
     if asked.answer_type not in VOTED:
         # Amounts and counts: the best sentence's own value leads ("$15 billion [1]. ..."),
         # without a vote; open "what is the name" spans are too loose to lead with.
-        own = candidate_values(asked, passing[0]) if asked.answer_type in SHORT_ONLY else []
+        # "How much bigger is X than Y": the sentence gives both figures, neither is the answer.
+        leads = asked.answer_type in SHORT_ONLY and not asks_difference(asked.text)
+        own = candidate_values(asked, passing[0]) if leads else []
         return passing[0], (own[0] if own else None)
     support: dict[str, dict[str, float]] = defaultdict(dict)
     holders: dict[str, tuple[Candidate, Value]] = {}

@@ -308,6 +308,10 @@ def test_how_much_a_figure_changed_is_the_change_not_the_level() -> None:
         answer("How much did Acme shares close at on Tuesday?", [hit("a", text, 1)]).short_answer
         == "$42.10"
     )
+    # How far one figure is from another is neither figure.
+    values = "Lumo's value is $52 billion, bigger than Acme's value of $40 billion."
+    got = answer("How much bigger is Lumo's value than Acme's?", [hit("a", values, 1)])
+    assert got.answerable and got.short_answer is None
     # A share price is money, not a share.
     priced = "Acme's share price was 1.5% lower at $42.10 on Tuesday."
     assert (
