@@ -161,7 +161,8 @@ def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
     """Whether a sentence (in its passage) is about the asked time.
 
     The sentence's own years decide first; then the passage's; a passage that names no year
-    is dated by its publication (an event is reported in its year or the next).
+    is dated by its publication (an event is reported in its year or the next). An undated
+    one cannot tell, unless every asked year is after `time.reference` (the newest article's).
     """
     if not time.constrained:
         return "unknown"
@@ -185,7 +186,9 @@ def time_status(time: TimeAsked, sentence: str, chunk: Chunk) -> Status:
         if years:
             return "contradict"
     if published is None:
-        return "unknown"
+        # An undated article is no report of a year after the newest article in the index.
+        later = time.reference is not None and min(time.years) > time.reference
+        return "contradict" if later else "unknown"
     reported = any(y <= published <= y + 1 for y in time.years)
     return "match" if reported else "contradict"
 

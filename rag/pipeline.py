@@ -134,7 +134,7 @@ class AnswerPipeline:
         # typed in lower case with its names' capitals from the passages found.
         read = as_question(truecase(standalone, (f"{h.chunk.title}\n{h.chunk.text}" for h in hits)))
         asked = analyse(read)
-        if asked.time.relative is not None:  # "last year" of an undated article: the newest's
+        if asked.time.relative is not None or asked.time.years:  # for undated articles
             asked = replace(asked, time=replace(asked.time, reference=self._newest_year()))
         run = _Run(request.question, read, asked, hits, started, retrieve_ms, standalone)
         run.generate_started = time.perf_counter()

@@ -63,6 +63,15 @@ def test_a_month_without_a_year_is_dated_by_its_article() -> None:
     assert time_status(asked_time("Was Corvex profitable in 2020?"), december, dec) == "match"
 
 
+def test_an_undated_article_is_no_report_of_a_year_after_the_newest_article() -> None:
+    said = "Corvex is worth $4 billion."
+    later = replace(asked_time("What is Corvex worth in 2023?"), reference=2021)
+    assert time_status(later, said, chunk(said)) == "contradict"
+    earlier = replace(asked_time("What was Corvex worth in 2019?"), reference=2021)
+    assert time_status(earlier, said, chunk(said)) == "unknown"  # it may be from any year
+    assert time_status(asked_time("What is Corvex worth in 2023?"), said, chunk(said)) == "unknown"
+
+
 def test_quarters_must_agree() -> None:
     asked = asked_time("What was Corvex's revenue in the second quarter?")
     assert asked.quarter == 2
