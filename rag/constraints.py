@@ -12,18 +12,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from newsrag.index import Chunk
 from newsrag.rag.facts import date_spans, relative_periods
 from newsrag.rag.lexicon import (
+    DETERMINERS,
     EVENT_PARTS,
+    IRREGULAR_PAST,
     KIND_NOUNS,
     MEMBER_NOUNS,
     MONTHS,
     NOT_SERIES,
+    OBJECT_FORMS,
     ORDINAL_WORDS,
     ORGANISATION_HEADS,
+    PREPOSITIONS,
     STOPWORDS,
     stem,
 )
@@ -152,6 +157,18 @@ def dateline_end(text: str) -> int:
     return match.end() if match else 0
 
 
+def published_date(chunk: Chunk) -> str | None:
+    """The passage's full publication date (YYYY-MM-DD): its published_at, else its dateline's
+    ("Nov 7, 2022 ..."); None when neither gives a day."""
+    if chunk.published_at and re.fullmatch(r"\d{4}-\d{2}-\d{2}", chunk.published_at[:10]):
+        return chunk.published_at[:10]
+    line = dateline_of(chunk)
+    for span in date_spans(line) if line else []:
+        if span.year and span.month and span.day:
+            return f"{span.year:04d}-{span.month:02d}-{span.day:02d}"
+    return None
+
+
 def dateline_of(chunk: Chunk) -> str:
     """The date line opening a passage ('Oct 10, 2019 ...'), or ''."""
     return chunk.text[: dateline_end(chunk.text)]
@@ -223,9 +240,34 @@ def _yearless_dates(sentence: str, chunk: Chunk, published: int) -> set[int]:
     words = set(re.findall(r"[A-Z][a-z]+", sentence))
     dates |= {(i, None) for i, m in enumerate(_MONTH_NAMES, 1) if m in words}
     return {
-        nearest_year(sentence, month, day, chunk.published_at, published) or published
+        nearest_year(sentence, month, day, published_date(chunk), published) or published
         for month, day in dates
     }
+
+
+# A sentence about what is done: its dates without a year lie behind.
+_PAST_FORMS = "|".join(sorted(IRREGULAR_PAST | {"was", "were", "had", "did"}))
+_PAST = re.compile(rf"(\w+\s+)?\b(?:[a-z]{{2,}}ed|{_PAST_FORMS})\b")
+
+
+def _past_tense(sentence: str) -> bool:
+    """Whether `sentence` has a verb in the past tense; a participle describing a noun ("the
+    highly anticipated season", "a limited run") is none."""
+    for match in _PAST.finditer(sentence):
+        before = (match.group(1) or "").strip().casefold()
+        if before in DETERMINERS:
+            continue
+        # "officially revealed the phone" is a verb; "the highly anticipated season" is not.
+        after = re.match(r"\s+(\w+)", sentence[match.end() :])
+        if before.endswith("ly") and not (after and after.group(1).casefold() in _OBJECT_START):
+            continue
+        return True
+    return False
+
+
+# Words that open what follows a verb (its object or a phrase), not a noun a participle
+# describes.
+_OBJECT_START = DETERMINERS | PREPOSITIONS | frozenset(OBJECT_FORMS.values())
 
 
 # A sentence about what is still to come: its dates without a year lie ahead.
@@ -241,10 +283,12 @@ def nearest_year(
 ) -> int | None:
     """The year of a date `sentence` gives without one, written in an article of `year`.
 
-    That year, unless the article's full date (`published_at`) says otherwise: a past event
-    in a later month than the article's ("opened its Norvik store in December",
-    written in June 2021) was the year before; a future one in an earlier month ("will open
-    in March", written in June) the year after.
+    That year, unless the article's full date (`published_at`, see `published_date`) says
+    otherwise: a past event in a later month than the article's ("opened its Norvik store in
+    December", written in June 2021) was the year before; a future one in an earlier month
+    ("will open in March", written in June) the year after; a sentence in neither tense
+    ("returns with its premiere on February 26", written in November) the date nearest the
+    article's.
     """
     published = published_at or ""
     if year is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published[:10]):
@@ -255,7 +299,14 @@ def nearest_year(
     written = (int(published[5:7]), int(published[8:10]) if day else 0)
     if _FUTURE.search(sentence):
         return year + 1 if stated < written else year
-    return year - 1 if stated > written else year
+    if _past_tense(sentence):
+        return year - 1 if stated > written else year
+    # No tense either way ("returns with the season premiere on February 26"): the nearest.
+    article = date(year, written[0], min(written[1] or 15, 28))
+    return min(
+        (year - 1, year, year + 1),
+        key=lambda y: (abs((date(y, month, min(day or 15, 28)) - article).days), y != year),
+    )
 
 
 def asked_source(question: str) -> str | None:

@@ -13,7 +13,13 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
-from newsrag.rag.constraints import dateline_of, nearest_year, passage_year, years_in
+from newsrag.rag.constraints import (
+    dateline_of,
+    nearest_year,
+    passage_year,
+    published_date,
+    years_in,
+)
 from newsrag.rag.extractive.candidates import Candidate
 from newsrag.rag.facts import DateSpan, quantities, stem
 from newsrag.rag.lexicon import CHANGE_VERBS
@@ -187,7 +193,7 @@ def _nearest_year(cand: Candidate, date: DateSpan, year: int | None) -> int | No
     if year is None or len(years_in(cand.text, names=False)) == 1:
         return year
     chunk = cand.sentence.chunk
-    return nearest_year(cand.text, date.month, date.day, chunk.published_at, year)
+    return nearest_year(cand.text, date.month, date.day, published_date(chunk), year)
 
 
 def _year_for(cand: Candidate) -> int | None:

@@ -368,6 +368,12 @@ def test_a_question_for_several_names_gets_the_whole_list() -> None:
         # ... and the sentence's own year wins.
         ("When was Lumo Cloud profitable for the first time?",
          "Lumo Cloud was profitable for the first time in December 2019.", "December 2019"),
+        # ... in neither tense, the date nearest the article's (a describing participle is
+        # no past tense) ...
+        ("When does Harbour Lights premiere?",
+         "The highly anticipated Harbour Lights premiere is December 1.", "December 1, 2021"),
+        ("When does Harbour Lights premiere?",
+         "Harbour Lights returns with its premiere on September 9.", "September 9, 2021"),
     ],
 )  # fmt: skip
 def test_a_date_without_a_year_takes_the_nearest_one_from_its_article(
@@ -375,6 +381,15 @@ def test_a_date_without_a_year_takes_the_nearest_one_from_its_article(
 ) -> None:
     got = answer(question, [hit("news", text, 1, published_at="2021-06-15")])
     assert got.short_answer == short
+
+
+def test_a_dateline_dates_a_date_without_a_year_like_published_at() -> None:
+    text = "Nov 7, 2022 ... Harbour Lights returns with its season 3 premiere on February 26."
+    got = answer("When does season 3 of Harbour Lights premiere?", [hit("h", text, 1)])
+    assert got.short_answer == "February 26, 2023"  # the nearest February 26 to Nov 7, 2022
+    told = "Oct 20, 2021 ... Acme officially revealed the Lumo 6 phone on 19th October."
+    got = answer("When did Acme reveal the Lumo 6 phone?", [hit("a", told, 1)])
+    assert got.short_answer == "October 19, 2021"  # "officially revealed the": a past verb
 
 
 def test_a_sub_heading_line_is_no_answer_unit() -> None:
