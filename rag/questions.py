@@ -986,12 +986,17 @@ _NAMED_PLACE = re.compile(r"\b(?:which|what) (?:city|country|nation|town|state)\
 _QUOTED = re.compile(r"[\"“]([^\"”]{2,80})[\"”]")
 
 
+_BEFORE_WHO = re.compile(r"([A-Z][\w.’'-]*(?:\s+[A-Z][\w.’'-]*)*),?\s+who\b")
+
+
 def work_titles(sentence: str) -> list[str]:
     """Titles a sentence names: quoted phrases, else capitalised spans (owner's name cut off)."""
     quoted = [q.strip() for q in _QUOTED.findall(sentence) if q.strip()[:1].isupper()]
     owners = (re.split(r"[’']s\s+", s)[-1] for s in entity_spans(sentence))
     spans = [s for s in owners if not re.search(r"[’']s$", s)]  # "Disney's": an owner
-    return quoted + [s for s in spans if s not in quoted]
+    # "Mara Quist, who stars in ...": "who" says the span is a person, not a work.
+    people = {m.group(1) for m in _BEFORE_WHO.finditer(sentence)}
+    return quoted + [s for s in spans if s not in quoted and s not in people]
 
 
 def _before_event(span: str) -> str:

@@ -63,6 +63,8 @@ def test_values_of_each_type() -> None:
     assert person_names("Harbour Regatta Results Announced For Every Class Today") == []
     assert "Glass Orchard" in work_titles('The film "Glass Orchard" won; Norvik\'s Tide lost.')
     assert "Norvik's" not in work_titles("Norvik's Tide lost.")
+    # "who" after a name makes it a person, not a title.
+    assert work_titles("Mara Quist, who stars in Glass Orchard, spoke.") == ["Glass Orchard"]
 
 
 def test_name_present_requires_every_part_but_allows_demonyms() -> None:
