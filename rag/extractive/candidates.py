@@ -217,7 +217,13 @@ def passage_facts(chunk: Chunk) -> _PassageFacts:
 def _words_of(text: str) -> tuple[frozenset[str], str]:
     """The words of `text` (stopwords kept), as a set and in order space-padded, for named_in."""
     words = terms(text, keep_stopwords=True)
-    return frozenset(words), f" {' '.join(words)} "
+    # Initials are left out of the order: "Robyn M. Denholm" names "Robyn Denholm".
+    return frozenset(words), f" {' '.join(_no_initials(words))} "
+
+
+def _no_initials(words: list[str]) -> list[str]:
+    """`words` without single letters (initials, "a"): digits stay ("season 4")."""
+    return [w for w in words if len(w) > 1 or not w.isalpha()]
 
 
 def named_in(asked: Question, phrases: list[str], words: Set[str], sequence: str) -> bool:
@@ -258,7 +264,7 @@ def name_phrases(text: str) -> list[str]:
     """
     # "Acme's AR" is two names, the owner's and the thing's: each is a phrase of its own.
     parts = (part for span in named_spans(text) for part in re.split(r"[’']s\s+", span))
-    found = (" ".join(terms(part, keep_stopwords=True)) for part in parts)
+    found = (" ".join(_no_initials(terms(part, keep_stopwords=True))) for part in parts)
     sides = (side for p in found for side in _OF.split(p))
     return [p for p in sides if " " in p]
 

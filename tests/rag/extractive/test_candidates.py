@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from newsrag.rag.extractive.candidates import described, name_phrases, name_present, named_in
+from newsrag.rag.extractive.candidates import (
+    _words_of,
+    described,
+    name_phrases,
+    name_present,
+    named_in,
+)
 from newsrag.rag.facts import terms
 from newsrag.rag.questions import analyse
 
@@ -19,6 +25,14 @@ def test_a_multi_word_name_must_occur_as_written() -> None:
     assert not named_in(asked, phrases, set(words), f" {' '.join(words)} ")
     words = terms("Corvex Cloud earned more.", keep_stopwords=True)
     assert named_in(asked, phrases, set(words), f" {' '.join(words)} ")
+
+
+def test_a_middle_initial_does_not_break_a_name() -> None:
+    asked = analyse("When did Mara Quist join Corvex?")
+    words, sequence = _words_of("Mara J. Quist joined Corvex in May.")
+    assert named_in(asked, name_phrases(asked.text), words, sequence)
+    words, sequence = _words_of("Mara Lind and Ola Quist joined Corvex in May.")
+    assert not named_in(asked, name_phrases(asked.text), words, sequence)
 
 
 def test_described_subjects() -> None:
