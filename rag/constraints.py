@@ -343,7 +343,7 @@ def other_organisation(name: str, sentence: str, question: str = "") -> bool:
     a question about a film by a sentence about its sequel "Film: Subtitle" (unless the
     `question` itself writes the name with a subtitle: "Film: Subtitle" is then its own).
     """
-    titled = bool(re.search(re.escape(name) + r"\s*:\s*[A-Z]", question))
+    titled = bool(re.search(re.escape(name) + r"(?:\s+\d+)?\s*:\s*[A-Z]", question))
     # "CEO of Lego": the organisation is the part after the last "of".
     words = re.split(r"\s+(?:of|de)\s+", name)[-1].split()
     if not words:

@@ -224,3 +224,7 @@ def test_a_subtitle_the_question_writes_is_the_asked_work_itself() -> None:
     assert not other_organisation(
         "Harbour Quest", sentence, "When is Harbour Quest: Low Tide released?"
     )
+    numbered = "Harbour Quest 2088: Low Tide will be released on March 2, 2021."
+    assert not other_organisation(  # the name's number stands before its subtitle
+        "Harbour Quest", numbered, "When is Harbour Quest 2088: Low Tide released?"
+    )
