@@ -560,9 +560,20 @@ _CONTEST = re.compile(
 )
 
 
+# "took home the award", "picked up the prize": winning said as an idiom.
+_RESULT_IDIOM = re.compile(r"\b(?:took|takes|take|taking)\s+home\b|\bpicked\s+up\b", re.I)
+
+
 def states_result(text: str) -> bool:
-    """Whether `text` states a contest's result ("won", "winner", "runner-up", "beat")."""
-    return bool(set(re.findall(r"[a-z]+", text.casefold())) & RESULT_WORDS)
+    """Whether `text` states a contest's result ("won", "winner", "runner-up", "beat", "took
+    home")."""
+    words = set(re.findall(r"[a-z]+", text.casefold()))
+    return bool(words & RESULT_WORDS) or won_as_idiom(text)
+
+
+def won_as_idiom(text: str) -> bool:
+    """Whether `text` says someone won in an idiom ("took home the prize", "picked up")."""
+    return bool(_RESULT_IDIOM.search(text))
 
 
 def _lower_part(word: str) -> bool:

@@ -20,7 +20,7 @@ from newsrag.rag.constraints import (
     source_status,
 )
 from newsrag.rag.constraints import time_status as time_of
-from newsrag.rag.extractive.matching import TermMatcher, stem_words, weighted_share
+from newsrag.rag.extractive.matching import SYNONYM_CREDIT, TermMatcher, stem_words, weighted_share
 from newsrag.rag.facts import content_stems, entity_words, named_spans, stem, terms
 from newsrag.rag.facts import values as values_in
 from newsrag.rag.lexicon import (
@@ -32,6 +32,7 @@ from newsrag.rag.lexicon import (
     ROLE_NOUNS,
     SCALE_WORDS,
     TYPE_NOUNS,
+    event_family,
     states_event,
 )
 from newsrag.rag.questions import (
@@ -42,9 +43,11 @@ from newsrag.rag.questions import (
     holds_role_of,
     slot_values,
     states_result,
+    won_as_idiom,
 )
 from newsrag.rag.support import Sentence
 
+_WIN = event_family("won")
 # Nouns a count of people may use ("100 researchers", "25,000 engineers").
 _PERSON_KINDS = TITLE_WORDS | ROLE_NOUNS | PEOPLE_WORDS
 _WHICH_NOUN = re.compile(
@@ -303,6 +306,9 @@ class Scorer:
             credits = {t: 1.0 for t in asked.stems if t in have}
         else:
             credits = matcher.credits(sentence.text)
+        won = stem(asked.relation) if asked.relation and asked.contest else None
+        if won and not credits.get(won) and won_as_idiom(sentence.text):
+            credits = {**credits, won: SYNONYM_CREDIT}  # "took home the award" for "won"
         overlap = weighted_share(credits, self.weights)
         coverage = weighted_share(credits, self.key_weights) if self.key_weights else 1.0
         # "Which university ...": a sentence naming none does not answer; "net profit" is not
@@ -407,9 +413,12 @@ class Scorer:
         )
 
     def _relates(self, verb: str, text: str, matcher: TermMatcher | None) -> bool:
-        """Whether `text` states the asked verb (any form), or a word related to it."""
+        """Whether `text` states the asked verb (any form), or a word related to it; a
+        contest's "won" is stated by an idiom of winning ("took home the award")."""
         have = content_stems(text)
         if stem(verb) in have:
+            return True
+        if self.asked.contest and event_family(verb) == _WIN and won_as_idiom(text):
             return True
         family = states_event(verb, have)
         if family is not None:

@@ -136,6 +136,10 @@ class CloseVectors(SentenceVectors):
 def test_a_contest_answer_needs_a_result_word_and_is_no_event() -> None:
     hits = [hit("a", "The Harbour Open, one of four major regattas with the Bay Open.", 1)]
     assert not answer("Who won the Harbour Open in 2016?", hits).answerable
+    # Winning said as an idiom is a result, and states the asked "won".
+    idiom = "Mara Quist took home the Harbour Prize for Best Skipper."
+    got = answer("Who won the Harbour Prize for Best Skipper?", [hit("a", idiom, 1)])
+    assert got.short_answer == "Mara Quist"
 
 
 def test_a_date_is_quoted_from_the_sentence_that_states_its_year() -> None:
