@@ -194,7 +194,8 @@ EVENT_NOUNS = frozenset(
 NAMED_LIKE_PEOPLE = EVENT_NOUNS | frozenset(
     """association union council committee board representatives federation foundation
     club team role actor actress picture feature stadium park hall theatre theater
-    airport station hotel museum church river lake mountain street road avenue""".split()  # noqa: SIM905
+    airport station hotel museum church river lake mountain street road avenue award awards
+    prize prizes trophy medal oscar oscars emmy emmys grammy grammys""".split()  # noqa: SIM905
 )
 
 # Words that make a capitalised span an organisation, product or place rather than a person.

@@ -528,9 +528,17 @@ def person_names(text: str) -> list[str]:
 def contestants(text: str, question: Question) -> list[str]:
     """People's names; for a contest ("who won"), any other name too: teams and countries win.
 
-    A name after "in" is a place ("a teacher in Las Vegas"), not a person.
+    A name after "in" is a place ("a teacher in Las Vegas"), not a person; nor is a quoted
+    title, or the subtitle of a title of the series the question asks about.
     """
-    names = [n for n in person_names(text) if not re.search(rf"\bin\s+{re.escape(n)}", text)]
+    quoted = {q.strip() for q in _QUOTED.findall(text)}  # titles of works, not people
+    names = [
+        n
+        for n in person_names(text)
+        if not re.search(rf"\bin\s+{re.escape(n)}", text)
+        and not _subtitle(n, text, question)
+        and n not in quoted
+    ]
     if not question.contest or headline(text):
         return names
     others = [
@@ -540,8 +548,23 @@ def contestants(text: str, question: Question) -> list[str]:
         and not any(e in n for n in names)
         and not set(e.casefold().split()) & NAMED_LIKE_PEOPLE  # "British Open" is what is won
         and not _describing(e, text)
+        # Not winners: "Against" opening a sentence, "Asian-born", a quoted film title.
+        and not set(e.casefold().split()) <= STOPWORDS
+        and not any(_lower_part(w) for w in e.split())
+        and e not in quoted
+        and not re.search(rf"[@#]{re.escape(e)}", text)  # a social media handle
     ]
     return names + others
+
+
+def _subtitle(name: str, text: str, question: Question) -> bool:
+    """Whether `name` is the subtitle of a title of the series the question asks about: "Who
+    directed Harbour Quest: Low Tide?" over "... directed Harbour Quest: High Water" (not
+    "at the Awards: Mara Quist wins ...", where the question writes no such title)."""
+    return any(
+        m.group(1).casefold() in question.entities
+        for m in re.finditer(rf"(\w+):\s+{re.escape(name)}\b", text)
+    ) and bool(re.search(r"\w:\s+[A-Z]", question.text))
 
 
 # "Japanese" in "the first Japanese man to win": a demonym describes the winner.
@@ -1007,7 +1030,13 @@ def work_titles(sentence: str) -> list[str]:
     spans = [s for s in owners if not re.search(r"[’']s$", s)]  # "Disney's": an owner
     # "Mara Quist, who stars in ...": "who" says the span is a person, not a work.
     people = {m.group(1) for m in _BEFORE_WHO.finditer(sentence)}
-    return quoted + [s for s in spans if s not in quoted and s not in people]
+    return quoted + [
+        s
+        for s in spans
+        if s not in quoted
+        and s not in people
+        and not set(s.casefold().split()) <= STOPWORDS  # "Against all odds, ..."
+    ]
 
 
 def _before_event(span: str) -> str:

@@ -11,7 +11,13 @@ from newsrag.index import Chunk, Hit
 from newsrag.rag.extractive.answerer import ExtractiveAnswerer, answer_units
 from newsrag.rag.extractive.candidates import name_present
 from newsrag.rag.facts import date_spans, ordinals, relative_periods
-from newsrag.rag.questions import analyse, person_names, slot_values, work_titles
+from newsrag.rag.questions import (
+    analyse,
+    contestants,
+    person_names,
+    slot_values,
+    work_titles,
+)
 from newsrag.rag.support import SentenceVectors
 
 
@@ -65,6 +71,30 @@ def test_values_of_each_type() -> None:
     assert "Norvik's" not in work_titles("Norvik's Tide lost.")
     # "who" after a name makes it a person, not a title.
     assert work_titles("Mara Quist, who stars in Glass Orchard, spoke.") == ["Glass Orchard"]
+
+
+def test_what_is_no_winner_or_director() -> None:
+    won = analyse("Who won the Harbour Regatta?")
+    # A sentence-opening stopword, a hyphenated description, a quoted title, a handle and an
+    # award are not who won.
+    text = "Against the odds, “Low Tide” (@LowTideFilm) won the Oscar with an Ostland-born crew."
+    assert contestants(text, won) == []
+    assert contestants("Norvik beat Ostland in the final.", won) == [
+        "Norvik",
+        "Ostland",
+    ]
+    assert work_titles("Against all odds, love won out at the Harbour Awards.") == [
+        "Harbour Awards"
+    ]
+    # The subtitle of a title of the asked series is no person; prose after a colon may be.
+    directed = analyse("Who directed Harbour Quest: Low Tide?")
+    text = (
+        "Mara Quist, who directed Harbour Quest: High Water, also directed Harbour Quest: Low Tide."
+    )
+    found = contestants(text, directed)
+    assert "Mara Quist" in found and "High Water" not in found
+    prose = "It was a night to remember at the Awards: Mara Quist wins best skipper."
+    assert contestants(prose, analyse("Who won best skipper?")) == ["Mara Quist"]
 
 
 def test_name_present_requires_every_part_but_allows_demonyms() -> None:
