@@ -382,7 +382,10 @@ def other_organisation(name: str, sentence: str, question: str = "") -> bool:
 _PAST_ROLE = re.compile(
     r"\b(?:former|ex|late|previous|outgoing|erstwhile|one-time|then|retired|departing"
     # "X was the CEO", "X had been its president", "X served as CEO": held it before.
-    r"|(?:was|had been) (?:the|its|their|a|an)|served as(?: the| its| their)?)[\s-]+"
+    r"|(?:was|had been) (?:the|its|their|a|an)|served as(?: the| its| their)?"
+    # "stepping down as CEO", "resigned as its chair": leaving it.
+    r"|(?:step|steps|stepped|stepping) (?:down|aside) as(?: the| its| their)?"
+    r"|(?:resign|resigns|resigned|resigning|retired|retiring) as(?: the| its| their)?)[\s-]+"
     r"((?:[\w’'-]+\s+){0,3}[\w’'-]+)",
     re.IGNORECASE,
 )

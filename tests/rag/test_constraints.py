@@ -128,6 +128,9 @@ def test_past_roles_and_questions_in_passages() -> None:
     roles = {"chief", "executive", "corvex"}
     assert past_role("Who is the chief executive of Corvex?", "Lee Park, the former chief", roles)
     assert not past_role("Who was the chief of Corvex?", "the former chief Lee Park", roles)
+    left = "Corvex founder Lee Park said he was stepping down as chief executive in May."
+    assert past_role("Who is the chief executive of Corvex?", left, roles)
+    assert past_role("Who is the chief of Corvex?", "Lee Park resigned as its chief.", roles)
     assert is_question("What would a sequel look like?")
     assert not is_question("The sequel opens in May.")
 
