@@ -255,8 +255,14 @@ def _spans_missing(asked: Question, missing: set[str]) -> list[list[str]]:
 
 def _loosely_named(span: list[str], missing: set[str]) -> bool:
     """A long name (3+ words) is named with one word said otherwise: "Best Animated Feature"
-    for "Best Animated Film"; shorter names need every word."""
-    return len(span) >= 3 and len(missing & set(span)) == 1
+    for "Best Animated Film"; shorter names need every word, and a number never goes
+    ("Harbour Quest Part III" is not named by "Harbour Quest Part II")."""
+    gone = missing & set(span)
+    return len(span) >= 3 and len(gone) == 1 and not any(_NUMBERED.fullmatch(w) for w in gone)
+
+
+# A number or a Roman numeral ("3", "5a", "iii"): what tells one of a series from another.
+_NUMBERED = re.compile(r"\d+[a-z]?|(?=[ivxlc]+$)c{0,3}(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})")
 
 
 def name_phrases(text: str) -> list[str]:

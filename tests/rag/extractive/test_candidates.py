@@ -35,6 +35,16 @@ def test_a_middle_initial_does_not_break_a_name() -> None:
     assert not named_in(asked, name_phrases(asked.text), words, sequence)
 
 
+def test_a_long_name_may_say_one_word_otherwise_but_never_its_number() -> None:
+    asked = analyse("When was Harbour Quest Part III released?")
+    phrases = name_phrases(asked.text)
+    words, sequence = _words_of("Harbour Quest Part II was released in May.")
+    assert not named_in(asked, phrases, words, sequence)
+    asked = analyse("Who won Best Animated Film at the Harbour Awards?")
+    words, sequence = _words_of("Low Tide won Best Animated Feature at the Harbour Awards.")
+    assert named_in(asked, name_phrases(asked.text), words, sequence)
+
+
 def test_described_subjects() -> None:
     assert described(analyse("Where will the company that runs Norvik Labs open a site?"))
     assert not described(analyse("Where will Acme open a site?"))
