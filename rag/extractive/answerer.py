@@ -239,7 +239,7 @@ class ExtractiveAnswerer:
             if redated(asked.time, c) and self.answers(asked, replace(c, time="match"))
         ]
         values = {id(c): (v.key, v.text) for c in stated for v in candidate_values(asked, c)[:1]}
-        other = find_twin_conflict(best, stated, values) or find_conflict(
+        other = find_twin_conflict(best, stated, values, asked.answer_type) or find_conflict(
             asked, passing, vectors, best
         )
         chosen = [best, other] if other else self._select(asked, passing)

@@ -25,14 +25,22 @@ def values_agree(kind: str, a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether two sentences share a value; names agree when one contains the other, or when
     they are the same words in another order ("Liu Mara", "Mara Liu")."""
     if kind == "person":
-        return any(
-            x.casefold() in y.casefold()
-            or y.casefold() in x.casefold()
-            or set(x.casefold().split()) == set(y.casefold().split())
-            for x in a
-            for y in b
-        )
+        return any(same_name(x, y) for x in a for y in b)
     return bool(a & b)
+
+
+def same_name(x: str, y: str) -> bool:
+    """Whether two names name one person: one contains the other, the same words in another
+    order ("Liu Mara", "Mara Liu"), or with a middle name or initial ("Doug Bowser", "Doug
+    Spencer Bowser")."""
+    a, b = x.casefold(), y.casefold()
+    if a in b or b in a:
+        return True
+    wa, wb = a.replace(".", "").split(), b.replace(".", "").split()
+    if set(wa) == set(wb):
+        return True
+    short, long = sorted((wa, wb), key=len)
+    return len(short) >= 2 and short[0] == long[0] and short[-1] == long[-1]
 
 
 # Two sentences that are the same text but for the value (a copy with the fact changed):
@@ -68,13 +76,16 @@ def redated(time: TimeAsked, cand: Candidate) -> bool:
 
 
 def find_twin_conflict(
-    best: Candidate, passing: list[Candidate], values: dict[int, tuple[str, str]]
+    best: Candidate,
+    passing: list[Candidate],
+    values: dict[int, tuple[str, str]],
+    kind: str = "",
 ) -> Candidate | None:
     """A passing candidate of another article, the best one's text with another value.
 
-    `values`: id(candidate) -> (value key, value text). Any answer type: two copies of one
-    sentence that disagree on the value asked are a conflict, even where two different dates
-    or places could both be true.
+    `values`: id(candidate) -> (value key, value text); `kind`: the answer type. Any type:
+    two copies of one sentence that disagree on the value asked are a conflict, even where
+    two different dates or places could both be true; two forms of one person's name are not.
     """
     mine = values.get(id(best))
     if mine is None:
@@ -84,6 +95,8 @@ def find_twin_conflict(
         other = values.get(id(rival))
         if other is None or other[0] == mine[0]:
             continue
+        if kind == "person" and same_name(other[1], mine[1]):
+            continue  # "Doug Bowser" and "Doug Spencer Bowser": one person
         for cand in agreeing:  # any sentence stating the best value may have a changed copy
             text = values[id(cand)][1]
             if rival.doc_id != cand.doc_id and twin_sentences(

@@ -11,6 +11,10 @@ def test_names_agree_when_contained_or_reordered() -> None:
     assert values_agree("person", frozenset({"Mara Quist"}), frozenset({"Quist"}))
     assert values_agree("person", frozenset({"Liu Mara"}), frozenset({"Mara Liu"}))
     assert not values_agree("person", frozenset({"Mara Quist"}), frozenset({"Ole Brandt"}))
+    # A middle name or initial is the same person; another first name is not.
+    assert values_agree("person", frozenset({"Mara J. Quist"}), frozenset({"Mara Quist"}))
+    assert values_agree("person", frozenset({"Mara Lind Quist"}), frozenset({"Mara Quist"}))
+    assert not values_agree("person", frozenset({"Ada Quist"}), frozenset({"Mara Quist"}))
     assert not values_agree("amount", frozenset({"15"}), frozenset({"16"}))
 
 
