@@ -778,8 +778,10 @@ _REQUEST = re.compile(
 
 def as_question(text: str) -> str:
     """`text` as the question it asks: "what's" read "what is"; a request read as a question
-    ("Tell me about Project X" -> "What is Project X?", "Explain why X ..." -> "Why X ...?")."""
-    text = _CONTRACTED.sub(r"\1 is", text)
+    ("Tell me about Project X" -> "What is Project X?", "Explain why X ..." -> "Why X ...?");
+    an award category typed in lower case named as one ("who won best actress" -> "who won
+    Best Actress": the category is a name a passage must give, not "best supporting actor")."""
+    text = _named_categories(_CONTRACTED.sub(r"\1 is", text))
     match = _REQUEST.match(text)
     if match is None:
         return text
@@ -787,6 +789,20 @@ def as_question(text: str) -> str:
     if _WH_START.match(rest):
         return rest[0].upper() + rest[1:] + "?"
     return f"What is {rest}?"
+
+
+# "best supporting actor" in "who won best supporting actor at ...": an award's category.
+_CATEGORY = re.compile(
+    r"\bbest\s+(?:[a-z]+\s+){0,2}?[a-z]+(?=\s+(?:at|in|for|of|on|during|award|awards|oscar"
+    r"|oscars|prize|this|last|\d)\b|\s*[?.,]|\s*$)"
+)
+
+
+def _named_categories(text: str) -> str:
+    """Award categories of a contest question written as names ("Best Supporting Actor")."""
+    if not states_result(text) and not re.search(r"\bnominat", text, re.IGNORECASE):
+        return text
+    return _CATEGORY.sub(lambda m: m.group(0).title(), text)
 
 
 def identity_of(question: str) -> str | None:

@@ -270,6 +270,10 @@ def test_a_lower_case_question_takes_its_names_capitals_from_the_passages() -> N
     ("text", "question"),
     [
         ("Tell me about Project Lumo.", "What is Project Lumo?"),
+        # An award category typed in lower case is named as one; "the best way" is no category.
+        ("Who won best supporting skipper at the Harbour Awards?",
+         "Who won Best Supporting Skipper at the Harbour Awards?"),
+        ("What is the best way to Norvik?", "What is the best way to Norvik?"),
         ("Give me the closing price of Acme shares on Tuesday.",
          "What is the closing price of Acme shares on Tuesday?"),
         ("Can you tell me who fined Acme?", "Who fined Acme?"),
