@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from newsrag.rag.lexicon import (
     FUNCTION_WORDS,
@@ -269,8 +270,14 @@ def entities_supported(claim: str, evidence: str) -> bool:
 
 def terms(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Casefolded word tokens (possessives stripped), stopwords dropped unless asked."""
-    words = [re.sub(r"[’']s$", "", w) for w in _WORD.findall(text.casefold())]
-    return [w for w in words if keep_stopwords or (w not in STOPWORDS and len(w) > 1)]
+    return list(_terms(text, keep_stopwords))
+
+
+@lru_cache(maxsize=16384)
+def _terms(text: str, keep_stopwords: bool) -> tuple[str, ...]:
+    """terms(), once per text: an answer asks for the same sentences' terms many times."""
+    words = [w[:-2] if w.endswith(("'s", "’s")) else w for w in _WORD.findall(text.casefold())]
+    return tuple(w for w in words if keep_stopwords or (w not in STOPWORDS and len(w) > 1))
 
 
 def content_stems(text: str) -> set[str]:

@@ -168,12 +168,17 @@ def name_present(name: str, present: Set[str]) -> bool:
             continue
         if part.endswith(DEMONYM_ENDINGS) and any(_demonym_of(part, t) for t in present):
             continue
+        if len(part) < 5:
+            return False
+        # Words of 4+ letters sharing all but the last letter of the shorter: the first too.
         short = [
             t
             for t in present
-            if len(t) >= 4 and _shared_prefix(part, t) >= min(len(part), len(t)) - 1
+            if len(t) >= 4
+            and t[0] == part[0]
+            and _shared_prefix(part, t) >= min(len(part), len(t)) - 1
         ]
-        if len(part) < 5 or not short:
+        if not short:
             return False
     return True
 
