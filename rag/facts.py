@@ -50,6 +50,12 @@ class Quantity:
 
 def quantities(text: str) -> list[Quantity]:
     """Numbers, amounts and percentages in `text` ('$15b' and '15 billion' both give 1.5e10)."""
+    return list(_quantities(text))
+
+
+@lru_cache(maxsize=16384)
+def _quantities(text: str) -> tuple[Quantity, ...]:
+    """quantities(), once per text."""
     found: list[Quantity] = []
     for m in _QUANTITY.finditer(text):
         value = float(m.group("num").replace(",", ""))
@@ -63,7 +69,7 @@ def quantities(text: str) -> list[Quantity]:
         found.append(
             Quantity(m.group(), float(NUMBER_WORDS[m.group().casefold()]), "number", False)
         )
-    return found
+    return tuple(found)
 
 
 def ordinals(text: str) -> set[float]:
@@ -282,4 +288,9 @@ def _terms(text: str, keep_stopwords: bool) -> tuple[str, ...]:
 
 def content_stems(text: str) -> set[str]:
     """Stemmed content terms of `text`."""
-    return {stem(w) for w in terms(text)}
+    return set(_content_stems(text))
+
+
+@lru_cache(maxsize=16384)
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in _terms(text, False))

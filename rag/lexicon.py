@@ -15,6 +15,7 @@ import functools
 import Stemmer
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """The Snowball English stem ('fined' and 'fine', 'investing' and 'investment' agree)."""
     return _english_stemmer().stemWord(word)
