@@ -1052,6 +1052,7 @@ def work_titles(sentence: str) -> list[str]:
         if s not in quoted
         and s not in people
         and not set(s.casefold().split()) <= STOPWORDS  # "Against all odds, ..."
+        and not set(s.casefold().split()) <= NAMED_LIKE_PEOPLE  # "an Oscar": an award
     ]
 
 

@@ -30,6 +30,7 @@ from newsrag.rag.questions import (
     asks_several,
     contestants,
     passive_agent,
+    person_names,
     roles_of,
     work_titles,
 )
@@ -92,8 +93,11 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
             spans = [agent]
         else:
             spans = contestants(text, asked) if kind == "person" else list(cand.values)
+        # "Who won": a person's name before another (a team, or the film she won for).
+        people = set(person_names(text)) if kind == "person" else set()
         spans.sort(
             key=lambda v: (
+                v not in people if people else False,
                 # A place is where the clause says the asked thing is ("a research center
                 # in Norvik, and last year it opened sales offices in Ostland").
                 -_clause_terms(text, text.find(v), asked) if kind == "place" else 0,

@@ -86,6 +86,11 @@ def test_what_is_no_winner_or_director() -> None:
     assert work_titles("Against all odds, love won out at the Harbour Awards.") == [
         "Harbour Awards"
     ]
+    assert work_titles("The Oscar went to Low Tide.") == ["Low Tide"]  # an award is no work
+    # Who won: the person before the film she won for.
+    far = "Mara Quist, aged 30 and a mother of two, won Best Skipper for Tidewater."
+    got = answer("Who won Best Skipper?", [hit("a", far, 1)])
+    assert got.short_answer == "Mara Quist"
     # The subtitle of a title of the asked series is no person; prose after a colon may be.
     directed = analyse("Who directed Harbour Quest: Low Tide?")
     text = (
