@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 from newsrag.index import Chunk
@@ -30,6 +30,7 @@ from newsrag.rag.lexicon import (
     ORGANISATION_HEADS,
     PREPOSITIONS,
     STOPWORDS,
+    WEEKDAYS,
     stem,
 )
 
@@ -307,6 +308,21 @@ def nearest_year(
         (year - 1, year, year + 1),
         key=lambda y: (abs((date(y, month, min(day or 15, 28)) - article).days), y != year),
     )
+
+
+def weekday_date(weekday: str, sentence: str, published: str | None) -> date | None:
+    """The date a weekday alone ("on Sunday") names in an article of `published`
+    (YYYY-MM-DD): the nearest such day before the article's (or that day), after it for a
+    sentence about what is to come. None without a full publication date."""
+    if published is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published[:10]):
+        return None
+    if weekday.casefold() not in WEEKDAYS:
+        return None
+    written = date.fromisoformat(published[:10])
+    ahead = (WEEKDAYS.index(weekday.casefold()) - written.weekday()) % 7
+    if _FUTURE.search(sentence):
+        return written + timedelta(days=ahead)
+    return written - timedelta(days=(7 - ahead) % 7)
 
 
 def asked_source(question: str) -> str | None:

@@ -415,6 +415,12 @@ def test_a_question_for_several_names_gets_the_whole_list() -> None:
          "The highly anticipated Harbour Lights premiere is December 1.", "December 1, 2021"),
         ("When does Harbour Lights premiere?",
          "Harbour Lights returns with its premiere on September 9.", "September 9, 2021"),
+        # ... and a weekday alone is that day nearest the article's (a Tuesday): the Sunday
+        # before, or the Friday after for what is to come.
+        ("When did Acme open its Norvik store?", "Acme opened its Norvik store on Sunday.",
+         "June 13, 2021"),
+        ("When will Acme open its Norvik store?", "Acme will open its Norvik store on Friday.",
+         "June 18, 2021"),
     ],
 )  # fmt: skip
 def test_a_date_without_a_year_takes_the_nearest_one_from_its_article(
