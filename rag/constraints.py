@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import Literal
 
 from newsrag.index import Chunk
-from newsrag.rag.facts import date_spans, relative_periods
+from newsrag.rag.facts import date_spans, month_number, relative_periods
 from newsrag.rag.lexicon import (
     DETERMINERS,
     EVENT_PARTS,
@@ -48,8 +48,6 @@ _LATEST = re.compile(
 # "Over the past year" is the twelve months before, not the calendar year before: not one.
 _RELATIVE_YEAR = re.compile(r"\b(this|last|next|previous)\s+year\b", re.IGNORECASE)
 _OFFSETS = {"this": 0, "last": -1, "previous": -1, "next": 1}
-# A month named alone, as a word of its own, capitalised ("in December", not "may").
-_MONTH_NAMES = [m.capitalize() for m in MONTHS]
 _ORDINAL_QUARTER = {"first": 1, "second": 2, "third": 3, "fourth": 4}
 _QUARTER = re.compile(
     r"\b(?:q([1-4])|([1-4])q|(first|second|third|fourth|1st|2nd|3rd|4th)[\s-]+quarter)\b",
@@ -161,13 +159,23 @@ def dateline_end(text: str) -> int:
 def published_date(chunk: Chunk) -> str | None:
     """The passage's full publication date (YYYY-MM-DD): its published_at, else its dateline's
     ("Nov 7, 2022 ..."); None when neither gives a day."""
-    if chunk.published_at and re.fullmatch(r"\d{4}-\d{2}-\d{2}", chunk.published_at[:10]):
-        return chunk.published_at[:10]
+    if _iso_date(chunk.published_at) is not None:
+        return (chunk.published_at or "")[:10]
     line = dateline_of(chunk)
     for span in date_spans(line) if line else []:
         if span.year and span.month and span.day:
             return f"{span.year:04d}-{span.month:02d}-{span.day:02d}"
     return None
+
+
+def _iso_date(text: str | None) -> date | None:
+    """The date a YYYY-MM-DD prefix of `text` gives; None when it gives none (or no real day)."""
+    if not text or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text[:10]):
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:  # "2021-13-40"
+        return None
 
 
 def dateline_of(chunk: Chunk) -> str:
@@ -239,7 +247,7 @@ def _yearless_dates(sentence: str, chunk: Chunk, published: int) -> set[int]:
     `published` (by `nearest_year`: tense against the article's full date)."""
     dates = {(d.month, d.day) for d in date_spans(sentence) if d.month and d.year is None}
     words = set(re.findall(r"[A-Z][a-z]+", sentence))
-    dates |= {(i, None) for i, m in enumerate(_MONTH_NAMES, 1) if m in words}
+    dates |= {(month_number(w), None) for w in words if w.casefold() in MONTHS}
     return {
         nearest_year(sentence, month, day, published_date(chunk), published) or published
         for month, day in dates
@@ -291,13 +299,11 @@ def nearest_year(
     ("returns with its premiere on February 26", written in November) the date nearest the
     article's.
     """
-    published = published_at or ""
-    if year is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published[:10]):
-        return year
-    if int(published[:4]) != year:
+    written_on = _iso_date(published_at)
+    if year is None or written_on is None or written_on.year != year:
         return year
     stated = (month, day or 0)
-    written = (int(published[5:7]), int(published[8:10]) if day else 0)
+    written = (written_on.month, written_on.day if day else 0)
     if _FUTURE.search(sentence):
         return year + 1 if stated < written else year
     if _past_tense(sentence):
@@ -314,11 +320,9 @@ def weekday_date(weekday: str, sentence: str, published: str | None) -> date | N
     """The date a weekday alone ("on Sunday") names in an article of `published`
     (YYYY-MM-DD): the nearest such day before the article's (or that day), after it for a
     sentence about what is to come. None without a full publication date."""
-    if published is None or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published[:10]):
+    written = _iso_date(published)
+    if written is None or weekday.casefold() not in WEEKDAYS:
         return None
-    if weekday.casefold() not in WEEKDAYS:
-        return None
-    written = date.fromisoformat(published[:10])
     ahead = (WEEKDAYS.index(weekday.casefold()) - written.weekday()) % 7
     if _FUTURE.search(sentence):
         return written + timedelta(days=ahead)

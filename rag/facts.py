@@ -156,6 +156,14 @@ def date_spans(text: str) -> list[DateSpan]:
 
 _MONTH_NUMBER = {m[:3]: i for i, m in enumerate(MONTHS, start=1)} | {"sept": 9}
 
+
+def month_number(word: str) -> int:
+    """1-12 for a month's name or abbreviation ("December", "Dec", "Sept"), else 0 (a
+    weekday)."""
+    key = word.casefold().rstrip(".")
+    return _MONTH_NUMBER.get(key) or _MONTH_NUMBER.get(key[:3], 0)
+
+
 # A period named against the article's own date: "by the end of this year", "early next year",
 # "later this year", "in the second half of next year", "this summer".
 _RELATIVE_YEAR_WORDS = re.compile(

@@ -23,6 +23,7 @@ from newsrag.rag.facts import (
     entity_spans,
     entity_words,
     is_month,
+    month_number,
     named_spans,
     quantities,
     relative_periods,
@@ -931,7 +932,7 @@ def asked_dates(sentence: str, question: Question, dateline: str = "") -> list[D
             return [DateSpan(str(y), 0, None, y) for y in years[:1]]
         # A month alone is that month (its year from the passage: "in April" -> "April
         # 2021"); a weekday stays as written.
-        return [DateSpan(w, _month_number(w), None, None) for w in words[:1]]
+        return [DateSpan(w, month_number(w), None, None) for w in words[:1]]
     asked = set(date_spans(question.text))
     if not _SUPERSEDED.search(question.text):
         spans = [d for d in spans if not _superseded(body, d)]
@@ -1003,12 +1004,6 @@ def _superseded(text: str, date: DateSpan) -> bool:
 _MONEY = re.compile(r"\bmoney\b", re.IGNORECASE)
 _ASKS_DATE = re.compile(r"\bdates?\b", re.IGNORECASE)
 _SINCE_YEAR = re.compile(r"\bsince\s+((?:19|20)\d\d)\b(?![-–/]|\s+[A-Z])")
-
-
-def _month_number(word: str) -> int:
-    """1-12 for a month name, 0 for anything else (a weekday)."""
-    lowered = word.casefold()
-    return MONTHS.index(lowered) + 1 if lowered in MONTHS else 0
 
 
 _MONTH_OR_DAY = re.compile(r"\b(?:" + "|".join([*MONTHS, *WEEKDAYS]) + r")\b", re.IGNORECASE)

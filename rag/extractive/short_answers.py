@@ -63,8 +63,9 @@ def candidate_values(asked: Question, cand: Candidate) -> list[Value]:
         dates = asked_dates(text, asked, dateline_of(cand.sentence.chunk))
         dates.sort(key=lambda d: _distance(text, text.find(d.text), asked, len(d.text)))
         for d in dates:
-            day = weekday_date(d.text, text, published_date(cand.sentence.chunk))
-            if not d.month and day is not None:  # "on Sunday", in an article of a known date
+            chunk = cand.sentence.chunk
+            day = None if d.month else weekday_date(d.text, text, published_date(chunk))
+            if day is not None:  # "on Sunday", in an article of a known date
                 named = DateSpan(d.text, day.month, day.day, day.year)
                 key = f"{day.year}-{day.month:02d}-{day.day:02d}"
                 found.append(Value(named.with_year(day.year), key, complete=False))

@@ -231,3 +231,14 @@ def test_a_subtitle_the_question_writes_is_the_asked_work_itself() -> None:
     assert not other_organisation(  # the name's number stands before its subtitle
         "Harbour Quest", numbered, "When is Harbour Quest 2088: Low Tide released?"
     )
+
+
+def test_a_malformed_publication_date_dates_nothing() -> None:
+    from newsrag.rag.constraints import nearest_year, weekday_date
+
+    # Not a real day: the article's year stands, and a weekday stays unresolved.
+    assert nearest_year("Its premiere is on February 26.", 2, 26, "2021-13-40", 2021) == 2021
+    assert weekday_date("Sunday", "It opened on Sunday.", "2021-02-30") is None
+    assert weekday_date("Sunday", "It opened on Sunday.", "2021-06-15").isoformat() == (
+        "2021-06-13"
+    )
